@@ -1,0 +1,31 @@
+import { startBatch } from '@/lib/batches/start-batch';
+import { parseBatchInput, parseListLimit } from '@/lib/batches/validate';
+import { listBatches } from '@/lib/db/batches';
+import { routeContext } from '@/lib/http/context';
+import { errorResponse, json, readJsonBody } from '@/lib/http/respond';
+
+export const dynamic = 'force-dynamic';
+
+const BODY_LIMIT_BYTES = 1024;
+
+export async function POST(request: Request) {
+  const ctx = routeContext();
+  try {
+    const input = parseBatchInput(await readJsonBody(request, BODY_LIMIT_BYTES), ctx.maxCells);
+    const batch = await startBatch({ pool: ctx.pool, boss: await ctx.boss(), chunkSize: ctx.fanoutChunkSize }, input);
+    ctx.log.info('batch started', { batchId: batch.id, rows: batch.rows, cols: batch.cols });
+    return json(201, batch, { location: `/api/batches/${batch.id}` });
+  } catch (err) {
+    return errorResponse(err, ctx.log, { route: 'POST /api/batches' });
+  }
+}
+
+export async function GET(request: Request) {
+  const ctx = routeContext();
+  try {
+    const limit = parseListLimit(new URL(request.url).searchParams.get('limit'));
+    return json(200, { batches: await listBatches(ctx.pool, limit) });
+  } catch (err) {
+    return errorResponse(err, ctx.log, { route: 'GET /api/batches' });
+  }
+}

@@ -1,0 +1,53 @@
+import { PublicError } from '../errors';
+import type { BatchInput } from '../types';
+
+const DIMENSION_MAX = 1000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Checks a `POST /api/batches` body: exactly `rows` and `cols`, integers 1..1000, within the cell cap. */
+export function parseBatchInput(body: unknown, maxCells: number): BatchInput {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new PublicError('invalid_input', 'The body must be a JSON object like {"rows": 20, "cols": 20}.');
+  }
+  const fields = body as Record<string, unknown>;
+  const unknown = Object.keys(fields).filter((key) => key !== 'rows' && key !== 'cols');
+  if (unknown.length > 0) {
+    throw new PublicError('invalid_input', `Unknown field${unknown.length > 1 ? 's' : ''}: ${unknown.slice(0, 5).map(quote).join(', ')}. Send only "rows" and "cols".`);
+  }
+  const rows = dimension(fields, 'rows');
+  const cols = dimension(fields, 'cols');
+  if (rows * cols > maxCells) {
+    throw new PublicError('too_many_cells', `${rows} × ${cols} is ${rows * cols} cells; this server accepts at most ${maxCells} cells per batch.`);
+  }
+  return { rows, cols };
+}
+
+function dimension(fields: Record<string, unknown>, name: 'rows' | 'cols'): number {
+  const value = fields[name];
+  if (value === undefined) {
+    throw new PublicError('invalid_input', `"${name}" is missing: give it as an integer from 1 to ${DIMENSION_MAX}.`);
+  }
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > DIMENSION_MAX) {
+    throw new PublicError('invalid_input', `"${name}" must be an integer from 1 to ${DIMENSION_MAX}.`);
+  }
+  return value;
+}
+
+function quote(key: string): string {
+  return JSON.stringify(key.length > 40 ? `${key.slice(0, 40)}…` : key);
+}
+
+/** Batch ids are UUIDs; anything else is simply not found (never a database error). */
+export function isBatchId(id: unknown): id is string {
+  return typeof id === 'string' && UUID.test(id);
+}
+
+/** `?limit=N` for the batch list: 1..100, default 20. */
+export function parseListLimit(raw: string | null): number {
+  if (raw === null) return 20;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isInteger(value) || value < 1 || value > 100) {
+    throw new PublicError('invalid_input', '"limit" must be an integer from 1 to 100.');
+  }
+  return value;
+}

@@ -1,0 +1,62 @@
+import type { ErrorBody } from './types';
+
+/** Stable error codes of the public contract; clients only ever see these. */
+export type ErrorCode =
+  | 'invalid_input'
+  | 'too_many_cells'
+  | 'payload_too_large'
+  | 'unsupported_media_type'
+  | 'not_found'
+  | 'already_finished'
+  | 'internal_error'
+  | 'unavailable';
+
+const STATUS_BY_CODE: Record<ErrorCode, number> = {
+  invalid_input: 400,
+  too_many_cells: 400,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  not_found: 404,
+  already_finished: 409,
+  internal_error: 500,
+  unavailable: 503,
+};
+
+/** An error a client may see: a code from the contract and a sentence a person can act on. */
+export class PublicError extends Error {
+  override name = 'PublicError';
+  readonly status: number;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.status = STATUS_BY_CODE[code];
+  }
+
+  toBody(): ErrorBody {
+    return { error: { code: this.code, message: this.message } };
+  }
+}
+
+/** Configuration that cannot work; lists every problem at once so one restart fixes them all. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+/** Anything thrown that is not a PublicError becomes a generic 500 that leaks no detail. */
+export function toPublicError(err: unknown): PublicError {
+  if (err instanceof PublicError) return err;
+  return new PublicError('internal_error', 'Something went wrong on the server. Try again; if it persists, check the server log.', {
+    cause: err,
+  });
+}
+
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,55 @@
+import { PublicError, toPublicError } from '../errors';
+import type { Logger } from '../log';
+
+export function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers },
+  });
+}
+
+/** Turns any throwable into the contract's error shape; unexpected ones are logged, never shown. */
+export function errorResponse(err: unknown, log: Logger, context: Record<string, unknown> = {}): Response {
+  const publicError = toPublicError(err);
+  if (publicError.status >= 500) log.error('request failed', { ...context, err: publicError.cause ?? err });
+  return json(publicError.status, publicError.toBody());
+}
+
+/**
+ * Reads a JSON body with a size limit, refusing early on a declared length and again while
+ * streaming, so an oversized body never sits in memory.
+ */
+export async function readJsonBody(request: Request, limitBytes: number): Promise<unknown> {
+  const type = request.headers.get('content-type') ?? '';
+  if (!/^application\/json\s*(;|$)/i.test(type)) {
+    throw new PublicError('unsupported_media_type', 'Send the body as JSON with "Content-Type: application/json".');
+  }
+  const declared = Number(request.headers.get('content-length') ?? '0');
+  if (declared > limitBytes) throw tooLarge(limitBytes);
+
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (request.body) {
+    const reader = request.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > limitBytes) {
+        await reader.cancel().catch(() => undefined);
+        throw tooLarge(limitBytes);
+      }
+      chunks.push(value);
+    }
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new PublicError('invalid_input', 'The body is not valid JSON. Send e.g. {"rows": 20, "cols": 20}.', { cause: err });
+  }
+}
+
+function tooLarge(limitBytes: number) {
+  return new PublicError('payload_too_large', `The body is larger than ${limitBytes} bytes; a batch request needs only a few dozen.`);
+}

@@ -1,0 +1,53 @@
+import type { Batch, BatchStatus, CellPosition, ColoredCell, ErrorBody } from '../types';
+
+/**
+ * The Socket.IO event maps of the public contract, typed once and imported by the server, the
+ * worker's emitter, the browser client and the tests.
+ */
+
+export const batchRoom = (batchId: string) => `batch:${batchId}`;
+
+export interface CellsColoredEvent {
+  batchId: string;
+  cells: ColoredCell[];
+}
+
+export interface BatchCompletedEvent {
+  batchId: string;
+  status: Exclude<BatchStatus, 'running'>;
+  total: number;
+  done: number;
+  failed: number;
+  elapsedMs: number;
+  /** Extension: the cell that crossed the finish line and the worker that recorded it. */
+  lastCell: CellPosition | null;
+  lastWorker: string | null;
+}
+
+export type JoinAck = ({ ok: true; batch: Batch; cells: ColoredCell[] }) | ({ ok: false } & ErrorBody);
+
+export interface ServerToClientEvents {
+  'cells:colored': (event: CellsColoredEvent) => void;
+  'batch:completed': (event: BatchCompletedEvent) => void;
+}
+
+export interface ClientToServerEvents {
+  'batch:join': (batchId: string, ack: (response: JoinAck) => void) => void;
+  'batch:leave': (batchId: string) => void;
+}
+
+export function completedEvent(batch: Batch): BatchCompletedEvent {
+  if (batch.status === 'running' || batch.finishedAt === null) {
+    throw new Error(`Batch ${batch.id} is still running; it has no completion event yet.`);
+  }
+  return {
+    batchId: batch.id,
+    status: batch.status,
+    total: batch.total,
+    done: batch.done,
+    failed: batch.failed,
+    elapsedMs: Date.parse(batch.finishedAt) - Date.parse(batch.createdAt),
+    lastCell: batch.lastCell,
+    lastWorker: batch.lastWorker,
+  };
+}

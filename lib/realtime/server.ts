@@ -1,0 +1,59 @@
+import type { Server as HttpServer } from 'node:http';
+import { createAdapter } from '@socket.io/postgres-adapter';
+import type pg from 'pg';
+import { Server } from 'socket.io';
+import { isBatchId } from '../batches/validate';
+import { findBatch } from '../db/batches';
+import { listCells } from '../db/cells';
+import type { Logger } from '../log';
+import { batchRoom, type ClientToServerEvents, type JoinAck, type ServerToClientEvents } from './events';
+
+export type RealtimeServer = Server<ClientToServerEvents, ServerToClientEvents>;
+
+const NOT_FOUND: JoinAck = {
+  ok: false,
+  error: { code: 'not_found', message: 'No batch has this id. Check the link, or start a new batch.' },
+};
+
+/**
+ * Socket.IO on the web server. Rooms are per batch; broadcasts from workers arrive through the
+ * Postgres adapter, so any number of web servers can serve the same batch without sticky sessions.
+ * The server keeps no batch state: a join answers with a snapshot read from Postgres.
+ */
+export function attachRealtime(httpServer: HttpServer, pool: pg.Pool, log: Logger): RealtimeServer {
+  const io: RealtimeServer = new Server(httpServer, {
+    path: '/socket.io',
+    serveClient: false,
+    maxHttpBufferSize: 16 * 1024,
+    // server.ts routes the upgrades that are not ours (Next's hot reload in development).
+    destroyUpgrade: false,
+    adapter: createAdapter(pool, { errorHandler: (err: Error) => log.warn('socket.io adapter error', { err }) }),
+  });
+
+  io.on('connection', (socket) => {
+    socket.on('batch:join', async (batchId, ack) => {
+      if (typeof ack !== 'function') return;
+      if (!isBatchId(batchId)) return ack(NOT_FOUND);
+      try {
+        // Join before reading: an event that lands in between is then both in the snapshot and
+        // delivered, which is harmless (same colour), while the other order could lose it.
+        await socket.join(batchRoom(batchId));
+        const batch = await findBatch(pool, batchId);
+        if (!batch) {
+          await socket.leave(batchRoom(batchId));
+          return ack(NOT_FOUND);
+        }
+        ack({ ok: true, batch, cells: await listCells(pool, batchId) });
+      } catch (err) {
+        log.warn('batch:join failed', { batchId, err });
+        ack({ ok: false, error: { code: 'unavailable', message: 'The server could not read this batch right now. Try again in a moment.' } });
+      }
+    });
+
+    socket.on('batch:leave', (batchId) => {
+      if (isBatchId(batchId)) void socket.leave(batchRoom(batchId));
+    });
+  });
+
+  return io;
+}

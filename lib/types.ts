@@ -1,0 +1,50 @@
+/**
+ * Glossary
+ * - batch: one click of Start. A rows × cols grid, tracked by one row in `batches`.
+ * - cell: one square of a batch's grid. Finished when it has a colour (first write wins) or
+ *   when its job exhausted its retries (counted as failed).
+ * - job: the pg-boss job that colours one cell. Exactly one per cell, created with the batch.
+ * - worker: a separate OS process that fetches cell jobs in batches and records their colours.
+ *
+ * These are the shapes of the public contract (../shared/CONTRACT.md); the browser imports them too,
+ * so this file holds types only.
+ */
+
+export type BatchStatus = 'running' | 'completed' | 'cancelled' | 'expired';
+
+export const TERMINAL_STATUSES: readonly BatchStatus[] = ['completed', 'cancelled', 'expired'];
+
+export interface CellPosition {
+  row: number;
+  col: number;
+}
+
+export interface ColoredCell extends CellPosition {
+  /** `#` and six upper-case hex digits. */
+  color: string;
+}
+
+export interface Batch {
+  id: string;
+  rows: number;
+  cols: number;
+  total: number;
+  done: number;
+  failed: number;
+  status: BatchStatus;
+  createdAt: string;
+  finishedAt: string | null;
+  /** Extension: the cell whose result finished the batch, once completed. */
+  lastCell: CellPosition | null;
+  /** Extension: the worker that recorded `lastCell`. */
+  lastWorker: string | null;
+}
+
+export interface BatchInput {
+  rows: number;
+  cols: number;
+}
+
+export interface ErrorBody {
+  error: { code: string; message: string };
+}

@@ -1,0 +1,42 @@
+import { config } from '../lib/config';
+import { startEmbeddedPostgres } from '../lib/db/embedded';
+import { errorMessage } from '../lib/errors';
+import { Lifecycle } from '../lib/lifecycle';
+import { createLogger } from '../lib/log';
+
+/**
+ * Runs the embedded PostgreSQL for `npm start`, in a process group of its own, so a Ctrl-C in the
+ * terminal reaches only the start script, which then stops the web server and workers first and
+ * this process last.
+ */
+async function main() {
+  const cfg = config();
+  const log = createLogger({ proc: 'postgres' });
+  const life = new Lifecycle(log);
+  const recent: string[] = [];
+  const pg = await startEmbeddedPostgres({
+    dataDir: cfg.embeddedPg.dataDir,
+    port: cfg.embeddedPg.port,
+    database: 'finishline',
+    onLog: (line) => {
+      recent.push(line.trim());
+      if (recent.length > 20) recent.shift();
+    },
+  }).catch((err: unknown) => {
+    log.error('embedded postgres failed to start', { err: errorMessage(err), cause: errorMessage((err as Error).cause), log: recent.join('\n') });
+    throw err;
+  });
+  life.onStop('postgres', () => pg.stop());
+  log.info('embedded postgres ready', { port: cfg.embeddedPg.port, dataDir: cfg.embeddedPg.dataDir });
+  process.send?.({ type: 'ready', url: pg.url });
+
+  const reason = await life.untilSignal();
+  log.info('embedded postgres stopping', { reason });
+  await life.stop();
+  log.info('embedded postgres stopped');
+}
+
+main().then(
+  () => process.exit(0),
+  () => process.exit(1),
+);

@@ -1,0 +1,62 @@
+import { config } from '../lib/config';
+import { createPool } from '../lib/db/pool';
+import { errorMessage } from '../lib/errors';
+import { Lifecycle } from '../lib/lifecycle';
+import { createLogger } from '../lib/log';
+import { prepareDatabase } from '../lib/setup';
+import { buildIfNeeded } from './build-if-needed';
+import { Child } from './child-process';
+
+/**
+ * `npm start` (and `npm run dev` with --dev): embedded PostgreSQL unless DATABASE_URL is set, one
+ * web server and WORKERS worker processes, each restarted if it crashes. SIGINT or SIGTERM stops
+ * the web server and workers first and PostgreSQL last.
+ */
+async function main() {
+  const dev = process.argv.includes('--dev');
+  const cfg = config();
+  const log = createLogger({ proc: 'start' });
+  const life = new Lifecycle(log);
+  const stopping = life.untilSignal();
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: dev ? 'development' : 'production' };
+
+  let databaseUrl = cfg.databaseUrl;
+  if (!databaseUrl) {
+    const postgres = new Child({ name: 'postgres', entry: 'scripts/postgres-host.ts', env, restart: false, log });
+    postgres.start();
+    life.onStop('postgres', () => postgres.stop(30_000));
+    databaseUrl = await postgres.waitFor((m) => (isMessage(m, 'ready') ? String(m.url) : undefined));
+  }
+  env.DATABASE_URL = databaseUrl;
+
+  const pool = createPool(databaseUrl, 2, log, 'finish-line-start');
+  await prepareDatabase(pool, databaseUrl, log);
+  await pool.end();
+  if (!dev) await buildIfNeeded(log);
+
+  const children = [new Child({ name: 'web', entry: 'server.ts', env, restart: true, log })];
+  for (let i = 1; i <= cfg.workers; i++) {
+    children.push(new Child({ name: `worker w-${i}`, entry: 'workers/main.ts', env: { ...env, WORKER_ID: `w-${i}` }, restart: true, log }));
+  }
+  life.onStop('web server and workers', () => Promise.all(children.map((c) => c.stop())).then(() => undefined));
+  for (const child of children) child.start();
+  const port = await children[0].waitFor((m) => (isMessage(m, 'listening') ? Number(m.port) : undefined));
+  log.info('finish line is up', { url: `http://localhost:${port}`, workers: cfg.workers, database: cfg.databaseUrl ? 'DATABASE_URL' : 'embedded' });
+
+  const reason = await stopping;
+  log.info('stopping', { reason });
+  await life.stop();
+  log.info('stopped');
+}
+
+function isMessage(message: unknown, type: string): message is Record<string, unknown> {
+  return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === type;
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    createLogger({ proc: 'start' }).error('start failed', { err: errorMessage(err), cause: errorMessage((err as Error)?.cause ?? '') });
+    process.exit(1);
+  },
+);

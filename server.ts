@@ -1,0 +1,67 @@
+import { createServer } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import next from 'next';
+import { config } from './lib/config';
+import { createPool } from './lib/db/pool';
+import { errorMessage } from './lib/errors';
+import { Lifecycle } from './lib/lifecycle';
+import { createLogger } from './lib/log';
+import { attachRealtime } from './lib/realtime/server';
+import { prepareDatabase } from './lib/setup';
+
+/** The web server: Next.js pages and API routes, and Socket.IO, on one port. */
+async function main() {
+  const cfg = config();
+  const log = createLogger({ proc: 'web' });
+  if (!cfg.databaseUrl) throw new Error('DATABASE_URL is not set: start the app with `npm start`, or set DATABASE_URL.');
+  const life = new Lifecycle(log);
+
+  const pool = createPool(cfg.databaseUrl, cfg.dbPoolSize, log, 'finish-line-web');
+  life.onStop('database pool', () => pool.end());
+  await prepareDatabase(pool, cfg.databaseUrl, log);
+
+  const dir = fileURLToPath(new URL('.', import.meta.url));
+  const app = next({ dev: cfg.dev, dir, hostname: cfg.host, port: cfg.port });
+  await app.prepare();
+  life.onStop('next', () => app.close());
+  const handle = app.getRequestHandler();
+
+  const httpServer = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      log.error('request handler crashed', { url: req.url, err: errorMessage(err) });
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { code: 'internal_error', message: 'Something went wrong on the server.' } }));
+    });
+  });
+  const io = attachRealtime(httpServer, pool, log);
+  life.onStop('socket.io', () => new Promise<void>((resolve) => void io.close(() => resolve())));
+  // Socket.IO answers upgrades on its own path; in development Next's hot reload takes the rest.
+  const nextUpgrade = cfg.dev ? app.getUpgradeHandler() : undefined;
+  httpServer.on('upgrade', (req, socket, head) => {
+    if (req.url?.startsWith('/socket.io/')) return;
+    if (nextUpgrade) void nextUpgrade(req, socket, head);
+    else socket.destroy();
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(cfg.port, cfg.host, () => resolve());
+  });
+  const address = httpServer.address();
+  const port = typeof address === 'object' && address ? address.port : cfg.port;
+  log.info('web server listening', { url: `http://localhost:${port}`, dev: cfg.dev });
+  process.send?.({ type: 'listening', port });
+
+  const reason = await life.untilSignal();
+  log.info('web server stopping', { reason });
+  await life.stop();
+  log.info('web server stopped');
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    createLogger({ proc: 'web' }).error('web server failed', { err: errorMessage(err) });
+    process.exit(1);
+  },
+);
