@@ -38,7 +38,7 @@ export function toBatch(row: BatchRow): Batch {
 
 export async function insertBatch(sql: Sql, batch: { id: string; rows: number; cols: number }): Promise<Batch> {
   const { rows } = await sql.query<BatchRow>(
-    `insert into batches (id, rows, cols, total) values ($1, $2, $3, $2 * $3) returning ${COLUMNS}`,
+    `insert into batches (id, rows, cols, total) values ($1, $2::int, $3::int, $2::int * $3::int) returning ${COLUMNS}`,
     [batch.id, batch.rows, batch.cols],
   );
   return toBatch(rows[0]);

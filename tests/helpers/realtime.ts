@@ -1,0 +1,52 @@
+import { createServer, type Server } from 'node:http';
+import type pg from 'pg';
+import { io as connect, type Socket } from 'socket.io-client';
+import type { ClientToServerEvents, JoinAck, ServerToClientEvents } from '../../lib/realtime/events';
+import { attachRealtime, type RealtimeServer } from '../../lib/realtime/server';
+import type { ColoredCell } from '../../lib/types';
+import { quietLog } from './db';
+
+export type TestClient = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+/** The real Socket.IO server with the Postgres adapter, on a real HTTP server on port 0. */
+export async function startRealtime(pool: pg.Pool): Promise<{ url: string; io: RealtimeServer; close(): Promise<void> }> {
+  const http: Server = createServer();
+  const io = attachRealtime(http, pool, quietLog);
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const address = http.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return { url: `http://127.0.0.1:${port}`, io, close: () => new Promise((resolve) => void io.close(() => resolve())) };
+}
+
+/** A real client over the WebSocket transport alone, connected. */
+export async function connectClient(url: string): Promise<TestClient> {
+  const socket: TestClient = connect(url, { path: '/socket.io', transports: ['websocket'], forceNew: true });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', resolve);
+    socket.once('connect_error', reject);
+  });
+  return socket;
+}
+
+export function join(socket: TestClient, batchId: string): Promise<JoinAck> {
+  return new Promise((resolve) => socket.emit('batch:join', batchId, resolve));
+}
+
+/** Everything one client hears about batches: cells by position, and each completion event. */
+export function record(socket: TestClient) {
+  const cells = new Map<string, string>();
+  const seen: { batchId: string; cells: ColoredCell[] }[] = [];
+  const completions: Parameters<ServerToClientEvents['batch:completed']>[0][] = [];
+  const conflicts: string[] = [];
+  socket.on('cells:colored', (event) => {
+    seen.push(event);
+    for (const cell of event.cells) {
+      const key = `${event.batchId}:${cell.row}:${cell.col}`;
+      const before = cells.get(key);
+      if (before && before !== cell.color) conflicts.push(`${key} ${before} -> ${cell.color}`);
+      cells.set(key, cell.color);
+    }
+  });
+  socket.on('batch:completed', (event) => completions.push(event));
+  return { cells, seen, completions, conflicts };
+}

@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findBatch, insertBatch } from '../../lib/db/batches';
+import { listCells } from '../../lib/db/cells';
+import { withTransaction } from '../../lib/db/pool';
+import { recordCells } from '../../workers/record-cells';
+import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import { randomUUID } from 'node:crypto';
+
+let db: TestDatabase;
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(() => db.drop());
+
+const job = (batchId: string, row: number, col: number) => ({ data: { batchId, row, col } });
+const record = (jobs: { data: unknown }[], worker: string, color: string) =>
+  withTransaction(db.pool, (client) => recordCells(client, jobs, worker, () => color));
+
+describe('recording cells (first write wins, counted once)', () => {
+  it('keeps the first colour and counts a cell delivered twice once', async () => {
+    const batch = await insertBatch(db.pool, { id: randomUUID(), rows: 1, cols: 2 });
+    const first = await record([job(batch.id, 0, 0)], 'w-a', '#111111');
+    const second = await record([job(batch.id, 0, 0)], 'w-b', '#222222');
+
+    expect(first.colored.get(batch.id)).toEqual([{ row: 0, col: 0, color: '#111111' }]);
+    expect(second.colored.size).toBe(0);
+    expect(await listCells(db.pool, batch.id)).toEqual([{ row: 0, col: 0, color: '#111111' }]);
+    expect(await findBatch(db.pool, batch.id)).toMatchObject({ done: 1, status: 'running' });
+  });
+
+  it('gives one colour, one count and one completion when many transactions race for the last cell', async () => {
+    const batch = await insertBatch(db.pool, { id: randomUUID(), rows: 1, cols: 1 });
+    const colors = Array.from({ length: 12 }, (_, i) => `#0000${i.toString(16).toUpperCase().padStart(2, '0')}`);
+    const results = await Promise.all(colors.map((color, i) => record([job(batch.id, 0, 0)], `w-${i}`, color)));
+
+    const winners = results.filter((r) => r.colored.size > 0);
+    expect(winners).toHaveLength(1);
+    expect(results.filter((r) => r.completed.includes(batch.id))).toHaveLength(1);
+    const stored = await listCells(db.pool, batch.id);
+    expect(stored).toEqual(winners[0].colored.get(batch.id));
+    expect(await findBatch(db.pool, batch.id)).toMatchObject({ done: 1, failed: 0, status: 'completed', lastCell: { row: 0, col: 0 } });
+  });
+
+  it('completes only when the last cell lands, naming that cell and its worker', async () => {
+    const batch = await insertBatch(db.pool, { id: randomUUID(), rows: 2, cols: 2 });
+    const early = await record([job(batch.id, 0, 0), job(batch.id, 0, 1), job(batch.id, 1, 0)], 'w-1', '#ABCDEF');
+    expect(early.completed).toEqual([]);
+    expect(await findBatch(db.pool, batch.id)).toMatchObject({ done: 3, status: 'running', finishedAt: null, lastCell: null });
+
+    const last = await record([job(batch.id, 1, 1), job(batch.id, 0, 0)], 'w-2', '#FEDCBA');
+    expect(last.completed).toEqual([batch.id]);
+    expect(await findBatch(db.pool, batch.id)).toMatchObject({ done: 4, status: 'completed', lastCell: { row: 1, col: 1 }, lastWorker: 'w-2' });
+  });
+
+  it('handles jobs of several batches fetched together, each on its own counter', async () => {
+    const a = await insertBatch(db.pool, { id: randomUUID(), rows: 1, cols: 2 });
+    const b = await insertBatch(db.pool, { id: randomUUID(), rows: 1, cols: 1 });
+    const result = await record([job(a.id, 0, 0), job(b.id, 0, 0), job(a.id, 0, 1)], 'w-1', '#123456');
+    expect(result.completed.sort()).toEqual([a.id, b.id].sort());
+    expect(await findBatch(db.pool, a.id)).toMatchObject({ done: 2, status: 'completed' });
+    expect(await findBatch(db.pool, b.id)).toMatchObject({ done: 1, status: 'completed' });
+  });
+
+  it('refuses a malformed job payload instead of guessing', async () => {
+    await expect(record([{ data: { batchId: 'nope', row: 0, col: 0 } }], 'w-1', '#000000')).rejects.toThrow(/malformed/);
+  });
+});

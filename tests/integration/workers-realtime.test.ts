@@ -1,0 +1,141 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBatch } from '../../lib/batches/start-batch';
+import { findBatch } from '../../lib/db/batches';
+import { listCells } from '../../lib/db/cells';
+import { withTransaction } from '../../lib/db/pool';
+import { emitInTransaction } from '../../lib/realtime/emitter';
+import type { Batch } from '../../lib/types';
+import { createTestDatabase, jobStates, waitFor, type TestDatabase } from '../helpers/db';
+import { startWorker, type WorkerProcess } from '../helpers/processes';
+import { connectClient, join, record, startRealtime, type TestClient } from '../helpers/realtime';
+
+let db: TestDatabase;
+let realtime: Awaited<ReturnType<typeof startRealtime>>;
+let workers: WorkerProcess[] = [];
+const clients: TestClient[] = [];
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  realtime = await startRealtime(db.pool);
+});
+
+afterAll(async () => {
+  for (const c of clients) c.disconnect();
+  await Promise.all(workers.map((w) => w.stop()));
+  await realtime.close();
+  await db.drop();
+});
+
+async function client() {
+  const c = await connectClient(realtime.url);
+  clients.push(c);
+  return c;
+}
+
+const start = async (rows: number, cols: number) =>
+  startBatch({ pool: db.pool, boss: await db.boss(), chunkSize: 1000 }, { rows, cols });
+
+/**
+ * A marker sent down the same path as the workers' events, after every job of the batch is done.
+ * Postgres delivers notifications in commit order, so once it arrives nothing committed earlier
+ * (a second completion, say) can still be on its way.
+ */
+async function drain(socket: TestClient, batchId: string) {
+  let arrived = false;
+  const onCells = (event: { batchId: string; cells: unknown[] }) => {
+    if (event.batchId === batchId && event.cells.length === 0) arrived = true;
+  };
+  socket.on('cells:colored', onCells);
+  await withTransaction(db.pool, (tx) => emitInTransaction(tx, batchId, 'cells:colored', { batchId, cells: [] }));
+  await waitFor(() => arrived, 'the drain marker');
+  socket.off('cells:colored', onCells);
+}
+
+async function expectFinished(batch: Batch) {
+  const stored = await findBatch(db.pool, batch.id);
+  expect(stored).toMatchObject({ status: 'completed', done: batch.total, failed: 0 });
+  expect(stored?.finishedAt).not.toBeNull();
+  expect(stored?.lastWorker).toMatch(/^w-/);
+  expect(await jobStates(db.pool, batch.id)).toEqual({ completed: batch.total });
+  return stored!;
+}
+
+describe('workers and the live channel', () => {
+  it('completes exactly once with three worker processes on a 2,500-cell batch', async () => {
+    workers = ['w-1', 'w-2', 'w-3'].map((id) => startWorker(db.url, id, { WORKER_FETCH_SIZE: '100' }));
+    const watcher = await client();
+    const heard = record(watcher);
+    const batch = await start(50, 50);
+    const ack = await join(watcher, batch.id);
+    expect(ack.ok).toBe(true);
+    const snapshot = ack.ok ? ack.cells : [];
+
+    await waitFor(() => heard.completions.length > 0, 'batch:completed', 60_000);
+    const stored = await expectFinished(batch);
+    await drain(watcher, batch.id);
+
+    expect(heard.completions).toHaveLength(1);
+    expect(heard.completions[0]).toMatchObject({
+      batchId: batch.id,
+      status: 'completed',
+      total: 2500,
+      done: 2500,
+      failed: 0,
+      lastCell: stored.lastCell,
+      lastWorker: stored.lastWorker,
+    });
+    expect(heard.completions[0].elapsedMs).toBe(Date.parse(stored.finishedAt!) - Date.parse(stored.createdAt));
+
+    // The snapshot and the events together hold every cell, each with its stored colour.
+    const cells = new Map(heard.cells);
+    for (const c of snapshot) cells.set(`${batch.id}:${c.row}:${c.col}`, c.color);
+    const dbCells = await listCells(db.pool, batch.id);
+    expect(dbCells).toHaveLength(2500);
+    expect(cells.size).toBe(2500);
+    for (const c of dbCells) expect(cells.get(`${batch.id}:${c.row}:${c.col}`)).toBe(c.color);
+    expect(heard.conflicts).toEqual([]);
+
+    // Several workers took part: the fan-out really fanned out.
+    const { rows } = await db.pool.query<{ n: number }>('select count(distinct worker_id)::int as n from cells where batch_id = $1', [batch.id]);
+    expect(rows[0].n).toBeGreaterThan(1);
+  });
+
+  it('gives a late joiner a snapshot with every cell', async () => {
+    const batch = await start(20, 30);
+    await waitFor(async () => (await findBatch(db.pool, batch.id))?.status === 'completed', 'the batch to complete');
+    const late = await client();
+    const ack = await join(late, batch.id);
+    if (!ack.ok) throw new Error('join failed');
+    expect(ack.batch).toMatchObject({ id: batch.id, status: 'completed', done: 600 });
+    const byKey = new Map(ack.cells.map((c) => [`${c.row}:${c.col}`, c.color]));
+    const dbCells = await listCells(db.pool, batch.id);
+    expect(byKey.size).toBe(600);
+    for (const c of dbCells) expect(byKey.get(`${c.row}:${c.col}`)).toBe(c.color);
+  });
+
+  it('keeps two concurrent batches apart', async () => {
+    const [a, b] = await Promise.all([client(), client()]);
+    const heardA = record(a);
+    const heardB = record(b);
+    const [batchA, batchB] = await Promise.all([start(30, 30), start(25, 40)]);
+    await Promise.all([join(a, batchA.id), join(b, batchB.id)]);
+
+    await waitFor(() => heardA.completions.length > 0 && heardB.completions.length > 0, 'both completions', 60_000);
+    await expectFinished(batchA);
+    await expectFinished(batchB);
+    await Promise.all([drain(a, batchA.id), drain(b, batchB.id)]);
+
+    expect(heardA.seen.every((e) => e.batchId === batchA.id)).toBe(true);
+    expect(heardB.seen.every((e) => e.batchId === batchB.id)).toBe(true);
+    expect(heardA.completions.map((e) => e.batchId)).toEqual([batchA.id]);
+    expect(heardB.completions.map((e) => e.batchId)).toEqual([batchB.id]);
+  });
+
+  it('answers a join for an unknown or malformed id with not_found', async () => {
+    const c = await client();
+    for (const id of ['3f0c8a8e-8a55-4a8e-9f6e-1b1f8f0f2a61', 'not-a-uuid', "'; drop table batches; --"]) {
+      const ack = await join(c, id);
+      expect(ack).toMatchObject({ ok: false, error: { code: 'not_found' } });
+    }
+  });
+});
