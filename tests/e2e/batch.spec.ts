@@ -1,0 +1,95 @@
+import { expect, test, type Page } from '@playwright/test';
+
+interface Cell {
+  row: number;
+  col: number;
+  color: string;
+}
+
+/** Reads the canvas at every cell's centre and counts cells whose pixel differs from the API's colour. */
+async function compareGridWithApi(page: Page, batchId: string) {
+  const response = await page.request.get(`/api/batches/${batchId}/cells`);
+  expect(response.status()).toBe(200);
+  const { cells } = (await response.json()) as { cells: Cell[] };
+  const result = await page.getByTestId('grid').evaluate((element, cells: Cell[]) => {
+    const canvas = element as HTMLCanvasElement;
+    const rows = Number(canvas.dataset.rows);
+    const cols = Number(canvas.dataset.cols);
+    const ctx = canvas.getContext('2d');
+    if (!ctx) throw new Error('the grid has no 2d context');
+    const { data, width } = ctx.getImageData(0, 0, canvas.width, canvas.height);
+    const hex = (n: number) => n.toString(16).toUpperCase().padStart(2, '0');
+    const mismatches: string[] = [];
+    for (const cell of cells) {
+      const x = Math.floor(((cell.col + 0.5) * canvas.width) / cols);
+      const y = Math.floor(((cell.row + 0.5) * canvas.height) / rows);
+      const i = (y * width + x) * 4;
+      const painted = `#${hex(data[i])}${hex(data[i + 1])}${hex(data[i + 2])}`;
+      if (painted !== cell.color) mismatches.push(`(${cell.row}, ${cell.col}) ${painted} != ${cell.color}`);
+    }
+    return { rows, cols, mismatches: mismatches.slice(0, 10), mismatchCount: mismatches.length };
+  }, cells);
+  return { cells, ...result };
+}
+
+async function startFromPage(page: Page, rows: number, cols: number) {
+  await page.goto('/');
+  await page.getByLabel('Rows').fill(String(rows));
+  await page.getByLabel('Cols').fill(String(cols));
+  const clickedAt = Date.now();
+  await page.getByRole('button', { name: 'Start' }).click();
+  await page.waitForURL(/\/batches\/[0-9a-f-]{36}$/);
+  const batchId = page.url().split('/').pop()!;
+  return { batchId, clickedAt };
+}
+
+test('start a 20×20 batch, watch it fill, read the banner, every cell as stored', async ({ page }, testInfo) => {
+  const { batchId, clickedAt } = await startFromPage(page, 20, 20);
+  const banner = page.getByTestId('banner');
+  await expect(banner).toContainText('All 400 cells finished');
+  const bannerAt = Date.now();
+  await expect(banner).toContainText(/last across the finish line: cell \(\d+, \d+\) by worker w-\d+/);
+  await expect(page.getByTestId('progress')).toContainText('400 / 400');
+
+  const batch = await (await page.request.get(`/api/batches/${batchId}`)).json();
+  expect(batch).toMatchObject({ status: 'completed', done: 400, total: 400 });
+  await expect(banner).toContainText(`cell (${batch.lastCell.row}, ${batch.lastCell.col}) by worker ${batch.lastWorker}`);
+
+  const grid = await compareGridWithApi(page, batchId);
+  expect(grid.cells).toHaveLength(400);
+  expect(grid.mismatches).toEqual([]);
+
+  const screenshot = await page.screenshot({ path: testInfo.outputPath('batch-20x20.png'), fullPage: true });
+  await testInfo.attach('batch-20x20', { body: screenshot, contentType: 'image/png' });
+  testInfo.annotations.push({ type: 'click-to-banner 20x20 (ms)', description: String(bannerAt - clickedAt) });
+});
+
+test('a 100×100 batch completes with every cell painted and the banner names the last cell', async ({ page }, testInfo) => {
+  const { batchId, clickedAt } = await startFromPage(page, 100, 100);
+  await expect(page.getByTestId('banner')).toContainText(/All 10,?000 cells finished/);
+  const bannerAt = Date.now();
+  const batch = await (await page.request.get(`/api/batches/${batchId}`)).json();
+  await expect(page.getByTestId('banner')).toContainText(`cell (${batch.lastCell.row}, ${batch.lastCell.col}) by worker ${batch.lastWorker}`);
+  const grid = await compareGridWithApi(page, batchId);
+  expect(grid.cells).toHaveLength(10_000);
+  expect(grid.mismatches).toEqual([]);
+  const screenshot = await page.screenshot({ path: testInfo.outputPath('batch-100x100.png'), fullPage: true });
+  await testInfo.attach('batch-100x100', { body: screenshot, contentType: 'image/png' });
+  testInfo.annotations.push({ type: 'click-to-banner 100x100 (ms)', description: String(bannerAt - clickedAt) });
+});
+
+test('reloading mid-batch still reaches the banner with every cell painted', async ({ page }) => {
+  const { batchId } = await startFromPage(page, 400, 400);
+  // Reload once some cells have landed but not all.
+  await expect(page.getByTestId('progress')).toContainText(/^[1-9][\d,]* \/ 160,?000/);
+  await page.reload();
+  await expect(page.getByTestId('banner')).toContainText(/All 160,?000 cells finished/, { timeout: 90_000 });
+  const grid = await compareGridWithApi(page, batchId);
+  expect(grid.cells).toHaveLength(160_000);
+  expect(grid.mismatches).toEqual([]);
+});
+
+test('an unknown batch says so', async ({ page }) => {
+  await page.goto('/batches/3f0c8a8e-8a55-4a8e-9f6e-1b1f8f0f2a61');
+  await expect(page.getByText(/no batch/i)).toBeVisible();
+});
