@@ -4,17 +4,14 @@ import next from 'next';
 import { config } from './lib/config';
 import { createPool } from './lib/db/pool';
 import { errorMessage } from './lib/errors';
-import { Lifecycle } from './lib/lifecycle';
-import { createLogger } from './lib/log';
+import { runProcess } from './lib/lifecycle';
 import { attachRealtime } from './lib/realtime/server';
 import { prepareDatabase } from './lib/setup';
 
 /** The web server: Next.js pages and API routes, and Socket.IO, on one port. */
-async function main() {
+runProcess({ proc: 'web', name: 'web server' }, async (life, log) => {
   const cfg = config();
-  const log = createLogger({ proc: 'web' });
   if (!cfg.databaseUrl) throw new Error('DATABASE_URL is not set: start the app with `npm start`, or set DATABASE_URL.');
-  const life = new Lifecycle(log);
 
   const pool = createPool(cfg.databaseUrl, cfg.dbPoolSize, log, 'finish-line-web');
   life.onStop('database pool', () => pool.end());
@@ -51,17 +48,4 @@ async function main() {
   const port = typeof address === 'object' && address ? address.port : cfg.port;
   log.info('web server listening', { url: `http://localhost:${port}`, dev: cfg.dev });
   process.send?.({ type: 'listening', port });
-
-  const reason = await life.untilSignal();
-  log.info('web server stopping', { reason });
-  await life.stop();
-  log.info('web server stopped');
-}
-
-main().then(
-  () => process.exit(0),
-  (err) => {
-    createLogger({ proc: 'web' }).error('web server failed', { err: errorMessage(err) });
-    process.exit(1);
-  },
-);
+});

@@ -61,7 +61,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     logLevel,
     dbPoolSize: int('DB_POOL_SIZE', 10, 2, 200),
     embeddedPg: {
-      dataDir: path.resolve(env.PG_DATA_DIR?.trim() || '.data/postgres'),
+      // A path from the environment, not a bundle input: keep Turbopack from tracing the project.
+      dataDir: path.resolve(/*turbopackIgnore: true*/ env.PG_DATA_DIR?.trim() || '.data/postgres'),
       port: int('PG_PORT', 54329, 1024, 65535),
     },
     workers: int('WORKERS', availableParallelism(), 0, 64),

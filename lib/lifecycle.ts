@@ -1,4 +1,5 @@
-import type { Logger } from './log';
+import { errorMessage } from './errors';
+import { createLogger, type Fields, type Logger } from './log';
 
 type Stop = () => Promise<void> | void;
 
@@ -39,4 +40,36 @@ export class Lifecycle {
       if (process.send) process.once('disconnect', () => done('parent exited'));
     });
   }
+}
+
+/**
+ * The shape of every process's `main()`: start resources (each registering its stop step), wait
+ * for a signal, stop them in reverse order, exit. A failed start stops what did start, then exits 1.
+ */
+export function runProcess(
+  identity: { proc: string; name: string; fields?: Fields },
+  start: (life: Lifecycle, log: Logger) => Promise<void>,
+): void {
+  const log = createLogger({ proc: identity.proc, ...identity.fields });
+  const life = new Lifecycle(log);
+  const signal = life.untilSignal();
+  void (async () => {
+    try {
+      await start(life, log);
+    } catch (err) {
+      log.error(`${identity.name} failed to start`, { err: errorMessage(err), cause: causeOf(err) });
+      await life.stop();
+      process.exit(1);
+    }
+    const reason = await signal;
+    log.info(`${identity.name} stopping`, { reason });
+    await life.stop();
+    log.info(`${identity.name} stopped`);
+    process.exit(0);
+  })();
+}
+
+function causeOf(err: unknown): string | undefined {
+  const cause = (err as { cause?: unknown } | null)?.cause;
+  return cause === undefined ? undefined : errorMessage(cause);
 }

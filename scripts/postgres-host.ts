@@ -1,18 +1,15 @@
 import { config } from '../lib/config';
 import { startEmbeddedPostgres } from '../lib/db/embedded';
 import { errorMessage } from '../lib/errors';
-import { Lifecycle } from '../lib/lifecycle';
-import { createLogger } from '../lib/log';
+import { runProcess } from '../lib/lifecycle';
 
 /**
  * Runs the embedded PostgreSQL for `npm start`, in a process group of its own, so a Ctrl-C in the
  * terminal reaches only the start script, which then stops the web server and workers first and
  * this process last.
  */
-async function main() {
+runProcess({ proc: 'postgres', name: 'embedded postgres' }, async (life, log) => {
   const cfg = config();
-  const log = createLogger({ proc: 'postgres' });
-  const life = new Lifecycle(log);
   const recent: string[] = [];
   const pg = await startEmbeddedPostgres({
     dataDir: cfg.embeddedPg.dataDir,
@@ -29,14 +26,4 @@ async function main() {
   life.onStop('postgres', () => pg.stop());
   log.info('embedded postgres ready', { port: cfg.embeddedPg.port, dataDir: cfg.embeddedPg.dataDir });
   process.send?.({ type: 'ready', url: pg.url });
-
-  const reason = await life.untilSignal();
-  log.info('embedded postgres stopping', { reason });
-  await life.stop();
-  log.info('embedded postgres stopped');
-}
-
-main().then(
-  () => process.exit(0),
-  () => process.exit(1),
-);
+});

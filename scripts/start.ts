@@ -1,8 +1,6 @@
 import { config } from '../lib/config';
 import { createPool } from '../lib/db/pool';
-import { errorMessage } from '../lib/errors';
-import { Lifecycle } from '../lib/lifecycle';
-import { createLogger } from '../lib/log';
+import { runProcess } from '../lib/lifecycle';
 import { prepareDatabase } from '../lib/setup';
 import { buildIfNeeded } from './build-if-needed';
 import { Child } from './child-process';
@@ -12,12 +10,9 @@ import { Child } from './child-process';
  * web server and WORKERS worker processes, each restarted if it crashes. SIGINT or SIGTERM stops
  * the web server and workers first and PostgreSQL last.
  */
-async function main() {
+runProcess({ proc: 'start', name: 'finish line' }, async (life, log) => {
   const dev = process.argv.includes('--dev');
   const cfg = config();
-  const log = createLogger({ proc: 'start' });
-  const life = new Lifecycle(log);
-  const stopping = life.untilSignal();
   const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: dev ? 'development' : 'production' };
 
   let databaseUrl = cfg.databaseUrl;
@@ -42,21 +37,9 @@ async function main() {
   for (const child of children) child.start();
   const port = await children[0].waitFor((m) => (isMessage(m, 'listening') ? Number(m.port) : undefined));
   log.info('finish line is up', { url: `http://localhost:${port}`, workers: cfg.workers, database: cfg.databaseUrl ? 'DATABASE_URL' : 'embedded' });
-
-  const reason = await stopping;
-  log.info('stopping', { reason });
-  await life.stop();
-  log.info('stopped');
-}
+});
 
 function isMessage(message: unknown, type: string): message is Record<string, unknown> {
   return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === type;
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    createLogger({ proc: 'start' }).error('start failed', { err: errorMessage(err), cause: errorMessage((err as Error)?.cause ?? '') });
-    process.exit(1);
-  },
-);

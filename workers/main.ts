@@ -2,19 +2,16 @@ import { config } from '../lib/config';
 import { createPool } from '../lib/db/pool';
 import { fromExecutor } from '../lib/db/sql';
 import { errorMessage } from '../lib/errors';
-import { Lifecycle } from '../lib/lifecycle';
-import { createLogger } from '../lib/log';
+import { runProcess } from '../lib/lifecycle';
 import { startBoss } from '../lib/queue/boss';
 import { prepareDatabase } from '../lib/setup';
 import { CELL_QUEUE } from '../lib/queue/cell-job';
 import { recordCells } from './record-cells';
 
 /** A worker process: fetches cell jobs in batches and records them. Holds no web server state. */
-async function main() {
+runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId } }, async (life, log) => {
   const cfg = config();
-  const log = createLogger({ proc: 'worker', worker: cfg.workerId });
   if (!cfg.databaseUrl) throw new Error('DATABASE_URL is not set: start workers with `npm start`, or set DATABASE_URL to run one alone.');
-  const life = new Lifecycle(log);
 
   const pool = createPool(cfg.databaseUrl, 4, log, `finish-line-worker-${cfg.workerId}`);
   life.onStop('database pool', () => pool.end());
@@ -53,17 +50,5 @@ async function main() {
     },
   );
   log.info('worker started', { queue: CELL_QUEUE, fetchSize: cfg.workerFetchSize, loops: cfg.workerLoops });
-
-  const reason = await life.untilSignal();
-  log.info('worker stopping', { reason, cellsServed });
-  await life.stop();
-  log.info('worker stopped');
-}
-
-main().then(
-  () => process.exit(0),
-  (err) => {
-    createLogger({ proc: 'worker' }).error('worker failed to start', { err: errorMessage(err) });
-    process.exit(1);
-  },
-);
+  life.onStop('report', () => log.info('worker served', { cellsServed }));
+});

@@ -1,0 +1,121 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtemp, chmod, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../helpers/db';
+import { freePort } from '../helpers/ports';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+interface LogLine {
+  msg: string;
+  proc?: string;
+  [key: string]: unknown;
+}
+
+let start: ChildProcess;
+let lines: LogLine[] = [];
+let port: number;
+let dataDir: string;
+let exitCode: number | null | undefined;
+
+/** Every process whose parent is `pid`, with its command line. */
+function childrenOf(pid: number): { pid: number; args: string }[] {
+  const out = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' });
+  return out
+    .split('\n')
+    .map((line) => line.trim().match(/^(\d+)\s+(\d+)\s+(.*)$/))
+    .filter((m): m is RegExpMatchArray => m !== null && Number(m[2]) === pid)
+    .map((m) => ({ pid: Number(m[1]), args: m[3] }));
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const logged = (msg: string, proc?: string) => lines.filter((l) => l.msg === msg && (!proc || l.proc === proc));
+
+beforeAll(async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'finishline-start-'));
+  await chmod(dir, 0o755);
+  dataDir = dir;
+  port = await freePort();
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), WORKERS: '2', PG_PORT: String(await freePort()), PG_DATA_DIR: path.join(dir, 'pg'), LOG_LEVEL: 'info' };
+  delete env.DATABASE_URL;
+  start = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let buffer = '';
+  start.stdout?.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString();
+    const parts = buffer.split('\n');
+    buffer = parts.pop() ?? '';
+    for (const part of parts) {
+      if (part.startsWith('{')) lines.push(JSON.parse(part) as LogLine);
+    }
+  });
+  start.once('exit', (code) => (exitCode = code));
+  await waitFor(() => logged('finish line is up').length > 0, 'the start script to report the app up', 180_000);
+});
+
+afterAll(async () => {
+  if (exitCode === undefined) start.kill('SIGKILL');
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+describe('npm start (the start script)', () => {
+  it('serves the app with embedded PostgreSQL and runs worker processes named as workers', async () => {
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    expect(health.status).toBe(200);
+    const workers = childrenOf(start.pid!).filter((c) => c.args.includes('workers/main.ts'));
+    expect(workers).toHaveLength(2);
+    expect(logged('worker started').length).toBeGreaterThanOrEqual(2);
+
+    const created = await fetch(`http://127.0.0.1:${port}/api/batches`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ rows: 30, cols: 30 }),
+    });
+    expect(created.status).toBe(201);
+    const { id } = (await created.json()) as { id: string };
+    await waitFor(async () => {
+      const batch = (await (await fetch(`http://127.0.0.1:${port}/api/batches/${id}`)).json()) as { status: string };
+      return batch.status === 'completed';
+    }, 'the batch to complete');
+  });
+
+  it('restarts a worker that crashes', async () => {
+    const [victim] = childrenOf(start.pid!).filter((c) => c.args.includes('workers/main.ts'));
+    const startedBefore = logged('worker started').length;
+    process.kill(victim.pid, 'SIGKILL');
+    await waitFor(() => logged('worker started').length > startedBefore, 'a replacement worker', 60_000);
+    const workers = childrenOf(start.pid!).filter((c) => c.args.includes('workers/main.ts'));
+    expect(workers).toHaveLength(2);
+    expect(workers.map((w) => w.pid)).not.toContain(victim.pid);
+  });
+
+  it('stops everything on SIGINT, PostgreSQL last, leaving nothing running', async () => {
+    const children = childrenOf(start.pid!);
+    const postgresHost = children.find((c) => c.args.includes('postgres-host.ts'));
+    expect(postgresHost).toBeDefined();
+    const everyone = [...children.map((c) => c.pid), ...childrenOf(postgresHost!.pid).map((c) => c.pid)];
+    expect(everyone.length).toBeGreaterThanOrEqual(5);
+
+    start.kill('SIGINT');
+    await waitFor(() => exitCode !== undefined, 'the start script to exit', 60_000);
+    expect(exitCode).toBe(0);
+    await waitFor(() => everyone.every((pid) => !alive(pid)), 'every child process to be gone', 10_000);
+
+    const index = (msg: string, proc?: string) => lines.findIndex((l) => l.msg === msg && (!proc || l.proc === proc));
+    const postgresStopping = index('embedded postgres stopping');
+    expect(postgresStopping).toBeGreaterThan(index('web server stopped'));
+    expect(postgresStopping).toBeGreaterThan(lines.findLastIndex((l) => l.msg === 'worker stopped'));
+    expect(logged('worker stopped')).toHaveLength(2);
+    expect(logged('embedded postgres stopped')).toHaveLength(1);
+  });
+});
