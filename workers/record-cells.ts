@@ -1,4 +1,4 @@
-import { advanceBatch } from '../lib/db/batches';
+import { advanceBatch, lockBatchIfRunning } from '../lib/db/batches';
 import { insertCells } from '../lib/db/cells';
 import type { Sql } from '../lib/db/sql';
 import { randomColor } from '../lib/color';
@@ -36,6 +36,8 @@ export async function recordCells(
 
   const result: RecordResult = { colored: new Map(), completed: [] };
   for (const [batchId, cells] of byBatch) {
+    // A cancelled or expired batch takes no paint; its jobs complete without effect.
+    if (!(await lockBatchIfRunning(tx, batchId))) continue;
     const painted = cells.map((c) => ({ row: c.row, col: c.col, color: pickColor() }));
     const fresh = await insertCells(tx, batchId, painted, workerId);
     if (fresh.length === 0) continue;

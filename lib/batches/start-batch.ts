@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { PgBoss } from 'pg-boss';
-import { insertBatch } from '../db/batches';
+import { findBatchByIdempotencyKey, insertBatch } from '../db/batches';
 import { withTransaction } from '../db/pool';
 import { toExecutor } from '../db/sql';
 import { CELL_QUEUE, type CellJobData } from '../queue/cell-job';
@@ -20,16 +20,26 @@ export interface FanOutDeps {
  * or not at all. Jobs are built and inserted a chunk at a time, so memory stays flat however large
  * the grid.
  */
-export async function startBatch(deps: FanOutDeps, input: BatchInput): Promise<Batch> {
+export async function startBatch(
+  deps: FanOutDeps,
+  input: BatchInput,
+  idempotencyKey?: string,
+): Promise<{ batch: Batch; created: boolean }> {
   return withTransaction(deps.pool, async (client) => {
-    const batch = await insertBatch(client, { id: randomUUID(), rows: input.rows, cols: input.cols });
+    const batch = await insertBatch(client, { id: randomUUID(), rows: input.rows, cols: input.cols, idempotencyKey });
+    if (!batch) {
+      // The key is taken: that batch is the answer, and this transaction has written nothing.
+      const existing = await findBatchByIdempotencyKey(client, idempotencyKey!);
+      if (!existing) throw new Error(`Idempotency key conflict without a batch holding it (key ${JSON.stringify(idempotencyKey)})`);
+      return { batch: existing, created: false };
+    }
     const db = toExecutor(client);
     let chunkIndex = 0;
     for (const chunk of cellChunks(batch.id, input, deps.chunkSize)) {
       await deps.boss.insert(CELL_QUEUE, chunk.map((data) => ({ data })), { db });
       await deps.afterChunk?.(chunkIndex++);
     }
-    return batch;
+    return { batch, created: true };
   });
 }
 

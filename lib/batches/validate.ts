@@ -51,3 +51,12 @@ export function parseListLimit(raw: string | null): number {
   }
   return value;
 }
+
+/** `Idempotency-Key`: absent, or 1..200 visible ASCII characters. */
+export function parseIdempotencyKey(raw: string | null): string | undefined {
+  if (raw === null) return undefined;
+  if (!/^[\x21-\x7E]{1,200}$/.test(raw)) {
+    throw new PublicError('invalid_input', 'The Idempotency-Key header must be 1 to 200 visible ASCII characters (no spaces).');
+  }
+  return raw;
+}

@@ -36,12 +36,47 @@ export function toBatch(row: BatchRow): Batch {
   };
 }
 
-export async function insertBatch(sql: Sql, batch: { id: string; rows: number; cols: number }): Promise<Batch> {
+/**
+ * Inserts a batch row. With an idempotency key that another batch already holds, inserts nothing
+ * and returns null; a concurrent insert of the same key waits for the first to commit, so the
+ * caller can then read the winner with `findBatchByIdempotencyKey`.
+ */
+export async function insertBatch(
+  sql: Sql,
+  batch: { id: string; rows: number; cols: number; idempotencyKey?: string },
+): Promise<Batch | null> {
   const { rows } = await sql.query<BatchRow>(
-    `insert into batches (id, rows, cols, total) values ($1, $2::int, $3::int, $2::int * $3::int) returning ${COLUMNS}`,
-    [batch.id, batch.rows, batch.cols],
+    `insert into batches (id, rows, cols, total, idempotency_key)
+     values ($1, $2::int, $3::int, $2::int * $3::int, $4)
+     on conflict (idempotency_key) where idempotency_key is not null do nothing
+     returning ${COLUMNS}`,
+    [batch.id, batch.rows, batch.cols, batch.idempotencyKey ?? null],
   );
-  return toBatch(rows[0]);
+  return rows[0] ? toBatch(rows[0]) : null;
+}
+
+export async function findBatchByIdempotencyKey(sql: Sql, key: string): Promise<Batch | null> {
+  const { rows } = await sql.query<BatchRow>(`select ${COLUMNS} from batches where idempotency_key = $1`, [key]);
+  return rows[0] ? toBatch(rows[0]) : null;
+}
+
+/**
+ * Locks a batch's row for the rest of the transaction and says whether it still takes paint.
+ * Workers take it before recording cells, and cancel/expire take it to end the batch, so once an
+ * ending commits no worker transaction can record a cell of that batch any more.
+ */
+export async function lockBatchIfRunning(sql: Sql, id: string): Promise<boolean> {
+  const { rows } = await sql.query<{ status: BatchStatus }>('select status from batches where id = $1 for no key update', [id]);
+  return rows[0]?.status === 'running';
+}
+
+/** Ends a running batch as cancelled or expired; null when it was not running (or does not exist). */
+export async function endBatch(sql: Sql, id: string, status: 'cancelled' | 'expired'): Promise<Batch | null> {
+  const { rows } = await sql.query<BatchRow>(
+    `update batches set status = $2, finished_at = now() where id = $1 and status = 'running' returning ${COLUMNS}`,
+    [id, status],
+  );
+  return rows[0] ? toBatch(rows[0]) : null;
 }
 
 export async function findBatch(sql: Sql, id: string): Promise<Batch | null> {

@@ -10,7 +10,7 @@ afterAll(() => db.drop());
 
 describe('fan-out', () => {
   it('creates the batch row and exactly one job per cell, in one transaction', async () => {
-    const batch = await startBatch({ pool: db.pool, boss: await db.boss(), chunkSize: 500 }, { rows: 30, cols: 70 });
+    const { batch } = await startBatch({ pool: db.pool, boss: await db.boss(), chunkSize: 500 }, { rows: 30, cols: 70 });
     expect(batch).toMatchObject({ rows: 30, cols: 70, total: 2100, done: 0, failed: 0, status: 'running', finishedAt: null });
 
     const { rows } = await db.pool.query<{ n: number; distinct_cells: number; max_row: number; max_col: number }>(
@@ -50,7 +50,7 @@ describe('fan-out', () => {
   it('fans out a million cells holding one chunk at a time', { timeout: 240_000 }, async () => {
     const heapBefore = process.memoryUsage().heapUsed;
     let peakHeap = heapBefore;
-    const batch = await startBatch(
+    const { batch } = await startBatch(
       {
         pool: db.pool,
         boss: await db.boss(),

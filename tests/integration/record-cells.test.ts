@@ -12,13 +12,19 @@ beforeAll(async () => {
 });
 afterAll(() => db.drop());
 
+async function newBatch(rows: number, cols: number) {
+  const batch = await insertBatch(db.pool, { id: randomUUID(), rows, cols });
+  if (!batch) throw new Error('batch was not inserted');
+  return batch;
+}
+
 const job = (batchId: string, row: number, col: number) => ({ data: { batchId, row, col } });
 const record = (jobs: { data: unknown }[], worker: string, color: string) =>
   withTransaction(db.pool, (client) => recordCells(client, jobs, worker, () => color));
 
 describe('recording cells (first write wins, counted once)', () => {
   it('keeps the first colour and counts a cell delivered twice once', async () => {
-    const batch = await insertBatch(db.pool, { id: randomUUID(), rows: 1, cols: 2 });
+    const batch = await newBatch(1, 2);
     const first = await record([job(batch.id, 0, 0)], 'w-a', '#111111');
     const second = await record([job(batch.id, 0, 0)], 'w-b', '#222222');
 
@@ -29,7 +35,7 @@ describe('recording cells (first write wins, counted once)', () => {
   });
 
   it('gives one colour, one count and one completion when many transactions race for the last cell', async () => {
-    const batch = await insertBatch(db.pool, { id: randomUUID(), rows: 1, cols: 1 });
+    const batch = await newBatch(1, 1);
     const colors = Array.from({ length: 12 }, (_, i) => `#0000${i.toString(16).toUpperCase().padStart(2, '0')}`);
     const results = await Promise.all(colors.map((color, i) => record([job(batch.id, 0, 0)], `w-${i}`, color)));
 
@@ -42,7 +48,7 @@ describe('recording cells (first write wins, counted once)', () => {
   });
 
   it('completes only when the last cell lands, naming that cell and its worker', async () => {
-    const batch = await insertBatch(db.pool, { id: randomUUID(), rows: 2, cols: 2 });
+    const batch = await newBatch(2, 2);
     const early = await record([job(batch.id, 0, 0), job(batch.id, 0, 1), job(batch.id, 1, 0)], 'w-1', '#ABCDEF');
     expect(early.completed).toEqual([]);
     expect(await findBatch(db.pool, batch.id)).toMatchObject({ done: 3, status: 'running', finishedAt: null, lastCell: null });
@@ -53,8 +59,8 @@ describe('recording cells (first write wins, counted once)', () => {
   });
 
   it('handles jobs of several batches fetched together, each on its own counter', async () => {
-    const a = await insertBatch(db.pool, { id: randomUUID(), rows: 1, cols: 2 });
-    const b = await insertBatch(db.pool, { id: randomUUID(), rows: 1, cols: 1 });
+    const a = await newBatch(1, 2);
+    const b = await newBatch(1, 1);
     const result = await record([job(a.id, 0, 0), job(b.id, 0, 0), job(a.id, 0, 1)], 'w-1', '#123456');
     expect(result.completed.sort()).toEqual([a.id, b.id].sort());
     expect(await findBatch(db.pool, a.id)).toMatchObject({ done: 2, status: 'completed' });

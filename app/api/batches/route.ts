@@ -1,5 +1,5 @@
 import { startBatch } from '@/lib/batches/start-batch';
-import { parseBatchInput, parseListLimit } from '@/lib/batches/validate';
+import { parseBatchInput, parseIdempotencyKey, parseListLimit } from '@/lib/batches/validate';
 import { listBatches } from '@/lib/db/batches';
 import { routeContext } from '@/lib/http/context';
 import { errorResponse, json, readJsonBody } from '@/lib/http/respond';
@@ -11,10 +11,12 @@ const BODY_LIMIT_BYTES = 1024;
 export async function POST(request: Request) {
   const ctx = routeContext();
   try {
+    const idempotencyKey = parseIdempotencyKey(request.headers.get('idempotency-key'));
     const input = parseBatchInput(await readJsonBody(request, BODY_LIMIT_BYTES), ctx.maxCells);
-    const batch = await startBatch({ pool: ctx.pool, boss: await ctx.boss(), chunkSize: ctx.fanoutChunkSize }, input);
-    ctx.log.info('batch started', { batchId: batch.id, rows: batch.rows, cols: batch.cols });
-    return json(201, batch, { location: `/api/batches/${batch.id}` });
+    const deps = { pool: ctx.pool, boss: await ctx.boss(), chunkSize: ctx.fanoutChunkSize };
+    const { batch, created } = await startBatch(deps, input, idempotencyKey);
+    if (created) ctx.log.info('batch started', { batchId: batch.id, rows: batch.rows, cols: batch.cols });
+    return json(created ? 201 : 200, batch, { location: `/api/batches/${batch.id}` });
   } catch (err) {
     return errorResponse(err, ctx.log, { route: 'POST /api/batches' });
   }

@@ -1,0 +1,20 @@
+import { cancelBatch } from '@/lib/batches/cancel-batch';
+import { isBatchId } from '@/lib/batches/validate';
+import { PublicError } from '@/lib/errors';
+import { routeContext } from '@/lib/http/context';
+import { errorResponse, json } from '@/lib/http/respond';
+
+export const dynamic = 'force-dynamic';
+
+export async function POST(_request: Request, { params }: { params: Promise<{ id: string }> }) {
+  const ctx = routeContext();
+  const { id } = await params;
+  try {
+    if (!isBatchId(id)) throw new PublicError('not_found', 'No batch has this id.');
+    const batch = await cancelBatch({ pool: ctx.pool, boss: await ctx.boss() }, id);
+    ctx.log.info('batch cancelled', { batchId: id, done: batch.done, total: batch.total });
+    return json(200, batch);
+  } catch (err) {
+    return errorResponse(err, ctx.log, { route: 'POST /api/batches/:id/cancel', batchId: id });
+  }
+}

@@ -1,0 +1,43 @@
+import type pg from 'pg';
+import type { PgBoss } from 'pg-boss';
+import { endBatch, findBatch } from '../db/batches';
+import { withTransaction } from '../db/pool';
+import { PublicError } from '../errors';
+import { CELL_QUEUE } from '../queue/cell-job';
+import { completedEvent } from '../realtime/events';
+import { emitInTransaction } from '../realtime/emitter';
+import type { Batch } from '../types';
+
+const CANCEL_CHUNK = 5000;
+
+/**
+ * Cancels a running batch. The status flip waits for any worker transaction recording this batch's
+ * cells (they hold its row lock) and then fences out every later one, so no cell is coloured after
+ * this returns. The queued jobs are cancelled afterwards; one a worker takes first completes
+ * without painting.
+ */
+export async function cancelBatch(deps: { pool: pg.Pool; boss: PgBoss }, batchId: string): Promise<Batch> {
+  const batch = await withTransaction(deps.pool, async (tx) => {
+    const ended = await endBatch(tx, batchId, 'cancelled');
+    if (ended) await emitInTransaction(tx, batchId, 'batch:completed', completedEvent(ended));
+    return ended;
+  });
+  if (!batch) {
+    const existing = await findBatch(deps.pool, batchId);
+    if (!existing) throw new PublicError('not_found', 'No batch has this id.');
+    throw new PublicError('already_finished', `This batch already ended as ${existing.status}; there is nothing to cancel.`);
+  }
+  await cancelQueuedJobs(deps.boss, batchId);
+  return batch;
+}
+
+/** Cancels the batch's jobs that no worker has taken yet, a chunk at a time. */
+export async function cancelQueuedJobs(boss: PgBoss, batchId: string): Promise<number> {
+  let cancelled = 0;
+  for (;;) {
+    const jobs = await boss.findJobs(CELL_QUEUE, { data: { batchId }, queued: true, limit: CANCEL_CHUNK });
+    if (jobs.length === 0) return cancelled;
+    await boss.cancel(CELL_QUEUE, jobs.map((job) => job.id));
+    cancelled += jobs.length;
+  }
+}
