@@ -1,6 +1,7 @@
 import { availableParallelism, hostname } from 'node:os';
 import path from 'node:path';
 import { ConfigError } from './errors';
+import { type FaultPlan, parseFaultPlan } from './faults';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
@@ -25,6 +26,18 @@ export interface Config {
   workerLoops: number;
   /** Cell jobs inserted per statement while a batch fans out. */
   fanoutChunkSize: number;
+  /** Retries after a cell's first attempt fails, with exponential backoff. */
+  cellRetryLimit: number;
+  /** A cell's attempt past this is abandoned (its signal fires) and retried. */
+  cellTimeoutMs: number;
+  /** A claimed job whose worker stopped heartbeating for this long is retried elsewhere. */
+  cellHeartbeatSeconds: number;
+  /** A batch still running this long after it started ends as expired. */
+  batchDeadlineSeconds: number;
+  /** How often a worker records that it is alive. */
+  workerHeartbeatSeconds: number;
+  /** Test-only fault injection; null in every normal start. */
+  faults: FaultPlan | null;
 }
 
 type Env = Record<string, string | undefined>;
@@ -71,7 +84,26 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     workerFetchSize: int('WORKER_FETCH_SIZE', 1000, 1, 5000),
     workerLoops: int('WORKER_LOOPS', 2, 1, 16),
     fanoutChunkSize: int('FANOUT_CHUNK_SIZE', 5000, 100, 50_000),
+    cellRetryLimit: int('CELL_RETRY_LIMIT', 3, 0, 20),
+    cellTimeoutMs: int('CELL_TIMEOUT_MS', 10_000, 100, 600_000),
+    cellHeartbeatSeconds: int('CELL_HEARTBEAT_SECONDS', 10, 10, 3600),
+    batchDeadlineSeconds: int('BATCH_DEADLINE_SECONDS', 600, 1, 7 * 24 * 3600),
+    workerHeartbeatSeconds: int('WORKER_HEARTBEAT_SECONDS', 5, 1, 300),
+    faults: null,
   };
+
+  const faults = env.FINISH_LINE_FAULTS?.trim();
+  if (faults) {
+    if (env.NODE_ENV !== 'test') {
+      problems.push('FINISH_LINE_FAULTS is for the test suite only (NODE_ENV=test); unset it');
+    } else {
+      try {
+        config.faults = parseFaultPlan(faults);
+      } catch {
+        problems.push('FINISH_LINE_FAULTS must be JSON like {"throwOnce": ["0,1"]}');
+      }
+    }
+  }
 
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { config } from './config';
 import { migrate } from './db/migrate';
 import type { Logger } from './log';
 import { ensureQueues, startBoss } from './queue/boss';
@@ -11,7 +12,8 @@ export async function prepareDatabase(pool: pg.Pool, connectionString: string, l
   await migrate(pool, log);
   const boss = await startBoss(connectionString, 'producer', log, 2);
   try {
-    await ensureQueues(boss);
+    const cfg = config();
+    await ensureQueues(boss, { retryLimit: cfg.cellRetryLimit, heartbeatSeconds: cfg.cellHeartbeatSeconds, cellTimeoutMs: cfg.cellTimeoutMs });
   } finally {
     await boss.stop({ graceful: false });
   }

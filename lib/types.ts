@@ -24,6 +24,11 @@ export interface ColoredCell extends CellPosition {
   color: string;
 }
 
+/** Extension: a cell whose job exhausted its retries. */
+export interface FailedCell extends CellPosition {
+  error: string;
+}
+
 export interface Batch {
   id: string;
   rows: number;
@@ -34,6 +39,8 @@ export interface Batch {
   status: BatchStatus;
   createdAt: string;
   finishedAt: string | null;
+  /** Extension: when a batch still running ends as expired. */
+  deadlineAt: string;
   /** Extension: the cell whose result finished the batch, once completed. */
   lastCell: CellPosition | null;
   /** Extension: the worker that recorded `lastCell`. */
@@ -43,6 +50,8 @@ export interface Batch {
 export interface BatchInput {
   rows: number;
   cols: number;
+  /** Extension: seconds from now until the batch expires; the server's default when absent. */
+  deadlineSeconds?: number;
 }
 
 export interface ErrorBody {

@@ -1,12 +1,15 @@
+import { hostname } from 'node:os';
 import { config } from '../lib/config';
 import { createPool } from '../lib/db/pool';
 import { fromExecutor } from '../lib/db/sql';
+import { heartbeatWorker, markWorkerStopped, registerWorker } from '../lib/db/workers';
 import { errorMessage } from '../lib/errors';
 import { runProcess } from '../lib/lifecycle';
 import { startBoss } from '../lib/queue/boss';
+import { CELL_DEAD_LETTER_QUEUE, CELL_QUEUE } from '../lib/queue/cell-job';
 import { prepareDatabase } from '../lib/setup';
-import { CELL_QUEUE } from '../lib/queue/cell-job';
-import { recordCells } from './record-cells';
+import { recordDeadLetters } from './dead-letters';
+import { processCellJobs } from './process-cells';
 
 /** A worker process: fetches cell jobs in batches and records them. Holds no web server state. */
 runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId } }, async (life, log) => {
@@ -17,38 +20,58 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
   life.onStop('database pool', () => pool.end());
   await prepareDatabase(pool, cfg.databaseUrl, log);
 
-  // One connection per loop runs the handler's transaction; the rest fetch, fail and supervise.
-  const boss = await startBoss(cfg.databaseUrl, 'worker', log, cfg.workerLoops * 2 + 4);
+  let cellsServed = 0;
+  let unreported = 0;
+  await registerWorker(pool, { id: cfg.workerId, host: hostname(), pid: process.pid });
+  const beat = setInterval(() => {
+    const served = unreported;
+    unreported = 0;
+    heartbeatWorker(pool, cfg.workerId, served).catch((err: unknown) => {
+      unreported += served;
+      log.warn('worker heartbeat failed', { err: errorMessage(err) });
+    });
+  }, cfg.workerHeartbeatSeconds * 1000);
+  life.onStop('worker registry', async () => {
+    clearInterval(beat);
+    await heartbeatWorker(pool, cfg.workerId, unreported).catch(() => undefined);
+    await markWorkerStopped(pool, cfg.workerId).catch(() => undefined);
+    log.info('worker served', { cellsServed });
+  });
+
+  // A frozen worker must not hold a batch's row lock for long: the server ends its idle transaction.
+  const idleLimitMs = cfg.cellTimeoutMs + 5000;
+  const boss = await startBoss(cfg.databaseUrl, 'worker', log, cfg.workerLoops * 2 + 4, `-c idle_in_transaction_session_timeout=${idleLimitMs}`);
   life.onStop('pg-boss', () => boss.stop({ graceful: true, timeout: 10_000 }));
 
-  let cellsServed = 0;
-  await boss.work(
-    CELL_QUEUE,
-    {
-      batchSize: cfg.workerFetchSize,
-      localConcurrency: cfg.workerLoops,
-      // The defaults poll one job every two seconds; a batch needs all of its cells at once.
-      burstWhenBatchFull: true,
-      pollingIntervalSeconds: 0.5,
-      notifyPollingIntervalSeconds: 2,
-      transactional: true,
-    },
-    async (jobs, tx) => {
-      try {
-        const result = await recordCells(fromExecutor(tx), jobs, cfg.workerId);
-        cellsServed += jobs.length;
-        for (const batchId of result.completed) log.info('batch completed', { batchId, queue: CELL_QUEUE });
-      } catch (err) {
-        log.warn('cell jobs failed; pg-boss will retry them', {
-          queue: CELL_QUEUE,
-          jobs: jobs.length,
-          firstJob: jobs[0]?.id,
-          err: errorMessage(err),
-        });
-        throw err;
-      }
-    },
-  );
+  const polling = {
+    // The defaults poll one job every two seconds; a batch needs thousands at once.
+    burstWhenBatchFull: true,
+    pollingIntervalSeconds: 0.5,
+    notifyPollingIntervalSeconds: 2,
+    includeMetadata: true,
+    transactional: true,
+  } as const;
+
+  await boss.work(CELL_QUEUE, { ...polling, batchSize: cfg.workerFetchSize, localConcurrency: cfg.workerLoops }, async (jobs, tx) => {
+    const result = await processCellJobs(fromExecutor(tx), jobs, {
+      workerId: cfg.workerId,
+      cellTimeoutMs: cfg.cellTimeoutMs,
+      faults: cfg.faults,
+      failAttempt: async (job, message) => {
+        log.warn('cell attempt failed', { queue: CELL_QUEUE, jobId: job.id, attempt: job.retryCount + 1, err: message });
+        await boss.fail(CELL_QUEUE, { id: job.id, retryCount: job.retryCount }, { message }, { db: tx });
+      },
+    });
+    cellsServed += jobs.length - result.failedAttempts;
+    unreported += jobs.length - result.failedAttempts;
+    for (const batchId of result.completed) log.info('batch completed', { batchId, queue: CELL_QUEUE });
+  });
+
+  await boss.work(CELL_DEAD_LETTER_QUEUE, { ...polling, batchSize: 100 }, async (jobs, tx) => {
+    const result = await recordDeadLetters(fromExecutor(tx), jobs, cfg.workerId);
+    for (const [batchId, cells] of result.failed) log.warn('cells failed for good', { batchId, queue: CELL_DEAD_LETTER_QUEUE, cells: cells.length });
+    for (const batchId of result.completed) log.info('batch completed', { batchId, queue: CELL_DEAD_LETTER_QUEUE });
+  });
+
   log.info('worker started', { queue: CELL_QUEUE, fetchSize: cfg.workerFetchSize, loops: cfg.workerLoops });
-  life.onStop('report', () => log.info('worker served', { cellsServed }));
 });

@@ -1,55 +1,63 @@
 import { advanceBatch, lockBatchIfRunning } from '../lib/db/batches';
-import { insertCells } from '../lib/db/cells';
+import { insertCells, insertFailedCells } from '../lib/db/cells';
 import type { Sql } from '../lib/db/sql';
-import { randomColor } from '../lib/color';
-import { parseCellJob, type CellJobData } from '../lib/queue/cell-job';
+import type { CellJobData } from '../lib/queue/cell-job';
 import { completedEvent } from '../lib/realtime/events';
 import { emitInTransaction } from '../lib/realtime/emitter';
-import type { ColoredCell } from '../lib/types';
+import type { ColoredCell, FailedCell } from '../lib/types';
+
+/** How a cell finished: with a colour, or (its retries exhausted) with an error. */
+export type CellOutcome = CellJobData & ({ color: string; error?: undefined } | { error: string; color?: undefined });
 
 export interface RecordResult {
-  /** Cells this call coloured for the first time, by batch. */
+  /** Cells this call finished for the first time, by batch. */
   colored: Map<string, ColoredCell[]>;
+  failed: Map<string, FailedCell[]>;
   /** Batches this call moved to their terminal status. */
   completed: string[];
 }
 
 /**
- * The logic of a fetched batch of cell jobs, on the transaction that will also complete them:
- * decode each job, pick a colour, record it (first write wins), move the batch counter by the
- * cells that were new, finish the batch if they were its last, and queue the news for the batch's
- * room. The news is delivered when the transaction commits, and never if it rolls back.
+ * Records finished cells on the transaction that will also settle their jobs: per batch, lock the
+ * batch row (a cancelled or expired batch takes nothing more), insert the outcomes (the first one a
+ * cell gets is final), move the counters by the cells that were new, finish the batch if they were
+ * its last, and queue the news for the batch's room. Postgres delivers that news when the
+ * transaction commits, and never if it rolls back.
  */
-export async function recordCells(
-  tx: Sql,
-  jobs: { data: unknown }[],
-  workerId: string,
-  pickColor: () => string = randomColor,
-): Promise<RecordResult> {
-  const byBatch = new Map<string, CellJobData[]>();
-  for (const job of jobs) {
-    const cell = parseCellJob(job.data);
-    const group = byBatch.get(cell.batchId);
-    if (group) group.push(cell);
-    else byBatch.set(cell.batchId, [cell]);
-  }
-
-  const result: RecordResult = { colored: new Map(), completed: [] };
-  for (const [batchId, cells] of byBatch) {
-    // A cancelled or expired batch takes no paint; its jobs complete without effect.
+export async function recordCells(tx: Sql, outcomes: CellOutcome[], workerId: string): Promise<RecordResult> {
+  const result: RecordResult = { colored: new Map(), failed: new Map(), completed: [] };
+  for (const [batchId, cells] of groupByBatch(outcomes)) {
     if (!(await lockBatchIfRunning(tx, batchId))) continue;
-    const painted = cells.map((c) => ({ row: c.row, col: c.col, color: pickColor() }));
-    const fresh = await insertCells(tx, batchId, painted, workerId);
-    if (fresh.length === 0) continue;
-    result.colored.set(batchId, fresh);
-    await emitInTransaction(tx, batchId, 'cells:colored', { batchId, cells: fresh });
-
-    const last = fresh[fresh.length - 1];
-    const advanced = await advanceBatch(tx, batchId, { done: fresh.length, failed: 0 }, { ...last, worker: workerId });
+    const colored = await insertCells(tx, batchId, cells.filter(isColored), workerId);
+    const failed = await insertFailedCells(tx, batchId, cells.filter(isFailed), workerId);
+    if (colored.length > 0) {
+      result.colored.set(batchId, colored);
+      await emitInTransaction(tx, batchId, 'cells:colored', { batchId, cells: colored });
+    }
+    if (failed.length > 0) {
+      result.failed.set(batchId, failed);
+      await emitInTransaction(tx, batchId, 'cells:failed', { batchId, cells: failed });
+    }
+    const last = colored.at(-1) ?? failed.at(-1);
+    if (!last) continue;
+    const advanced = await advanceBatch(tx, batchId, { done: colored.length, failed: failed.length }, { row: last.row, col: last.col, worker: workerId });
     if (advanced?.completedNow) {
       result.completed.push(batchId);
       await emitInTransaction(tx, batchId, 'batch:completed', completedEvent(advanced.batch));
     }
   }
   return result;
+}
+
+const isColored = (c: CellOutcome): c is CellJobData & { color: string } => c.color !== undefined;
+const isFailed = (c: CellOutcome): c is CellJobData & { error: string } => c.error !== undefined;
+
+export function groupByBatch<T extends { batchId: string }>(items: T[]): Map<string, T[]> {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const group = groups.get(item.batchId);
+    if (group) group.push(item);
+    else groups.set(item.batchId, [item]);
+  }
+  return groups;
 }

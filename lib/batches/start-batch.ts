@@ -11,6 +11,8 @@ export interface FanOutDeps {
   pool: pg.Pool;
   boss: PgBoss;
   chunkSize: number;
+  /** Deadline for batches whose input names none. */
+  defaultDeadlineSeconds: number;
   /** Test hook: called after each chunk of jobs is inserted, inside the transaction. */
   afterChunk?: (chunkIndex: number) => Promise<void> | void;
 }
@@ -26,7 +28,8 @@ export async function startBatch(
   idempotencyKey?: string,
 ): Promise<{ batch: Batch; created: boolean }> {
   return withTransaction(deps.pool, async (client) => {
-    const batch = await insertBatch(client, { id: randomUUID(), rows: input.rows, cols: input.cols, idempotencyKey });
+    const deadlineSeconds = input.deadlineSeconds ?? deps.defaultDeadlineSeconds;
+    const batch = await insertBatch(client, { id: randomUUID(), rows: input.rows, cols: input.cols, deadlineSeconds, idempotencyKey });
     if (!batch) {
       // The key is taken: that batch is the answer, and this transaction has written nothing.
       const existing = await findBatchByIdempotencyKey(client, idempotencyKey!);

@@ -13,12 +13,13 @@ interface BatchRow {
   status: BatchStatus;
   created_at: Date;
   finished_at: Date | null;
+  deadline_at: Date;
   last_row: number | null;
   last_col: number | null;
   last_worker: string | null;
 }
 
-const COLUMNS = 'id, rows, cols, total, done, failed, status, created_at, finished_at, last_row, last_col, last_worker';
+const COLUMNS = 'id, rows, cols, total, done, failed, status, created_at, finished_at, deadline_at, last_row, last_col, last_worker';
 
 export function toBatch(row: BatchRow): Batch {
   return {
@@ -31,6 +32,7 @@ export function toBatch(row: BatchRow): Batch {
     status: row.status,
     createdAt: row.created_at.toISOString(),
     finishedAt: row.finished_at ? row.finished_at.toISOString() : null,
+    deadlineAt: row.deadline_at.toISOString(),
     lastCell: row.last_row === null || row.last_col === null ? null : { row: row.last_row, col: row.last_col },
     lastWorker: row.last_worker,
   };
@@ -43,14 +45,14 @@ export function toBatch(row: BatchRow): Batch {
  */
 export async function insertBatch(
   sql: Sql,
-  batch: { id: string; rows: number; cols: number; idempotencyKey?: string },
+  batch: { id: string; rows: number; cols: number; deadlineSeconds: number; idempotencyKey?: string },
 ): Promise<Batch | null> {
   const { rows } = await sql.query<BatchRow>(
-    `insert into batches (id, rows, cols, total, idempotency_key)
-     values ($1, $2::int, $3::int, $2::int * $3::int, $4)
+    `insert into batches (id, rows, cols, total, idempotency_key, deadline_at)
+     values ($1, $2::int, $3::int, $2::int * $3::int, $4, now() + make_interval(secs => $5))
      on conflict (idempotency_key) where idempotency_key is not null do nothing
      returning ${COLUMNS}`,
-    [batch.id, batch.rows, batch.cols, batch.idempotencyKey ?? null],
+    [batch.id, batch.rows, batch.cols, batch.idempotencyKey ?? null, batch.deadlineSeconds],
   );
   return rows[0] ? toBatch(rows[0]) : null;
 }
@@ -119,4 +121,13 @@ export async function advanceBatch(
   if (!rows[0]) return null;
   const batch = toBatch(rows[0]);
   return { batch, completedNow: batch.status === 'completed' };
+}
+
+/** Running batches whose deadline has passed, oldest first. */
+export async function findOverdueBatches(sql: Sql, limit: number): Promise<string[]> {
+  const { rows } = await sql.query<{ id: string }>(
+    `select id from batches where status = 'running' and deadline_at < now() order by deadline_at limit $1`,
+    [limit],
+  );
+  return rows.map((r) => r.id);
 }

@@ -15,6 +15,7 @@ export interface RouteContext {
   log: Logger;
   maxCells: number;
   fanoutChunkSize: number;
+  batchDeadlineSeconds: number;
   boss(): Promise<PgBoss>;
 }
 
@@ -33,6 +34,7 @@ export function routeContext(): RouteContext {
     log,
     maxCells: cfg.maxCells,
     fanoutChunkSize: cfg.fanoutChunkSize,
+    batchDeadlineSeconds: cfg.batchDeadlineSeconds,
     boss: () => {
       boss ??= startBoss(url, 'producer', log, 2).catch((err: unknown) => {
         boss = undefined;

@@ -1,6 +1,6 @@
-import { PgBoss } from 'pg-boss';
+import { PgBoss, type Queue } from 'pg-boss';
 import type { Logger } from '../log';
-import { CELL_DEAD_LETTER_QUEUE, CELL_QUEUE, CELL_QUEUE_OPTIONS } from './cell-job';
+import { CELL_DEAD_LETTER_QUEUE, CELL_QUEUE, type CellQueueSettings, cellQueueOptions, DEAD_LETTER_QUEUE_OPTIONS } from './cell-job';
 
 export type BossRole = 'producer' | 'worker';
 
@@ -8,10 +8,14 @@ export type BossRole = 'producer' | 'worker';
  * A pg-boss instance for one role. Producers only insert jobs inside our own transactions, so they
  * run no maintenance and hold no listener; workers supervise (expire, retry, archive) and listen.
  */
-export async function startBoss(connectionString: string, role: BossRole, log: Logger, max = 10): Promise<PgBoss> {
+export async function startBoss(connectionString: string, role: BossRole, log: Logger, max = 10, pgOptions?: string): Promise<PgBoss> {
   const boss = new PgBoss({
     connectionString,
     max,
+    options: pgOptions,
+    // Expired and heartbeat-lost jobs are found on this pass; keep it short so they come back fast.
+    superviseIntervalSeconds: 5,
+    monitorIntervalSeconds: 5,
     application_name: `finish-line-${role}`,
     supervise: role === 'worker',
     schedule: false,
@@ -26,14 +30,23 @@ export async function startBoss(connectionString: string, role: BossRole, log: L
   return boss;
 }
 
-/** Creates the cell queue and its dead-letter queue if they are missing; safe to call from every process. */
-export async function ensureQueues(boss: PgBoss): Promise<void> {
-  if (!(await boss.getQueue(CELL_DEAD_LETTER_QUEUE))) {
-    await boss.createQueue(CELL_DEAD_LETTER_QUEUE).catch(ignoreExists);
+/**
+ * Creates the cell queue and its dead-letter queue, or brings their settings up to date; safe to
+ * call from every process.
+ */
+export async function ensureQueues(boss: PgBoss, settings: CellQueueSettings): Promise<void> {
+  await ensureQueue(boss, CELL_DEAD_LETTER_QUEUE, DEAD_LETTER_QUEUE_OPTIONS);
+  await ensureQueue(boss, CELL_QUEUE, cellQueueOptions(settings));
+}
+
+async function ensureQueue(boss: PgBoss, name: string, options: Omit<Queue, 'name'>) {
+  if (!(await boss.getQueue(name))) {
+    await boss.createQueue(name, options).catch(ignoreExists);
+    return;
   }
-  if (!(await boss.getQueue(CELL_QUEUE))) {
-    await boss.createQueue(CELL_QUEUE, CELL_QUEUE_OPTIONS).catch(ignoreExists);
-  }
+  // deadLetter and heartbeat are fixed at creation; the rest follows the configuration.
+  const { deadLetter: _deadLetter, heartbeatSeconds: _heartbeat, retryDelayMax: _max, partition: _partition, policy: _policy, ...updatable } = options;
+  await boss.updateQueue(name, updatable);
 }
 
 // Two processes booting at once may both try; the loser's "already exists" is not an error.

@@ -13,16 +13,37 @@ export interface CellJobData {
   col: number;
 }
 
-export const CELL_QUEUE_OPTIONS: Omit<Queue, 'name'> = {
-  // Workers wake on NOTIFY the moment a batch commits instead of waiting for a poll.
+export interface CellQueueSettings {
+  retryLimit: number;
+  heartbeatSeconds: number;
+  cellTimeoutMs: number;
+}
+
+export function cellQueueOptions(settings: CellQueueSettings): Omit<Queue, 'name'> {
+  return {
+    // Workers wake on NOTIFY the moment a batch commits instead of waiting for a poll.
+    notify: true,
+    retryLimit: settings.retryLimit,
+    retryDelay: 1,
+    retryBackoff: true,
+    retryDelayMax: 30,
+    // A worker that stops heartbeating (killed, frozen, cut off) loses its claim this fast.
+    heartbeatSeconds: settings.heartbeatSeconds,
+    // Backstop for a fetched batch as a whole; each cell has its own, shorter limit.
+    expireInSeconds: Math.ceil(settings.cellTimeoutMs / 1000) + 30,
+    deadLetter: CELL_DEAD_LETTER_QUEUE,
+    deleteAfterSeconds: 24 * 60 * 60,
+  };
+}
+
+/** Dead letters are recorded once, quickly; they retry on their own if that fails. */
+export const DEAD_LETTER_QUEUE_OPTIONS: Omit<Queue, 'name'> = {
   notify: true,
-  retryLimit: 3,
+  retryLimit: 10,
   retryDelay: 1,
   retryBackoff: true,
-  // A cell takes milliseconds; a job still active after this is abandoned and retried.
-  expireInSeconds: 30,
-  deadLetter: CELL_DEAD_LETTER_QUEUE,
-  deleteAfterSeconds: 24 * 60 * 60,
+  retryDelayMax: 60,
+  deleteAfterSeconds: 7 * 24 * 60 * 60,
 };
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -1,4 +1,4 @@
-import type { Batch, BatchStatus, CellPosition, ColoredCell, ErrorBody } from '../types';
+import type { Batch, BatchStatus, CellPosition, ColoredCell, ErrorBody, FailedCell } from '../types';
 
 /**
  * The Socket.IO event maps of the public contract, typed once and imported by the server, the
@@ -10,6 +10,12 @@ export const batchRoom = (batchId: string) => `batch:${batchId}`;
 export interface CellsColoredEvent {
   batchId: string;
   cells: ColoredCell[];
+}
+
+/** Extension: cells whose jobs exhausted their retries. */
+export interface CellsFailedEvent {
+  batchId: string;
+  cells: FailedCell[];
 }
 
 export interface BatchCompletedEvent {
@@ -24,10 +30,12 @@ export interface BatchCompletedEvent {
   lastWorker: string | null;
 }
 
-export type JoinAck = ({ ok: true; batch: Batch; cells: ColoredCell[] }) | ({ ok: false } & ErrorBody);
+/** `failedCells` is an extension: the snapshot of cells that failed for good. */
+export type JoinAck = { ok: true; batch: Batch; cells: ColoredCell[]; failedCells: FailedCell[] } | ({ ok: false } & ErrorBody);
 
 export interface ServerToClientEvents {
   'cells:colored': (event: CellsColoredEvent) => void;
+  'cells:failed': (event: CellsFailedEvent) => void;
   'batch:completed': (event: BatchCompletedEvent) => void;
 }
 

@@ -4,7 +4,7 @@ import type pg from 'pg';
 import { Server } from 'socket.io';
 import { isBatchId } from '../batches/validate';
 import { findBatch } from '../db/batches';
-import { listCells } from '../db/cells';
+import { listCells, listFailedCells } from '../db/cells';
 import type { Logger } from '../log';
 import { batchRoom, type ClientToServerEvents, type JoinAck, type ServerToClientEvents } from './events';
 
@@ -43,7 +43,8 @@ export function attachRealtime(httpServer: HttpServer, pool: pg.Pool, log: Logge
           await socket.leave(batchRoom(batchId));
           return ack(NOT_FOUND);
         }
-        ack({ ok: true, batch, cells: await listCells(pool, batchId) });
+        const [cells, failedCells] = await Promise.all([listCells(pool, batchId), listFailedCells(pool, batchId)]);
+        ack({ ok: true, batch, cells, failedCells });
       } catch (err) {
         log.warn('batch:join failed', { batchId, err });
         ack({ ok: false, error: { code: 'unavailable', message: 'The server could not read this batch right now. Try again in a moment.' } });

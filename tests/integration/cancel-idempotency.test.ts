@@ -23,8 +23,8 @@ afterAll(async () => {
   await db.drop();
 });
 
-const deps = async () => ({ pool: db.pool, boss: await db.boss(), chunkSize: 1000 });
-const cellJobs = (batchId: string, cells: [number, number][]) => cells.map(([row, col]) => ({ data: { batchId, row, col } }));
+const deps = async () => ({ pool: db.pool, boss: await db.boss(), chunkSize: 1000, defaultDeadlineSeconds: 600 });
+const cellJobs = (batchId: string, cells: [number, number][]) => cells.map(([row, col]) => ({ batchId, row, col, color: '#ABCDEF' }));
 
 describe('cancel', () => {
   it('ends a running batch once, cancels its queued jobs, and lets no cell be coloured afterwards', async () => {

@@ -10,7 +10,7 @@ afterAll(() => db.drop());
 
 describe('fan-out', () => {
   it('creates the batch row and exactly one job per cell, in one transaction', async () => {
-    const { batch } = await startBatch({ pool: db.pool, boss: await db.boss(), chunkSize: 500 }, { rows: 30, cols: 70 });
+    const { batch } = await startBatch({ pool: db.pool, boss: await db.boss(), chunkSize: 500, defaultDeadlineSeconds: 600 }, { rows: 30, cols: 70 });
     expect(batch).toMatchObject({ rows: 30, cols: 70, total: 2100, done: 0, failed: 0, status: 'running', finishedAt: null });
 
     const { rows } = await db.pool.query<{ n: number; distinct_cells: number; max_row: number; max_col: number }>(
@@ -32,7 +32,7 @@ describe('fan-out', () => {
       {
         pool: db.pool,
         boss: await db.boss(),
-        chunkSize: 100,
+        chunkSize: 100, defaultDeadlineSeconds: 600,
         afterChunk: (index) => {
           if (index === 3) throw new Error('injected failure after 400 of 1000 jobs');
         },
@@ -54,7 +54,7 @@ describe('fan-out', () => {
       {
         pool: db.pool,
         boss: await db.boss(),
-        chunkSize: 5000,
+        chunkSize: 5000, defaultDeadlineSeconds: 600,
         afterChunk: () => {
           peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed);
         },

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findBatch, insertBatch } from '../../lib/db/batches';
-import { listCells } from '../../lib/db/cells';
+import { listCells, listFailedCells } from '../../lib/db/cells';
 import { withTransaction } from '../../lib/db/pool';
 import { recordCells } from '../../workers/record-cells';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
@@ -13,14 +13,14 @@ beforeAll(async () => {
 afterAll(() => db.drop());
 
 async function newBatch(rows: number, cols: number) {
-  const batch = await insertBatch(db.pool, { id: randomUUID(), rows, cols });
+  const batch = await insertBatch(db.pool, { id: randomUUID(), rows, cols, deadlineSeconds: 600 });
   if (!batch) throw new Error('batch was not inserted');
   return batch;
 }
 
-const job = (batchId: string, row: number, col: number) => ({ data: { batchId, row, col } });
-const record = (jobs: { data: unknown }[], worker: string, color: string) =>
-  withTransaction(db.pool, (client) => recordCells(client, jobs, worker, () => color));
+const job = (batchId: string, row: number, col: number) => ({ batchId, row, col });
+const record = (cells: { batchId: string; row: number; col: number }[], worker: string, color: string) =>
+  withTransaction(db.pool, (client) => recordCells(client, cells.map((c) => ({ ...c, color })), worker));
 
 describe('recording cells (first write wins, counted once)', () => {
   it('keeps the first colour and counts a cell delivered twice once', async () => {
@@ -67,7 +67,20 @@ describe('recording cells (first write wins, counted once)', () => {
     expect(await findBatch(db.pool, b.id)).toMatchObject({ done: 1, status: 'completed' });
   });
 
-  it('refuses a malformed job payload instead of guessing', async () => {
-    await expect(record([{ data: { batchId: 'nope', row: 0, col: 0 } }], 'w-1', '#000000')).rejects.toThrow(/malformed/);
+  it('counts a failed cell once, and never over a colour', async () => {
+    const batch = await newBatch(1, 2);
+    const fail = (row: number, col: number, worker: string) =>
+      withTransaction(db.pool, (client) => recordCells(client, [{ batchId: batch.id, row, col, error: 'poisoned' }], worker));
+    await record([job(batch.id, 0, 0)], 'w-1', '#00FF00');
+    const overColour = await fail(0, 0, 'w-2');
+    expect(overColour.failed.size).toBe(0);
+    const first = await fail(0, 1, 'w-2');
+    const again = await fail(0, 1, 'w-3');
+    expect(first.failed.get(batch.id)).toEqual([{ row: 0, col: 1, error: 'poisoned' }]);
+    expect(first.completed).toEqual([batch.id]);
+    expect(again.failed.size).toBe(0);
+    expect(await findBatch(db.pool, batch.id)).toMatchObject({ done: 1, failed: 1, status: 'completed' });
+    expect(await listFailedCells(db.pool, batch.id)).toEqual([{ row: 0, col: 1, error: 'poisoned' }]);
+    expect(await listCells(db.pool, batch.id)).toEqual([{ row: 0, col: 0, color: '#00FF00' }]);
   });
 });

@@ -33,7 +33,7 @@ async function client() {
 }
 
 const start = async (rows: number, cols: number) =>
-  (await startBatch({ pool: db.pool, boss: await db.boss(), chunkSize: 1000 }, { rows, cols })).batch;
+  (await startBatch({ pool: db.pool, boss: await db.boss(), chunkSize: 1000, defaultDeadlineSeconds: 600 }, { rows, cols })).batch;
 
 /**
  * A marker sent down the same path as the workers' events, after every job of the batch is done.

@@ -13,7 +13,7 @@ export async function POST(request: Request) {
   try {
     const idempotencyKey = parseIdempotencyKey(request.headers.get('idempotency-key'));
     const input = parseBatchInput(await readJsonBody(request, BODY_LIMIT_BYTES), ctx.maxCells);
-    const deps = { pool: ctx.pool, boss: await ctx.boss(), chunkSize: ctx.fanoutChunkSize };
+    const deps = { pool: ctx.pool, boss: await ctx.boss(), chunkSize: ctx.fanoutChunkSize, defaultDeadlineSeconds: ctx.batchDeadlineSeconds };
     const { batch, created } = await startBatch(deps, input, idempotencyKey);
     if (created) ctx.log.info('batch started', { batchId: batch.id, rows: batch.rows, cols: batch.cols });
     return json(created ? 201 : 200, batch, { location: `/api/batches/${batch.id}` });

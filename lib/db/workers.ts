@@ -1,0 +1,57 @@
+import type { Sql } from './sql';
+
+/** All SQL for the `workers` table: which worker processes exist and when each was last heard from. */
+
+export interface WorkerRow {
+  id: string;
+  host: string;
+  pid: number;
+  startedAt: string;
+  lastSeenAt: string;
+  cellsServed: number;
+  alive: boolean;
+}
+
+export async function registerWorker(sql: Sql, worker: { id: string; host: string; pid: number }): Promise<void> {
+  await sql.query(
+    `insert into workers (id, host, pid) values ($1, $2, $3)
+     on conflict (id) do update set host = $2, pid = $3, started_at = now(), last_seen_at = now(), cells_served = 0, stopped_at = null`,
+    [worker.id, worker.host, worker.pid],
+  );
+}
+
+/** Records that the worker is alive and how many more cells it served since the last beat. */
+export async function heartbeatWorker(sql: Sql, id: string, cellsServed: number): Promise<void> {
+  await sql.query('update workers set last_seen_at = now(), cells_served = cells_served + $2 where id = $1', [id, cellsServed]);
+}
+
+export async function markWorkerStopped(sql: Sql, id: string): Promise<void> {
+  await sql.query('update workers set stopped_at = now() where id = $1', [id]);
+}
+
+/** Workers heard from within `withinSeconds` and not stopped. */
+export async function countLiveWorkers(sql: Sql, withinSeconds: number): Promise<number> {
+  const { rows } = await sql.query<{ n: number }>(
+    `select count(*)::int as n from workers where stopped_at is null and last_seen_at > now() - make_interval(secs => $1)`,
+    [withinSeconds],
+  );
+  return rows[0].n;
+}
+
+export async function listWorkers(sql: Sql, withinSeconds: number): Promise<WorkerRow[]> {
+  const { rows } = await sql.query<WorkerRow & { started_at: Date; last_seen_at: Date; cells_served: string }>(
+    `select id, host, pid, started_at, last_seen_at, cells_served,
+            (stopped_at is null and last_seen_at > now() - make_interval(secs => $1)) as alive
+       from workers order by started_at desc limit 200`,
+    [withinSeconds],
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    host: r.host,
+    pid: r.pid,
+    startedAt: r.started_at.toISOString(),
+    lastSeenAt: r.last_seen_at.toISOString(),
+    cellsServed: Number(r.cells_served),
+    alive: r.alive,
+  }));
+}
