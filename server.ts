@@ -6,6 +6,9 @@ import { createPool } from './lib/db/pool';
 import { errorMessage } from './lib/errors';
 import { runProcess } from './lib/lifecycle';
 import { attachRealtime } from './lib/realtime/server';
+import { watchWorkerPresence } from './lib/realtime/worker-presence';
+import { startDeadlineSweeper } from './lib/batches/expire-batches';
+import { startBoss } from './lib/queue/boss';
 import { prepareDatabase } from './lib/setup';
 
 /** The web server: Next.js pages and API routes, and Socket.IO, on one port. */
@@ -32,6 +35,12 @@ runProcess({ proc: 'web', name: 'web server' }, async (life, log) => {
   });
   const io = attachRealtime(httpServer, pool, log);
   life.onStop('socket.io', () => new Promise<void>((resolve) => void io.close(() => resolve())));
+  life.onStop('worker presence', watchWorkerPresence(io, pool, log, cfg.workerHeartbeatSeconds));
+
+  // Deadlines are kept here, not by workers: a batch must expire even when no worker is alive.
+  const boss = await startBoss(cfg.databaseUrl, 'producer', log, 2);
+  life.onStop('pg-boss', () => boss.stop({ graceful: false }));
+  life.onStop('deadline sweeper', startDeadlineSweeper({ pool, boss }, log));
   // Socket.IO answers upgrades on its own path; in development Next's hot reload takes the rest.
   const nextUpgrade = cfg.dev ? app.getUpgradeHandler() : undefined;
   httpServer.on('upgrade', (req, socket, head) => {

@@ -33,7 +33,13 @@ export interface BatchCompletedEvent {
 /** `failedCells` is an extension: the snapshot of cells that failed for good. */
 export type JoinAck = { ok: true; batch: Batch; cells: ColoredCell[]; failedCells: FailedCell[] } | ({ ok: false } & ErrorBody);
 
+/** Extension: how many worker processes are alive, sent on connect and whenever it changes. */
+export interface WorkersStatusEvent {
+  alive: number;
+}
+
 export interface ServerToClientEvents {
+  'workers:status': (event: WorkersStatusEvent) => void;
   'cells:colored': (event: CellsColoredEvent) => void;
   'cells:failed': (event: CellsFailedEvent) => void;
   'batch:completed': (event: BatchCompletedEvent) => void;

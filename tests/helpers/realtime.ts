@@ -4,7 +4,9 @@ import { io as connect, type Socket } from 'socket.io-client';
 import type { ClientToServerEvents, JoinAck, ServerToClientEvents } from '../../lib/realtime/events';
 import { attachRealtime, type RealtimeServer } from '../../lib/realtime/server';
 import type { ColoredCell } from '../../lib/types';
-import { quietLog } from './db';
+import { withTransaction } from '../../lib/db/pool';
+import { emitInTransaction } from '../../lib/realtime/emitter';
+import { quietLog, waitFor } from './db';
 
 export type TestClient = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -49,4 +51,23 @@ export function record(socket: TestClient) {
   });
   socket.on('batch:completed', (event) => completions.push(event));
   return { cells, seen, completions, conflicts };
+}
+
+/**
+ * Sends a marker down the same path as the workers' events and waits for it at `socket`. Postgres
+ * delivers notifications in commit order, so once it arrives nothing committed earlier (a second
+ * completion, say) can still be on its way.
+ */
+export async function drain(pool: pg.Pool, socket: TestClient, batchId: string) {
+  let arrived = false;
+  const onCells = (event: { batchId: string; cells: unknown[] }) => {
+    if (event.batchId === batchId && event.cells.length === 0) arrived = true;
+  };
+  socket.on('cells:colored', onCells);
+  try {
+    await withTransaction(pool, (tx) => emitInTransaction(tx, batchId, 'cells:colored', { batchId, cells: [] }));
+    await waitFor(() => arrived, 'the drain marker');
+  } finally {
+    socket.off('cells:colored', onCells);
+  }
 }

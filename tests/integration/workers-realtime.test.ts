@@ -2,12 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBatch } from '../../lib/batches/start-batch';
 import { findBatch } from '../../lib/db/batches';
 import { listCells } from '../../lib/db/cells';
-import { withTransaction } from '../../lib/db/pool';
-import { emitInTransaction } from '../../lib/realtime/emitter';
 import type { Batch } from '../../lib/types';
 import { createTestDatabase, jobStates, waitFor, type TestDatabase } from '../helpers/db';
 import { startWorker, type WorkerProcess } from '../helpers/processes';
-import { connectClient, join, record, startRealtime, type TestClient } from '../helpers/realtime';
+import { connectClient, drain, join, record, startRealtime, type TestClient } from '../helpers/realtime';
 
 let db: TestDatabase;
 let realtime: Awaited<ReturnType<typeof startRealtime>>;
@@ -35,22 +33,6 @@ async function client() {
 const start = async (rows: number, cols: number) =>
   (await startBatch({ pool: db.pool, boss: await db.boss(), chunkSize: 1000, defaultDeadlineSeconds: 600 }, { rows, cols })).batch;
 
-/**
- * A marker sent down the same path as the workers' events, after every job of the batch is done.
- * Postgres delivers notifications in commit order, so once it arrives nothing committed earlier
- * (a second completion, say) can still be on its way.
- */
-async function drain(socket: TestClient, batchId: string) {
-  let arrived = false;
-  const onCells = (event: { batchId: string; cells: unknown[] }) => {
-    if (event.batchId === batchId && event.cells.length === 0) arrived = true;
-  };
-  socket.on('cells:colored', onCells);
-  await withTransaction(db.pool, (tx) => emitInTransaction(tx, batchId, 'cells:colored', { batchId, cells: [] }));
-  await waitFor(() => arrived, 'the drain marker');
-  socket.off('cells:colored', onCells);
-}
-
 async function expectFinished(batch: Batch) {
   const stored = await findBatch(db.pool, batch.id);
   expect(stored).toMatchObject({ status: 'completed', done: batch.total, failed: 0 });
@@ -72,7 +54,7 @@ describe('workers and the live channel', () => {
 
     await waitFor(() => heard.completions.length > 0, 'batch:completed', 60_000);
     const stored = await expectFinished(batch);
-    await drain(watcher, batch.id);
+    await drain(db.pool, watcher, batch.id);
 
     expect(heard.completions).toHaveLength(1);
     expect(heard.completions[0]).toMatchObject({
@@ -123,7 +105,7 @@ describe('workers and the live channel', () => {
     await waitFor(() => heardA.completions.length > 0 && heardB.completions.length > 0, 'both completions', 60_000);
     await expectFinished(batchA);
     await expectFinished(batchB);
-    await Promise.all([drain(a, batchA.id), drain(b, batchB.id)]);
+    await Promise.all([drain(db.pool, a, batchA.id), drain(db.pool, b, batchB.id)]);
 
     expect(heardA.seen.every((e) => e.batchId === batchA.id)).toBe(true);
     expect(heardB.seen.every((e) => e.batchId === batchB.id)).toBe(true);

@@ -1,0 +1,44 @@
+import type pg from 'pg';
+import type { PgBoss } from 'pg-boss';
+import { endBatch, findOverdueBatches } from '../db/batches';
+import { withTransaction } from '../db/pool';
+import type { Logger } from '../log';
+import { completedEvent } from '../realtime/events';
+import { emitInTransaction } from '../realtime/emitter';
+import { cancelQueuedJobs } from './cancel-batch';
+
+/**
+ * Ends every running batch past its deadline as expired: the guarded status change (which also
+ * fences out workers still holding its jobs) and its one `batch:completed` commit together, then
+ * the cells no worker took are cancelled. Safe to run from any number of processes at once.
+ */
+export async function expireOverdueBatches(deps: { pool: pg.Pool; boss: PgBoss }): Promise<string[]> {
+  const expired: string[] = [];
+  for (const id of await findOverdueBatches(deps.pool, 100)) {
+    const batch = await withTransaction(deps.pool, async (tx) => {
+      const ended = await endBatch(tx, id, 'expired');
+      if (ended) await emitInTransaction(tx, id, 'batch:completed', completedEvent(ended));
+      return ended;
+    });
+    if (!batch) continue;
+    expired.push(id);
+    await cancelQueuedJobs(deps.boss, id);
+  }
+  return expired;
+}
+
+/** Runs `expireOverdueBatches` every `intervalMs` until the returned stop is called. */
+export function startDeadlineSweeper(deps: { pool: pg.Pool; boss: PgBoss }, log: Logger, intervalMs = 2000): () => Promise<void> {
+  let running: Promise<void> = Promise.resolve();
+  const sweep = () => {
+    running = expireOverdueBatches(deps).then(
+      (ids) => ids.forEach((batchId) => log.info('batch expired', { batchId })),
+      (err: unknown) => log.warn('deadline sweep failed', { err }),
+    );
+  };
+  const timer = setInterval(() => void running.then(sweep), intervalMs);
+  return async () => {
+    clearInterval(timer);
+    await running;
+  };
+}
