@@ -1,0 +1,64 @@
+import type { ColoredCell, FailedCell } from '@/lib/types';
+
+export const UNPAINTED = -1;
+export const FAILED = -2;
+
+/**
+ * A batch's cells outside React: one slot per cell holding its colour as 0xRRGGBB, or UNPAINTED, or
+ * FAILED. Events write here; the canvas reads it once per animation frame. Writing a cell twice
+ * (a replayed event, a snapshot after a reconnect) changes nothing and counts once.
+ */
+export class CellStore {
+  readonly colors: Int32Array;
+  readonly errors = new Map<number, string>();
+  painted = 0;
+  failed = 0;
+  /** Indices written since the canvas last drew; null means "redraw everything". */
+  private dirty: number[] | null = null;
+
+  constructor(
+    readonly rows: number,
+    readonly cols: number,
+  ) {
+    this.colors = new Int32Array(rows * cols).fill(UNPAINTED);
+  }
+
+  applyColored(cells: ColoredCell[]): void {
+    for (const cell of cells) {
+      const i = this.index(cell);
+      if (i < 0 || this.colors[i] !== UNPAINTED) continue;
+      this.colors[i] = Number.parseInt(cell.color.slice(1), 16);
+      this.painted++;
+      this.dirty?.push(i);
+    }
+  }
+
+  applyFailed(cells: FailedCell[]): void {
+    for (const cell of cells) {
+      const i = this.index(cell);
+      if (i < 0 || this.colors[i] !== UNPAINTED) continue;
+      this.colors[i] = FAILED;
+      this.errors.set(i, cell.error);
+      this.failed++;
+      this.dirty?.push(i);
+    }
+  }
+
+  /** Hands the canvas what changed since its last frame: a list of indices, or null for all. */
+  takeDirty(): number[] | null | 'none' {
+    const dirty = this.dirty;
+    if (dirty && dirty.length === 0) return 'none';
+    this.dirty = [];
+    return dirty;
+  }
+
+  /** The next frame redraws everything (a new canvas size, say). */
+  invalidate(): void {
+    this.dirty = null;
+  }
+
+  private index({ row, col }: { row: number; col: number }): number {
+    if (row < 0 || col < 0 || row >= this.rows || col >= this.cols) return -1;
+    return row * this.cols + col;
+  }
+}

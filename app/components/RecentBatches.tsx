@@ -1,0 +1,51 @@
+'use client';
+
+import Link from 'next/link';
+import { useEffect, useState } from 'react';
+import type { Batch } from '@/lib/types';
+import { formatCount } from './format';
+
+/** The latest batches and how each ended, read once when the page opens. */
+export function RecentBatches() {
+  const [batches, setBatches] = useState<Batch[] | null>(null);
+  const [error, setError] = useState('');
+
+  useEffect(() => {
+    const controller = new AbortController();
+    fetch('/api/batches?limit=10', { signal: controller.signal })
+      .then(async (response) => {
+        if (!response.ok) throw new Error(`The server answered ${response.status}.`);
+        setBatches(((await response.json()) as { batches: Batch[] }).batches);
+      })
+      .catch((err: unknown) => {
+        if (!controller.signal.aborted) setError(err instanceof Error ? err.message : String(err));
+      });
+    return () => controller.abort();
+  }, []);
+
+  return (
+    <section aria-labelledby="recent-heading">
+      <h2 id="recent-heading">Recent batches</h2>
+      {error && <p role="alert">Could not load recent batches: {error}</p>}
+      {batches === null && !error && <p aria-busy="true">Loading…</p>}
+      {batches?.length === 0 && <p>None yet — start the first one.</p>}
+      {batches && batches.length > 0 && (
+        <ul className="recent">
+          {batches.map((b) => (
+            <li key={b.id}>
+              <Link href={`/batches/${b.id}`}>
+                {b.rows} × {b.cols}
+              </Link>
+              <span className={`status status-${b.status}`}>{b.status}</span>
+              <span>
+                {formatCount(b.done)} / {formatCount(b.total)}
+                {b.failed > 0 && `, ${formatCount(b.failed)} failed`}
+              </span>
+              <time dateTime={b.createdAt}>{new Date(b.createdAt).toLocaleString()}</time>
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
