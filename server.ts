@@ -33,8 +33,8 @@ runProcess({ proc: 'web', name: 'web server' }, async (life, log) => {
       res.end(JSON.stringify({ error: { code: 'internal_error', message: 'Something went wrong on the server.' } }));
     });
   });
-  const io = attachRealtime(httpServer, pool, log);
-  life.onStop('socket.io', () => new Promise<void>((resolve) => void io.close(() => resolve())));
+  const { io, close } = attachRealtime(httpServer, { pool, connectionString: cfg.databaseUrl }, log);
+  life.onStop('socket.io', close);
   life.onStop('worker presence', watchWorkerPresence(io, pool, log, cfg.workerHeartbeatSeconds));
 
   // Deadlines are kept here, not by workers: a batch must expire even when no worker is alive.

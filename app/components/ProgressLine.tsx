@@ -3,36 +3,39 @@
 import { useEffect, useState } from 'react';
 import type { BatchCompletedEvent } from '@/lib/realtime/events';
 import type { Batch } from '@/lib/types';
-import { formatCount, formatSeconds } from './format';
+import { formatCount, formatSeconds } from '../client/format';
+
+const CLOCK_MS = 250;
 
 /**
- * "123 / 400 cells · 2,345 cells/s · 1.2 s". Updated a few times a second; screen readers hear
- * it only at each tenth of the way, not on every repaint.
+ * "123 / 400 cells · 2,345 cells/s · 1.2 s", redrawn a few times a second. The visible line is not
+ * a live region — a screen reader would hear it four times a second — so a hidden one announces
+ * each tenth of the way instead, and the banner announces the end.
  */
 export function ProgressLine({ batch, painted, failed, completion }: { batch: Batch; painted: number; failed: number; completion: BatchCompletedEvent | null }) {
   const [now, setNow] = useState(() => Date.now());
   useEffect(() => {
     if (completion) return;
-    const timer = setInterval(() => setNow(Date.now()), 200);
+    const timer = setInterval(() => setNow(Date.now()), CLOCK_MS);
     return () => clearInterval(timer);
   }, [completion]);
 
-  const started = Date.parse(batch.createdAt);
-  const elapsedMs = completion ? completion.elapsedMs : Math.max(0, now - started);
+  // The server's clock started the batch; a browser clock behind it must not show negative time.
+  const elapsedMs = completion ? completion.elapsedMs : Math.max(0, now - Date.parse(batch.createdAt));
   const finished = painted + failed;
-  const rate = elapsedMs > 0 ? Math.round((finished / elapsedMs) * 1000) : 0;
-  const tenth = Math.floor((finished / batch.total) * 10);
+  const rate = elapsedMs > 0 ? Math.round((finished * 1000) / elapsedMs) : 0;
+  const tenths = batch.total > 0 ? Math.floor((finished / batch.total) * 10) : 0;
 
   return (
-    <>
-      <p className="progress" data-testid="progress" aria-hidden="true">
+    <div className="progress-block">
+      <p className="progress" data-testid="progress">
         {formatCount(painted)} / {formatCount(batch.total)} cells
-        {failed > 0 && <> · {formatCount(failed)} failed</>} · {formatCount(rate)} cells/s · {formatSeconds(elapsedMs)}
-      </p>
-      <p className="visually-hidden" aria-live="polite">
-        {tenth * 10}% of the cells finished
+        {failed > 0 && ` · ${formatCount(failed)} failed`} · {formatCount(rate)} cells/s · {formatSeconds(elapsedMs)}
       </p>
       <progress max={batch.total} value={finished} aria-label="Cells finished" />
-    </>
+      <p className="visually-hidden" aria-live="polite">
+        {completion ? '' : `${tenths * 10}% of the cells finished`}
+      </p>
+    </div>
   );
 }

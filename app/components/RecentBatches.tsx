@@ -3,7 +3,7 @@
 import Link from 'next/link';
 import { useEffect, useState } from 'react';
 import type { Batch } from '@/lib/types';
-import { formatCount } from './format';
+import { formatCount } from '../client/format';
 
 /** The latest batches and how each ended, read once when the page opens. */
 export function RecentBatches() {
@@ -14,7 +14,7 @@ export function RecentBatches() {
     const controller = new AbortController();
     fetch('/api/batches?limit=10', { signal: controller.signal })
       .then(async (response) => {
-        if (!response.ok) throw new Error(`The server answered ${response.status}.`);
+        if (!response.ok) throw new Error(`the server answered HTTP ${response.status}`);
         setBatches(((await response.json()) as { batches: Batch[] }).batches);
       })
       .catch((err: unknown) => {
@@ -24,11 +24,11 @@ export function RecentBatches() {
   }, []);
 
   return (
-    <section aria-labelledby="recent-heading">
+    <section className="recent-section" aria-labelledby="recent-heading">
       <h2 id="recent-heading">Recent batches</h2>
-      {error && <p role="alert">Could not load recent batches: {error}</p>}
-      {batches === null && !error && <p aria-busy="true">Loading…</p>}
-      {batches?.length === 0 && <p>None yet — start the first one.</p>}
+      {error && <p className="form-error">Could not load recent batches: {error}. Reload the page to try again.</p>}
+      {batches === null && !error && <p className="muted">Loading…</p>}
+      {batches?.length === 0 && <p className="muted">None yet — start the first one.</p>}
       {batches && batches.length > 0 && (
         <ul className="recent">
           {batches.map((b) => (
@@ -37,9 +37,9 @@ export function RecentBatches() {
                 {b.rows} × {b.cols}
               </Link>
               <span className={`status status-${b.status}`}>{b.status}</span>
-              <span>
+              <span className="numbers">
                 {formatCount(b.done)} / {formatCount(b.total)}
-                {b.failed > 0 && `, ${formatCount(b.failed)} failed`}
+                {b.failed > 0 && ` · ${formatCount(b.failed)} failed`}
               </span>
               <time dateTime={b.createdAt}>{new Date(b.createdAt).toLocaleString()}</time>
             </li>

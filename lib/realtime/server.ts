@@ -4,6 +4,7 @@ import type pg from 'pg';
 import { Server } from 'socket.io';
 import { isBatchId } from '../batches/validate';
 import { findBatch } from '../db/batches';
+import { createPool } from '../db/pool';
 import { listCells, listFailedCells } from '../db/cells';
 import type { Logger } from '../log';
 import { batchRoom, type ClientToServerEvents, type JoinAck, type ServerToClientEvents } from './events';
@@ -20,14 +21,22 @@ const NOT_FOUND: JoinAck = {
  * Postgres adapter, so any number of web servers can serve the same batch without sticky sessions.
  * The server keeps no batch state: a join answers with a snapshot read from Postgres.
  */
-export function attachRealtime(httpServer: HttpServer, pool: pg.Pool, log: Logger): RealtimeServer {
+export function attachRealtime(
+  httpServer: HttpServer,
+  db: { pool: pg.Pool; connectionString: string },
+  log: Logger,
+): { io: RealtimeServer; close(): Promise<void> } {
+  const { pool } = db;
+  // The adapter's LISTEN connection gets a pool of its own: after a lost connection the adapter
+  // reconnects but never hands the dead client back, which would leave `pool.end()` waiting forever.
+  const listenPool = createPool(db.connectionString, 3, log, 'finish-line-socket-io');
   const io: RealtimeServer = new Server(httpServer, {
     path: '/socket.io',
     serveClient: false,
     maxHttpBufferSize: 16 * 1024,
     // server.ts routes the upgrades that are not ours (Next's hot reload in development).
     destroyUpgrade: false,
-    adapter: createAdapter(pool, { errorHandler: (err: Error) => log.warn('socket.io adapter error', { err }) }),
+    adapter: createAdapter(listenPool, { errorHandler: (err: Error) => log.warn('socket.io adapter error', { err }) }),
   });
 
   io.on('connection', (socket) => {
@@ -56,5 +65,9 @@ export function attachRealtime(httpServer: HttpServer, pool: pg.Pool, log: Logge
     });
   });
 
-  return io;
+  const close = async () => {
+    await new Promise<void>((resolve) => void io.close(() => resolve()));
+    await Promise.race([listenPool.end(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+  };
+  return { io, close };
 }

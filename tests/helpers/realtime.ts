@@ -11,18 +11,23 @@ import { quietLog, waitFor } from './db';
 export type TestClient = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 /** The real Socket.IO server with the Postgres adapter, on a real HTTP server on port 0. */
-export async function startRealtime(pool: pg.Pool): Promise<{ url: string; io: RealtimeServer; close(): Promise<void> }> {
+export async function startRealtime(pool: pg.Pool, connectionString: string): Promise<{ url: string; io: RealtimeServer; close(): Promise<void> }> {
   const http: Server = createServer();
-  const io = attachRealtime(http, pool, quietLog);
+  const { io, close } = attachRealtime(http, { pool, connectionString }, quietLog);
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   const address = http.address();
   const port = typeof address === 'object' && address ? address.port : 0;
-  return { url: `http://127.0.0.1:${port}`, io, close: () => new Promise((resolve) => void io.close(() => resolve())) };
+  return { url: `http://127.0.0.1:${port}`, io, close };
 }
 
-/** A real client over the WebSocket transport alone, connected. */
-export async function connectClient(url: string): Promise<TestClient> {
-  const socket: TestClient = connect(url, { path: '/socket.io', transports: ['websocket'], forceNew: true });
+/**
+ * A real client over the WebSocket transport alone, connected. `listen` attaches listeners before
+ * the connection opens, so nothing the server sends on connect is missed.
+ */
+export async function connectClient(url: string, listen?: (socket: TestClient) => void): Promise<TestClient> {
+  const socket: TestClient = connect(url, { path: '/socket.io', transports: ['websocket'], forceNew: true, autoConnect: false });
+  listen?.(socket);
+  socket.connect();
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve);
     socket.once('connect_error', reject);

@@ -14,7 +14,7 @@ let watcher: TestClient;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  realtime = await startRealtime(db.pool);
+  realtime = await startRealtime(db.pool, db.url);
   watcher = await connectClient(realtime.url);
 });
 afterAll(async () => {

@@ -19,7 +19,7 @@ const FAST_FAILURE = { CELL_RETRY_LIMIT: '2', CELL_TIMEOUT_MS: '1000', NODE_ENV:
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  realtime = await startRealtime(db.pool);
+  realtime = await startRealtime(db.pool, db.url);
   socket = await connectClient(realtime.url);
   heard = record(socket);
 });

@@ -14,7 +14,7 @@ const clients: TestClient[] = [];
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  realtime = await startRealtime(db.pool);
+  realtime = await startRealtime(db.pool, db.url);
 });
 
 afterAll(async () => {

@@ -1,0 +1,226 @@
+import type { BatchCompletedEvent, CellsColoredEvent, CellsFailedEvent, JoinAck, WorkersStatusEvent } from '@/lib/realtime/events';
+import type { Batch, ColoredCell, FailedCell } from '@/lib/types';
+import { CellStore } from './cell-store';
+import type { BrowserSocket } from './socket';
+
+export type Connection = 'connecting' | 'connected' | 'reconnecting' | 'offline';
+
+export interface BatchView {
+  state: 'loading' | 'ready' | 'not_found' | 'error';
+  error: string | null;
+  batch: Batch | null;
+  store: CellStore | null;
+  /** Distinct painted and failed cells, as of the last refresh. */
+  painted: number;
+  failed: number;
+  /** The batch's end, published only once the store holds every finished cell (or we tried). */
+  completion: BatchCompletedEvent | null;
+  connection: Connection;
+  workersAlive: number | null;
+}
+
+/** How long a completion may wait for `cells:colored` events it overtook before asking HTTP. */
+const RECONCILE_GRACE_MS = 250;
+/** After a join the server could not answer (not a missing batch), try again this much later. */
+const JOIN_RETRY_MS = 2_000;
+
+/**
+ * Follows one batch over the shared socket, outside React: joins its room on every (re)connect and
+ * merges the snapshot, applies `cells:*` events to a CellStore, and fills gaps from the HTTP API
+ * when the completion counts more cells than arrived — events travel through Postgres from several
+ * workers and may overtake each other. `onChange` says "coarse state changed"; counts are read by
+ * whoever calls view(), at their own pace.
+ */
+export class BatchFollower {
+  private state: BatchView['state'] = 'loading';
+  private error: string | null = null;
+  private batch: Batch | null = null;
+  private store: CellStore | null = null;
+  private connection: Connection;
+  private workersAlive: number | null = null;
+  private completion: BatchCompletedEvent | null = null;
+  /** Cells that arrived before the first snapshot told us the grid's size. */
+  private pendingColored: ColoredCell[] = [];
+  private pendingFailed: FailedCell[] = [];
+  private reconciled = false;
+  private reconcileTimer: ReturnType<typeof setTimeout> | undefined;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly aborter = new AbortController();
+  private stopped = false;
+
+  constructor(
+    private readonly batchId: string,
+    private readonly socket: BrowserSocket,
+    private readonly onChange: () => void,
+  ) {
+    this.connection = socket.connected ? 'connected' : 'connecting';
+  }
+
+  view(): BatchView {
+    const store = this.store;
+    const c = this.completion;
+    const settled = c !== null && store !== null && (store.painted >= c.done || this.reconciled);
+    return {
+      state: this.state,
+      error: this.error,
+      batch: this.batch,
+      store,
+      painted: store?.painted ?? 0,
+      failed: store?.failed ?? 0,
+      completion: settled ? c : null,
+      connection: this.connection,
+      workersAlive: this.workersAlive,
+    };
+  }
+
+  /** Starts listening; the returned function removes every listener and leaves the room. */
+  start(): () => void {
+    const { socket } = this;
+    socket.on('connect', this.onConnect);
+    socket.on('disconnect', this.onDisconnect);
+    socket.on('connect_error', this.onDisconnect);
+    socket.on('cells:colored', this.onColored);
+    socket.on('cells:failed', this.onFailed);
+    socket.on('batch:completed', this.onCompleted);
+    socket.on('workers:status', this.onWorkers);
+    if (socket.connected) this.onConnect();
+    return () => {
+      this.stopped = true;
+      this.aborter.abort();
+      clearTimeout(this.reconcileTimer);
+      clearTimeout(this.retryTimer);
+      socket.off('connect', this.onConnect);
+      socket.off('disconnect', this.onDisconnect);
+      socket.off('connect_error', this.onDisconnect);
+      socket.off('cells:colored', this.onColored);
+      socket.off('cells:failed', this.onFailed);
+      socket.off('batch:completed', this.onCompleted);
+      socket.off('workers:status', this.onWorkers);
+      // A disconnected socket would buffer the leave and send it after reconnecting, when the
+      // server has long forgotten the old connection's rooms.
+      if (socket.connected) socket.emit('batch:leave', this.batchId);
+    };
+  }
+
+  private readonly onConnect = () => {
+    this.connection = 'connected';
+    this.onChange();
+    this.join();
+  };
+
+  private readonly onDisconnect = () => {
+    // `active` means socket.io will keep trying; false only after a deliberate disconnect.
+    this.connection = this.socket.active ? 'reconnecting' : 'offline';
+    this.onChange();
+  };
+
+  private join() {
+    clearTimeout(this.retryTimer);
+    this.socket.emit('batch:join', this.batchId, this.onJoined);
+  }
+
+  private readonly onJoined = (ack: JoinAck) => {
+    if (this.stopped) return;
+    if (!ack.ok) {
+      if (ack.error.code === 'not_found') {
+        this.state = 'not_found';
+      } else {
+        if (this.state !== 'ready') this.state = 'error';
+        this.error = ack.error.message;
+        this.retryTimer = setTimeout(() => this.socket.connected && this.join(), JOIN_RETRY_MS);
+      }
+      this.onChange();
+      return;
+    }
+    const { batch } = ack;
+    if (!this.store || this.store.rows !== batch.rows || this.store.cols !== batch.cols) {
+      this.store = new CellStore(batch.rows, batch.cols);
+    }
+    this.store.applyColored(ack.cells);
+    this.store.applyFailed(ack.failedCells ?? []);
+    this.store.applyColored(this.pendingColored);
+    this.store.applyFailed(this.pendingFailed);
+    this.pendingColored = [];
+    this.pendingFailed = [];
+    if (!this.completion && batch.status !== 'running') this.completion = completionFromBatch(batch);
+    this.batch = this.completion ? withCompletion(batch, this.completion) : batch;
+    this.state = 'ready';
+    this.error = null;
+    this.onChange();
+    if (this.completion) this.scheduleReconcile();
+  };
+
+  private readonly onColored = (event: CellsColoredEvent) => {
+    if (event.batchId !== this.batchId) return;
+    if (this.store) this.store.applyColored(event.cells);
+    else for (const cell of event.cells) this.pendingColored.push(cell);
+  };
+
+  private readonly onFailed = (event: CellsFailedEvent) => {
+    if (event.batchId !== this.batchId) return;
+    if (this.store) this.store.applyFailed(event.cells);
+    else for (const cell of event.cells) this.pendingFailed.push(cell);
+  };
+
+  private readonly onCompleted = (event: BatchCompletedEvent) => {
+    if (event.batchId !== this.batchId) return;
+    this.completion = event;
+    if (this.batch) this.batch = withCompletion(this.batch, event);
+    this.onChange();
+    // Before the first snapshot there is nothing to reconcile; the snapshot's arrival schedules it.
+    if (this.store) this.scheduleReconcile();
+  };
+
+  private readonly onWorkers = (event: WorkersStatusEvent) => {
+    this.workersAlive = event.alive;
+    this.onChange();
+  };
+
+  private scheduleReconcile() {
+    if (this.reconcileTimer !== undefined || this.reconciled) return;
+    this.reconcileTimer = setTimeout(() => void this.reconcile(), RECONCILE_GRACE_MS);
+  }
+
+  /** Fetches every finished cell once, if the events so far fall short of the completion's count. */
+  private async reconcile() {
+    const { store, completion } = this;
+    if (!store || !completion || store.painted >= completion.done) return;
+    try {
+      const response = await fetch(`/api/batches/${encodeURIComponent(this.batchId)}/cells`, { signal: this.aborter.signal });
+      if (response.ok) {
+        const body = (await response.json()) as { cells: ColoredCell[] };
+        store.applyColored(body.cells);
+      }
+    } catch {
+      // Offline or aborted: the banner still shows, and the next reconnect's snapshot fills the gap.
+    } finally {
+      this.reconciled = true;
+      if (!this.stopped) this.onChange();
+    }
+  }
+}
+
+function completionFromBatch(batch: Batch): BatchCompletedEvent {
+  return {
+    batchId: batch.id,
+    status: batch.status === 'running' ? 'completed' : batch.status,
+    total: batch.total,
+    done: batch.done,
+    failed: batch.failed,
+    elapsedMs: Math.max(0, Date.parse(batch.finishedAt ?? batch.createdAt) - Date.parse(batch.createdAt)),
+    lastCell: batch.lastCell,
+    lastWorker: batch.lastWorker,
+  };
+}
+
+function withCompletion(batch: Batch, c: BatchCompletedEvent): Batch {
+  return {
+    ...batch,
+    status: c.status,
+    done: c.done,
+    failed: c.failed,
+    finishedAt: batch.finishedAt ?? new Date(Date.parse(batch.createdAt) + c.elapsedMs).toISOString(),
+    lastCell: c.lastCell ?? batch.lastCell,
+    lastWorker: c.lastWorker ?? batch.lastWorker,
+  };
+}

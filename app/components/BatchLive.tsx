@@ -1,0 +1,58 @@
+'use client';
+
+import Link from 'next/link';
+import { useBatch } from '../client/use-batch';
+import { BatchBanner } from './BatchBanner';
+import { CancelButton } from './CancelButton';
+import { ConnectionBadge } from './ConnectionBadge';
+import { GridCanvas } from './GridCanvas';
+import { ProgressLine } from './ProgressLine';
+
+/** The live view of one batch. A reload or a second tab joins again and shows the same cells. */
+export function BatchLive({ batchId }: { batchId: string }) {
+  const view = useBatch(batchId);
+  const { batch, store } = view;
+
+  if (view.state === 'not_found') {
+    return (
+      <main>
+        <h1>No batch with this id</h1>
+        <p>
+          Check the link, or <Link href="/">start a new batch</Link>.
+        </p>
+      </main>
+    );
+  }
+
+  return (
+    <main>
+      <header className="batch-header">
+        <Link href="/">← Finish Line</Link>
+        <ConnectionBadge connection={view.connection} />
+      </header>
+      <h1>{batch ? `Batch ${batch.rows} × ${batch.cols}` : 'Batch'}</h1>
+      <p className="batch-id">
+        <code>{batchId}</code>
+      </p>
+      <p className="form-error" aria-live="assertive">
+        {view.error}
+      </p>
+      {batch && store ? (
+        <>
+          <ProgressLine batch={batch} painted={view.painted} failed={view.failed} completion={view.completion} />
+          {batch.status === 'running' && view.workersAlive === 0 && (
+            <p className="notice">
+              No worker is running, so no cell is being painted. Start one with <code>npm run worker</code>; otherwise this
+              batch expires at {new Date(batch.deadlineAt).toLocaleTimeString()}.
+            </p>
+          )}
+          <BatchBanner batch={batch} completion={view.completion} />
+          <GridCanvas store={store} painted={view.painted} />
+          {batch.status === 'running' && <CancelButton batchId={batch.id} />}
+        </>
+      ) : (
+        <p aria-busy="true">Loading the batch…</p>
+      )}
+    </main>
+  );
+}
