@@ -61,6 +61,11 @@ export class Child {
     return this.proc?.pid;
   }
 
+  /** Sends a signal as-is (the chaos run freezes, thaws and kills workers this way). */
+  signal(signal: NodeJS.Signals): void {
+    this.proc?.kill(signal);
+  }
+
   /** Resolves with the first IPC message that `match` accepts, or rejects if the child exits first. */
   waitFor<T>(match: (message: unknown) => T | undefined): Promise<T> {
     return new Promise((resolve, reject) => {

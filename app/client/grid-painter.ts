@@ -54,10 +54,13 @@ export class GridPainter {
       store.invalidate();
     }
     this.cellPx = cellPx;
-    // One pixel per cell can still be wider than the page (1000 cells at dpr 1); CSS shrinks
-    // that, and the height follows the canvas's own aspect ratio.
-    const cssWidth = (width / dpr) * Math.min(1, space / (Math.max(width, height) / dpr));
-    canvas.style.width = `${cssWidth}px`;
+    // CSS scales the picture when whole pixels fit badly: one pixel per cell can be wider than the
+    // page (1000 cells at dpr 1) or leave much of it empty (500 cells). Nearest-neighbour scaling
+    // keeps cells crisp; the backing pixels, and so each cell's centre, stay exact. The height
+    // follows the canvas's own aspect ratio.
+    const natural = Math.max(width, height) / dpr;
+    const scale = natural > space || natural < space * 0.75 ? space / natural : 1;
+    canvas.style.width = `${(width / dpr) * scale}px`;
   }
 
   /** Draws what changed since the last call; cheap when nothing did. */
