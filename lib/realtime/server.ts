@@ -1,10 +1,9 @@
 import type { Server as HttpServer } from 'node:http';
 import { createAdapter } from '@socket.io/postgres-adapter';
-import type pg from 'pg';
+import pg from 'pg';
 import { Server } from 'socket.io';
 import { isBatchId } from '../batches/validate';
 import { findBatch } from '../db/batches';
-import { createPool } from '../db/pool';
 import { listCells, listFailedCells } from '../db/cells';
 import type { Logger } from '../log';
 import { batchRoom, type ClientToServerEvents, type JoinAck, type ServerToClientEvents } from './events';
@@ -27,16 +26,15 @@ export function attachRealtime(
   log: Logger,
 ): { io: RealtimeServer; close(): Promise<void> } {
   const { pool } = db;
-  // The adapter's LISTEN connection gets a pool of its own: after a lost connection the adapter
-  // reconnects but never hands the dead client back, which would leave `pool.end()` waiting forever.
-  const listenPool = createPool(db.connectionString, 3, log, 'finish-line-socket-io');
   const io: RealtimeServer = new Server(httpServer, {
     path: '/socket.io',
     serveClient: false,
     maxHttpBufferSize: 16 * 1024,
     // server.ts routes the upgrades that are not ours (Next's hot reload in development).
     destroyUpgrade: false,
-    adapter: createAdapter(listenPool, { errorHandler: (err: Error) => log.warn('socket.io adapter error', { err }) }),
+    adapter: createAdapter(listenConnections(db.connectionString, pool), {
+      errorHandler: (err: Error) => log.warn('socket.io adapter error', { err: err.message }),
+    }),
   });
 
   io.on('connection', (socket) => {
@@ -65,9 +63,24 @@ export function attachRealtime(
     });
   });
 
-  const close = async () => {
-    await new Promise<void>((resolve) => void io.close(() => resolve()));
-    await Promise.race([listenPool.end(), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
-  };
+  const close = () => new Promise<void>((resolve) => void io.close(() => resolve()));
   return { io, close };
+}
+
+/**
+ * What the adapter takes for a pool: queries go to ours, and its LISTEN connection is a client of
+ * its own, ended when released. The adapter reconnects after a lost connection but never hands the
+ * dead client back; from a real pool that leaks a slot per outage until it can connect no more.
+ */
+function listenConnections(connectionString: string, pool: pg.Pool): pg.Pool {
+  // The adapter calls only query() and connect(); its type asks for a whole Pool.
+  return {
+    query: (text: string, values?: unknown[]) => pool.query(text, values),
+    connect: async () => {
+      const client = new pg.Client({ connectionString, application_name: 'finish-line-socket-io', keepAlive: true });
+      client.on('error', () => undefined);
+      await client.connect();
+      return Object.assign(client, { release: () => void client.end().catch(() => undefined) });
+    },
+  } as unknown as pg.Pool;
 }

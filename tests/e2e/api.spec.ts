@@ -65,3 +65,33 @@ test('GET endpoints answer unknown ids and bad limits in the error shape', async
   }
   expect(await (await request.get('/healthz')).json()).toEqual({ ok: true });
 });
+
+test('ten concurrent POSTs with one Idempotency-Key create one batch', async ({ request }) => {
+  const key = `e2e-${Date.now()}-${Math.random().toString(36).slice(2)}`;
+  const responses = await Promise.all(
+    Array.from({ length: 10 }, () => request.post('/api/batches', { headers: { 'idempotency-key': key }, data: { rows: 10, cols: 10 } })),
+  );
+  const statuses = responses.map((r) => r.status()).sort();
+  expect(statuses).toEqual([200, 200, 200, 200, 200, 200, 200, 200, 200, 201]);
+  const ids = new Set(await Promise.all(responses.map(async (r) => (await r.json()).id)));
+  expect(ids.size).toBe(1);
+
+  for (const bad of ['has space', 'x'.repeat(201), 'tab\there']) {
+    const response = await request.post('/api/batches', { headers: { 'idempotency-key': bad }, data: { rows: 1, cols: 1 } });
+    expect(response.status()).toBe(400);
+    expect((await response.json()).error.code).toBe('invalid_input');
+  }
+});
+
+test('cancel answers 200 once, then 409 already_finished; unknown ids 404', async ({ request }) => {
+  const batch = await (await request.post('/api/batches', { data: { rows: 300, cols: 300 } })).json();
+  // 90,000 cells take seconds to paint; the cancel lands long before the last one.
+  const cancelled = await request.post(`/api/batches/${batch.id}/cancel`);
+  expect(cancelled.status()).toBe(200);
+  expect(await cancelled.json()).toMatchObject({ id: batch.id, status: 'cancelled' });
+  const again = await request.post(`/api/batches/${batch.id}/cancel`);
+  expect(again.status()).toBe(409);
+  expect((await again.json()).error.code).toBe('already_finished');
+  const unknown = await request.post('/api/batches/3f0c8a8e-8a55-4a8e-9f6e-1b1f8f0f2a61/cancel');
+  expect(unknown.status()).toBe(404);
+});

@@ -95,3 +95,11 @@ test('an unknown batch says so', async ({ page }) => {
   await page.goto('/batches/3f0c8a8e-8a55-4a8e-9f6e-1b1f8f0f2a61');
   await expect(page.getByText(/no batch/i)).toBeVisible();
 });
+
+test('the Cancel button stops a running batch and the banner says so', async ({ page }) => {
+  await startFromPage(page, 400, 400);
+  await expect(page.getByTestId('progress')).toContainText(/^[1-9]/);
+  await page.getByRole('button', { name: 'Cancel batch' }).click();
+  await expect(page.getByTestId('banner')).toContainText(/Cancelled after .*: [\d,]+ of 160,000 cells had finished/);
+  await expect(page.getByRole('button', { name: 'Cancel batch' })).toHaveCount(0);
+});

@@ -35,8 +35,11 @@ export async function connectClient(url: string, listen?: (socket: TestClient) =
   return socket;
 }
 
-export function join(socket: TestClient, batchId: string): Promise<JoinAck> {
-  return new Promise((resolve) => socket.emit('batch:join', batchId, resolve));
+/** Joins a batch's room; with `heard`, the snapshot's cells count as seen, as a page merges them. */
+export async function join(socket: TestClient, batchId: string, heard?: ReturnType<typeof record>): Promise<JoinAck> {
+  const ack = await new Promise<JoinAck>((resolve) => socket.emit('batch:join', batchId, resolve));
+  if (heard && ack.ok) for (const cell of ack.cells) heard.merge(batchId, cell);
+  return ack;
 }
 
 /** Everything one client hears about batches: cells by position, and each completion event. */
@@ -45,17 +48,18 @@ export function record(socket: TestClient) {
   const seen: { batchId: string; cells: ColoredCell[] }[] = [];
   const completions: Parameters<ServerToClientEvents['batch:completed']>[0][] = [];
   const conflicts: string[] = [];
+  const merge = (batchId: string, cell: ColoredCell) => {
+    const key = `${batchId}:${cell.row}:${cell.col}`;
+    const before = cells.get(key);
+    if (before && before !== cell.color) conflicts.push(`${key} ${before} -> ${cell.color}`);
+    cells.set(key, cell.color);
+  };
   socket.on('cells:colored', (event) => {
     seen.push(event);
-    for (const cell of event.cells) {
-      const key = `${event.batchId}:${cell.row}:${cell.col}`;
-      const before = cells.get(key);
-      if (before && before !== cell.color) conflicts.push(`${key} ${before} -> ${cell.color}`);
-      cells.set(key, cell.color);
-    }
+    for (const cell of event.cells) merge(event.batchId, cell);
   });
   socket.on('batch:completed', (event) => completions.push(event));
-  return { cells, seen, completions, conflicts };
+  return { cells, seen, completions, conflicts, merge };
 }
 
 /**

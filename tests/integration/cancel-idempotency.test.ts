@@ -30,7 +30,7 @@ describe('cancel', () => {
   it('ends a running batch once, cancels its queued jobs, and lets no cell be coloured afterwards', async () => {
     const { batch } = await startBatch(await deps(), { rows: 10, cols: 10 });
     const heard = record(watcher);
-    await join(watcher, batch.id);
+    await join(watcher, batch.id, heard);
     await withTransaction(db.pool, (tx) => recordCells(tx, cellJobs(batch.id, [[0, 0], [0, 1]]), 'w-1'));
 
     const cancelled = await cancelBatch({ pool: db.pool, boss: await db.boss() }, batch.id);

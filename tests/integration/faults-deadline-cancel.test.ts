@@ -46,7 +46,7 @@ afterAll(async () => {
 
 async function start(input: BatchInput) {
   const { batch } = await startBatch({ pool: db.pool, boss: await db.boss(), chunkSize: 1000, defaultDeadlineSeconds: 600 }, input);
-  expect((await join(socket, batch.id)).ok).toBe(true);
+  expect((await join(socket, batch.id, heard)).ok).toBe(true);
   return batch;
 }
 

@@ -56,12 +56,15 @@ describe('PostgreSQL restart mid-batch', () => {
     const env = { NODE_ENV: 'test', WORKER_FETCH_SIZE: '50', FINISH_LINE_FAULTS: JSON.stringify({ delayMs: 100 }) };
     workers.push(startWorker(postgres.url, 'w-1', env), startWorker(postgres.url, 'w-2', env));
     const { batch } = await startBatch({ pool: db.pool, boss: await db.boss(), chunkSize: 1000, defaultDeadlineSeconds: 600 }, { rows: 40, cols: 50 });
-    expect((await join(socket, batch.id)).ok).toBe(true);
+    expect((await join(socket, batch.id, heard)).ok).toBe(true);
     await waitFor(async () => (await listCells(db.pool, batch.id)).length > 300, 'the batch to be under way');
 
+    // Three restarts in a row: every reconnect path must work more than once.
     const stoppedAt = Date.now();
-    await postgres.stop();
-    postgres = await boot();
+    for (let i = 0; i < 3; i++) {
+      await postgres.stop();
+      postgres = await boot();
+    }
     const restartedAt = Date.now();
 
     // Events sent while the web server's LISTEN connection was down are not replayed (yet), so the
@@ -69,6 +72,11 @@ describe('PostgreSQL restart mid-batch', () => {
     const settled = await expectBatchSettled(db, batch.id, { socket, heard }, { status: 'completed', done: 2000, failed: 0 }, { seenAll: false });
     for (const worker of workers) expect(worker.proc.exitCode).toBeNull();
     expect(Date.parse(settled.finishedAt!) - restartedAt).toBeLessThan(60_000);
-    expect(restartedAt - stoppedAt).toBeLessThan(10_000);
+    expect(restartedAt - stoppedAt).toBeLessThan(20_000);
+
+    // The live channel is whole again: a new batch reaches the viewer cell by cell.
+    const { batch: after } = await startBatch({ pool: db.pool, boss: await db.boss(), chunkSize: 1000, defaultDeadlineSeconds: 600 }, { rows: 10, cols: 10 });
+    expect((await join(socket, after.id, heard)).ok).toBe(true);
+    await expectBatchSettled(db, after.id, { socket, heard }, { status: 'completed', done: 100 });
   });
 });

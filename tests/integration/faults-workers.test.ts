@@ -39,7 +39,7 @@ function startWorkers(n: number, env: Record<string, string>) {
 
 async function start(rows: number, cols: number) {
   const { batch } = await startBatch({ pool: db.pool, boss: await db.boss(), chunkSize: 1000, defaultDeadlineSeconds: 600 }, { rows, cols });
-  const ack = await join(socket, batch.id);
+  const ack = await join(socket, batch.id, heard);
   expect(ack.ok).toBe(true);
   return batch;
 }
