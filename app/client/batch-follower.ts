@@ -152,8 +152,15 @@ export class BatchFollower {
 
   private readonly onColored = (event: CellsColoredEvent) => {
     if (event.batchId !== this.batchId) return;
-    if (this.store) this.store.applyColored(event.cells);
-    else for (const cell of event.cells) this.pendingColored.push(cell);
+    if (!this.store) {
+      for (const cell of event.cells) this.pendingColored.push(cell);
+      return;
+    }
+    const before = this.store.painted;
+    this.store.applyColored(event.cells);
+    // The last cells of a batch whose completion overtook them: show the banner now, not on the next tick.
+    const c = this.completion;
+    if (c && before < c.done && this.store.painted >= c.done) this.onChange();
   };
 
   private readonly onFailed = (event: CellsFailedEvent) => {

@@ -1,3 +1,4 @@
+import type { ReactNode } from 'react';
 import type { BatchCompletedEvent } from '@/lib/realtime/events';
 import type { Batch } from '@/lib/types';
 import { formatCount, formatSeconds } from '../client/format';
@@ -10,25 +11,41 @@ export function BatchBanner({ batch, completion }: { batch: Batch; completion: B
   const tone = !completion ? '' : completion.status === 'completed' && completion.failed === 0 ? 'banner banner-ok' : 'banner banner-warn';
   return (
     <div className={tone} data-testid="banner" role="status">
-      {completion && bannerText(completion, batch)}
+      {completion && <BannerText c={completion} batch={batch} />}
     </div>
   );
 }
 
-export function bannerText(c: BatchCompletedEvent, batch: Batch): string {
+function BannerText({ c, batch }: { c: BatchCompletedEvent; batch: Batch }) {
   const took = formatSeconds(c.elapsedMs);
-  const cell = c.lastCell ?? batch.lastCell;
-  const worker = c.lastWorker ?? batch.lastWorker;
-  const last = cell ? ` — last across the finish line: cell (${cell.row}, ${cell.col})${worker ? ` by worker ${worker}` : ''}` : '';
+  const of = `${formatCount(c.done)} of ${formatCount(c.total)} cells`;
   const failed = c.failed > 0 ? `, ${formatCount(c.failed)} failed` : '';
   switch (c.status) {
     case 'completed':
-      return c.failed === 0
-        ? `All ${formatCount(c.total)} cells finished in ${took}${last}`
-        : `${formatCount(c.done)} of ${formatCount(c.total)} cells finished, ${formatCount(c.failed)} failed in ${took}${last}`;
+      return (
+        <>
+          {c.failed === 0 ? `All ${formatCount(c.total)} cells finished in ${took}` : `${of} finished${failed} in ${took}`}
+          <LastAcross c={c} batch={batch} />
+        </>
+      );
     case 'cancelled':
-      return `Cancelled after ${took}: ${formatCount(c.done)} of ${formatCount(c.total)} cells had finished${failed}.`;
+      return <>{`Cancelled after ${took}: ${of} had finished${failed}.`}</>;
     case 'expired':
-      return `Expired after ${took}: no worker took the remaining cells before the deadline. ${formatCount(c.done)} of ${formatCount(c.total)} cells finished${failed}.`;
+      return <>{`Expired after ${took}: no worker took the remaining cells before the deadline. ${of} finished${failed}.`}</>;
   }
+}
+
+/** " — last across the finish line: cell (13, 7) by worker w-2", kept from breaking inside "w-2". */
+function LastAcross({ c, batch }: { c: BatchCompletedEvent; batch: Batch }): ReactNode {
+  const cell = c.lastCell ?? batch.lastCell;
+  const worker = c.lastWorker ?? batch.lastWorker;
+  if (!cell) return null;
+  return (
+    <>
+      {' — last across the finish line: '}
+      <span className="nowrap">{`cell (${cell.row}, ${cell.col})`}</span>
+      {worker && ' by '}
+      {worker && <span className="nowrap">{`worker ${worker}`}</span>}
+    </>
+  );
 }

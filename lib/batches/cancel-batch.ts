@@ -8,7 +8,8 @@ import { completedEvent } from '../realtime/events';
 import { emitInTransaction } from '../realtime/emitter';
 import type { Batch } from '../types';
 
-const CANCEL_CHUNK = 5000;
+// Each lookup scans the queue's jobs for this batch's payloads, so take many per round.
+const CANCEL_CHUNK = 20_000;
 
 /**
  * Cancels a running batch. The status flip waits for any worker transaction recording this batch's
