@@ -1,5 +1,5 @@
 import { advanceBatch, lockBatchIfRunning } from '../lib/db/batches';
-import { insertCells, insertFailedCells } from '../lib/db/cells';
+import { insertOutcomes } from '../lib/db/cells';
 import type { Sql } from '../lib/db/sql';
 import type { CellJobData } from '../lib/queue/cell-job';
 import { completedEvent } from '../lib/realtime/events';
@@ -28,8 +28,14 @@ export async function recordCells(tx: Sql, outcomes: CellOutcome[], workerId: st
   const result: RecordResult = { colored: new Map(), failed: new Map(), completed: [] };
   for (const [batchId, cells] of groupByBatch(outcomes)) {
     if (!(await lockBatchIfRunning(tx, batchId))) continue;
-    const colored = await insertCells(tx, batchId, cells.filter(isColored), workerId);
-    const failed = await insertFailedCells(tx, batchId, cells.filter(isFailed), workerId);
+    const fresh = await insertOutcomes(
+      tx,
+      batchId,
+      cells.map((c) => ({ row: c.row, col: c.col, color: c.color ?? null, error: c.error ?? null })),
+      workerId,
+    );
+    const colored = fresh.flatMap((c): ColoredCell[] => (c.color === null ? [] : [{ row: c.row, col: c.col, color: c.color }]));
+    const failed = fresh.flatMap((c): FailedCell[] => (c.error === null ? [] : [{ row: c.row, col: c.col, error: c.error }]));
     if (colored.length > 0) {
       result.colored.set(batchId, colored);
       await emitInTransaction(tx, batchId, 'cells:colored', { batchId, cells: colored });
@@ -48,9 +54,6 @@ export async function recordCells(tx: Sql, outcomes: CellOutcome[], workerId: st
   }
   return result;
 }
-
-const isColored = (c: CellOutcome): c is CellJobData & { color: string } => c.color !== undefined;
-const isFailed = (c: CellOutcome): c is CellJobData & { error: string } => c.error !== undefined;
 
 export function groupByBatch<T extends { batchId: string }>(items: T[]): Map<string, T[]> {
   const groups = new Map<string, T[]>();

@@ -3,39 +3,29 @@ import type { Sql } from './sql';
 
 /** All SQL for the `cells` table. */
 
-/**
- * Records colours for cells of one batch in one statement. First write wins: a cell that already
- * has a colour keeps it, and only the cells recorded by this call come back, so a duplicate
- * delivery changes nothing and counts nothing. A batch that is no longer running takes no paint.
- */
-export async function insertCells(sql: Sql, batchId: string, cells: ColoredCell[], workerId: string): Promise<ColoredCell[]> {
-  if (cells.length === 0) return [];
-  const { rows } = await sql.query<ColoredCell>(
-    `insert into cells (batch_id, row_no, col_no, color, worker_id)
-     select $1, c.row_no, c.col_no, c.color, $5
-       from unnest($2::int[], $3::int[], $4::text[]) as c (row_no, col_no, color)
-      where exists (select 1 from batches where id = $1 and status = 'running')
-     on conflict (batch_id, row_no, col_no) do nothing
-     returning row_no as "row", col_no as "col", color`,
-    [batchId, cells.map((c) => c.row), cells.map((c) => c.col), cells.map((c) => c.color), workerId],
-  );
-  return rows;
+/** A cell's outcome: a colour, or (its retries exhausted) an error. Exactly one is set. */
+export interface CellOutcomeRow {
+  row: number;
+  col: number;
+  color: string | null;
+  error: string | null;
 }
 
 /**
- * Records cells whose jobs exhausted their retries. Same rule as colours: the first outcome a cell
- * gets is final, so a cell already coloured stays coloured and a failure is counted once.
+ * Records finished cells of one batch in one statement. The first outcome a cell gets is final: a
+ * cell already coloured (or failed) keeps that, and only the cells recorded by this call come back,
+ * so a duplicate delivery changes nothing and counts nothing. The caller holds the batch row lock
+ * and has checked that the batch still runs.
  */
-export async function insertFailedCells(sql: Sql, batchId: string, cells: FailedCell[], workerId: string): Promise<FailedCell[]> {
+export async function insertOutcomes(sql: Sql, batchId: string, cells: CellOutcomeRow[], workerId: string): Promise<CellOutcomeRow[]> {
   if (cells.length === 0) return [];
-  const { rows } = await sql.query<FailedCell>(
-    `insert into cells (batch_id, row_no, col_no, error, worker_id)
-     select $1, c.row_no, c.col_no, c.error, $5
-       from unnest($2::int[], $3::int[], $4::text[]) as c (row_no, col_no, error)
-      where exists (select 1 from batches where id = $1 and status = 'running')
+  const { rows } = await sql.query<CellOutcomeRow>(
+    `insert into cells (batch_id, row_no, col_no, color, error, worker_id)
+     select $1, c.row_no, c.col_no, c.color, c.error, $6
+       from unnest($2::int[], $3::int[], $4::text[], $5::text[]) as c (row_no, col_no, color, error)
      on conflict (batch_id, row_no, col_no) do nothing
-     returning row_no as "row", col_no as "col", error`,
-    [batchId, cells.map((c) => c.row), cells.map((c) => c.col), cells.map((c) => c.error), workerId],
+     returning row_no as "row", col_no as "col", color, error`,
+    [batchId, cells.map((c) => c.row), cells.map((c) => c.col), cells.map((c) => c.color), cells.map((c) => c.error), workerId],
   );
   return rows;
 }

@@ -52,3 +52,11 @@ export async function expectBatchSettled(
   expect(heard.conflicts).toEqual([]);
   return batch;
 }
+
+/** Waits until a batch has at least `cells` finished cells: under way, far from done. */
+export async function waitUntilUnderWay(db: TestDatabase, batchId: string, cells = 300): Promise<void> {
+  await waitFor(async () => {
+    const { rows } = await db.pool.query<{ n: number }>('select count(*)::int as n from cells where batch_id = $1', [batchId]);
+    return rows[0].n > cells;
+  }, `batch ${batchId} to be under way`);
+}

@@ -32,3 +32,8 @@ export function startWorker(databaseUrl: string, id: string, env: Record<string,
     },
   };
 }
+
+/** Worker settings that keep a batch in flight for seconds: small fetches of slow cells. */
+export function slowCells(delayMs: number): Record<string, string> {
+  return { NODE_ENV: 'test', WORKER_FETCH_SIZE: '50', FINISH_LINE_FAULTS: JSON.stringify({ delayMs }) };
+}

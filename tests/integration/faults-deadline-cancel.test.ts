@@ -6,9 +6,9 @@ import { findBatch } from '../../lib/db/batches';
 import { listCells } from '../../lib/db/cells';
 import { watchWorkerPresence } from '../../lib/realtime/worker-presence';
 import type { BatchInput } from '../../lib/types';
-import { expectBatchSettled } from '../helpers/batch-checks';
+import { expectBatchSettled, waitUntilUnderWay } from '../helpers/batch-checks';
 import { createTestDatabase, jobStates, quietLog, waitFor, type TestDatabase } from '../helpers/db';
-import { startWorker, type WorkerProcess } from '../helpers/processes';
+import { slowCells, startWorker, type WorkerProcess } from '../helpers/processes';
 import { connectClient, join, record, startRealtime, type TestClient } from '../helpers/realtime';
 
 // Deadlines with no worker alive, and cancelling while workers are busy.
@@ -68,10 +68,9 @@ describe('deadlines and cancellation', () => {
   });
 
   it('cancels mid-batch with workers busy: nothing is coloured after the call returns', async () => {
-    workers.push(startWorker(db.url, 'w-1', { NODE_ENV: 'test', WORKER_FETCH_SIZE: '50', FINISH_LINE_FAULTS: JSON.stringify({ delayMs: 100 }) }));
-    workers.push(startWorker(db.url, 'w-2', { NODE_ENV: 'test', WORKER_FETCH_SIZE: '50', FINISH_LINE_FAULTS: JSON.stringify({ delayMs: 100 }) }));
+    workers.push(startWorker(db.url, 'w-1', slowCells(100)), startWorker(db.url, 'w-2', slowCells(100)));
     const batch = await start({ rows: 40, cols: 50 });
-    await waitFor(async () => (await listCells(db.pool, batch.id)).length > 200, 'the batch to be under way');
+    await waitUntilUnderWay(db, batch.id, 200);
 
     const cancelled = await cancelBatch({ pool: db.pool, boss: await db.boss() }, batch.id);
     const atReturn = (await listCells(db.pool, batch.id)).length;

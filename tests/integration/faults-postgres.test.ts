@@ -3,15 +3,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBatch } from '../../lib/batches/start-batch';
-import { listCells } from '../../lib/db/cells';
 import { startEmbeddedPostgres, type RunningPostgres } from '../../lib/db/embedded';
 import { createPool } from '../../lib/db/pool';
 import { startBoss } from '../../lib/queue/boss';
 import { prepareDatabase } from '../../lib/setup';
-import { expectBatchSettled } from '../helpers/batch-checks';
-import { quietLog, waitFor, type TestDatabase } from '../helpers/db';
+import { expectBatchSettled, waitUntilUnderWay } from '../helpers/batch-checks';
+import { quietLog, type TestDatabase } from '../helpers/db';
 import { freePort } from '../helpers/ports';
-import { startWorker, type WorkerProcess } from '../helpers/processes';
+import { slowCells, startWorker, type WorkerProcess } from '../helpers/processes';
 import { connectClient, join, record, startRealtime, type TestClient } from '../helpers/realtime';
 
 // PostgreSQL itself restarts mid-batch: a server of this file's own, stopped and started again.
@@ -53,11 +52,10 @@ afterAll(async () => {
 
 describe('PostgreSQL restart mid-batch', () => {
   it('keeps every process running; all reconnect and the batch completes with every cell', async () => {
-    const env = { NODE_ENV: 'test', WORKER_FETCH_SIZE: '50', FINISH_LINE_FAULTS: JSON.stringify({ delayMs: 100 }) };
-    workers.push(startWorker(postgres.url, 'w-1', env), startWorker(postgres.url, 'w-2', env));
+    workers.push(startWorker(postgres.url, 'w-1', slowCells(100)), startWorker(postgres.url, 'w-2', slowCells(100)));
     const { batch } = await startBatch({ pool: db.pool, boss: await db.boss(), chunkSize: 1000, defaultDeadlineSeconds: 600 }, { rows: 40, cols: 50 });
     expect((await join(socket, batch.id, heard)).ok).toBe(true);
-    await waitFor(async () => (await listCells(db.pool, batch.id)).length > 300, 'the batch to be under way');
+    await waitUntilUnderWay(db, batch.id);
 
     // Three restarts in a row: every reconnect path must work more than once.
     const stoppedAt = Date.now();

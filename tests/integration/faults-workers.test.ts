@@ -2,9 +2,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startBatch } from '../../lib/batches/start-batch';
 import { listCells, listFailedCells } from '../../lib/db/cells';
 import { CELL_DEAD_LETTER_QUEUE } from '../../lib/queue/cell-job';
-import { expectBatchSettled } from '../helpers/batch-checks';
+import { expectBatchSettled, waitUntilUnderWay } from '../helpers/batch-checks';
 import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/db';
-import { startWorker, type WorkerProcess } from '../helpers/processes';
+import { slowCells, startWorker, type WorkerProcess } from '../helpers/processes';
 import { connectClient, join, record, startRealtime, type TestClient } from '../helpers/realtime';
 
 // Worker faults with real worker processes: throws, poison, hangs, duplicates, SIGKILL, SIGSTOP.
@@ -89,12 +89,9 @@ describe('worker faults', () => {
 
   it('loses nothing when a worker is SIGKILLed mid-batch: its claimed cells come back', async () => {
     // Slow cells keep the batch in flight long enough to kill a worker holding claims.
-    startWorkers(2, { WORKER_FETCH_SIZE: '50', FINISH_LINE_FAULTS: JSON.stringify({ delayMs: 150 }) });
+    startWorkers(2, slowCells(150));
     const batch = await start(40, 50);
-    await waitFor(async () => {
-      const { rows } = await db.pool.query<{ n: number }>(`select count(*)::int as n from cells where batch_id = $1`, [batch.id]);
-      return rows[0].n > 300;
-    }, 'the batch to be under way');
+    await waitUntilUnderWay(db, batch.id);
     const killedAt = Date.now();
     await workers[0].stop('SIGKILL');
     const settled = await expectBatchSettled(db, batch.id, { socket, heard }, { status: 'completed', done: 2000, failed: 0 });
@@ -103,12 +100,9 @@ describe('worker faults', () => {
   });
 
   it('a worker frozen (SIGSTOP) and thawed after its cells were redone cannot write stale results', async () => {
-    startWorkers(2, { WORKER_FETCH_SIZE: '50', FINISH_LINE_FAULTS: JSON.stringify({ delayMs: 150 }) });
+    startWorkers(2, slowCells(150));
     const batch = await start(40, 50);
-    await waitFor(async () => {
-      const { rows } = await db.pool.query<{ n: number }>(`select count(*)::int as n from cells where batch_id = $1`, [batch.id]);
-      return rows[0].n > 300;
-    }, 'the batch to be under way');
+    await waitUntilUnderWay(db, batch.id);
     const frozen = workers[0];
     frozen.proc.kill('SIGSTOP');
     const settled = await expectBatchSettled(db, batch.id, { socket, heard }, { status: 'completed', done: 2000, failed: 0 });
