@@ -57,6 +57,13 @@ describe('PostgreSQL restart mid-batch', () => {
     expect((await join(socket, batch.id, heard)).ok).toBe(true);
     await waitUntilUnderWay(db, batch.id);
 
+    // A fan-out caught by the restart fails as a whole (its transaction dies); it must not take
+    // the process down with it.
+    const caught = startBatch({ pool: db.pool, boss: await db.boss(), chunkSize: 1000, defaultDeadlineSeconds: 600 }, { rows: 300, cols: 300 }).then(
+      () => 'committed',
+      () => 'failed',
+    );
+
     // Three restarts in a row: every reconnect path must work more than once.
     const stoppedAt = Date.now();
     for (let i = 0; i < 3; i++) {
@@ -64,6 +71,7 @@ describe('PostgreSQL restart mid-batch', () => {
       postgres = await boot();
     }
     const restartedAt = Date.now();
+    expect(['committed', 'failed']).toContain(await caught);
 
     // Events sent while the web server's LISTEN connection was down are not replayed (yet), so the
     // client may have missed some cells; everything else must hold.
