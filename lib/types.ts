@@ -45,6 +45,8 @@ export interface Batch {
   lastCell: CellPosition | null;
   /** Extension: the worker that recorded `lastCell`. */
   lastWorker: string | null;
+  /** Extension: the number of the batch's latest event (0 before the first). */
+  seq: number;
 }
 
 export interface BatchInput {

@@ -1,5 +1,5 @@
 import { advanceBatch, lockBatchIfRunning } from '../lib/db/batches';
-import { insertOutcomes } from '../lib/db/cells';
+import { insertOutcomes, splitOutcomes } from '../lib/db/cells';
 import type { Sql } from '../lib/db/sql';
 import type { CellJobData } from '../lib/queue/cell-job';
 import { completedEvent } from '../lib/realtime/events';
@@ -27,26 +27,26 @@ export interface RecordResult {
 export async function recordCells(tx: Sql, outcomes: CellOutcome[], workerId: string): Promise<RecordResult> {
   const result: RecordResult = { colored: new Map(), failed: new Map(), completed: [] };
   for (const [batchId, cells] of groupByBatch(outcomes)) {
-    if (!(await lockBatchIfRunning(tx, batchId))) continue;
-    const fresh = await insertOutcomes(
-      tx,
-      batchId,
-      cells.map((c) => ({ row: c.row, col: c.col, color: c.color ?? null, error: c.error ?? null })),
-      workerId,
-    );
-    const colored = fresh.flatMap((c): ColoredCell[] => (c.color === null ? [] : [{ row: c.row, col: c.col, color: c.color }]));
-    const failed = fresh.flatMap((c): FailedCell[] => (c.error === null ? [] : [{ row: c.row, col: c.col, error: c.error }]));
+    let seq = await lockBatchIfRunning(tx, batchId);
+    if (seq === null) continue;
+    // One event per kind, each numbered next in the batch's sequence and stamped on its cells.
+    // Workers record one kind at a time (colours, or dead letters); a mix takes two numbers.
+    const toRow = (c: CellOutcome) => ({ row: c.row, col: c.col, color: c.color ?? null, error: c.error ?? null });
+    const colored = splitOutcomes(await insertOutcomes(tx, batchId, cells.filter((c) => c.color !== undefined).map(toRow), workerId, seq + 1)).cells;
     if (colored.length > 0) {
+      seq += 1;
       result.colored.set(batchId, colored);
-      await emitInTransaction(tx, batchId, 'cells:colored', { batchId, cells: colored });
+      await emitInTransaction(tx, batchId, 'cells:colored', { batchId, seq, cells: colored });
     }
+    const failed = splitOutcomes(await insertOutcomes(tx, batchId, cells.filter((c) => c.error !== undefined).map(toRow), workerId, seq + 1)).failedCells;
     if (failed.length > 0) {
+      seq += 1;
       result.failed.set(batchId, failed);
-      await emitInTransaction(tx, batchId, 'cells:failed', { batchId, cells: failed });
+      await emitInTransaction(tx, batchId, 'cells:failed', { batchId, seq, cells: failed });
     }
     const last = colored.at(-1) ?? failed.at(-1);
     if (!last) continue;
-    const advanced = await advanceBatch(tx, batchId, { done: colored.length, failed: failed.length }, { row: last.row, col: last.col, worker: workerId });
+    const advanced = await advanceBatch(tx, batchId, { done: colored.length, failed: failed.length, seq }, { row: last.row, col: last.col, worker: workerId });
     if (advanced?.completedNow) {
       result.completed.push(batchId);
       await emitInTransaction(tx, batchId, 'batch:completed', completedEvent(advanced.batch));

@@ -23,6 +23,11 @@ export interface BatchView {
 const RECONCILE_GRACE_MS = 250;
 /** After a join the server could not answer (not a missing batch), try again this much later. */
 const JOIN_RETRY_MS = 2_000;
+/**
+ * A running batch that has been quiet this long gets a catch-up join: the event that would have
+ * shown a gap may itself be the one that was lost (the last cells, the completion).
+ */
+const QUIET_RESYNC_MS = 4_000;
 
 /**
  * Follows one batch over the shared socket, outside React: joins its room on every (re)connect and
@@ -43,6 +48,11 @@ export class BatchFollower {
   private pendingColored: ColoredCell[] = [];
   private pendingFailed: FailedCell[] = [];
   private reconciled = false;
+  /** The batch's event numbers: every event up to lastSeq is applied; a higher one means a gap. */
+  private lastSeq = 0;
+  private catchingUp = false;
+  private lastEventAt = Date.now();
+  private quietTimer: ReturnType<typeof setInterval> | undefined;
   private reconcileTimer: ReturnType<typeof setTimeout> | undefined;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly aborter = new AbortController();
@@ -84,9 +94,11 @@ export class BatchFollower {
     socket.on('batch:completed', this.onCompleted);
     socket.on('workers:status', this.onWorkers);
     if (socket.connected) this.onConnect();
+    this.quietTimer = setInterval(this.resyncIfQuiet, QUIET_RESYNC_MS / 2);
     return () => {
       this.stopped = true;
       this.aborter.abort();
+      clearInterval(this.quietTimer);
       clearTimeout(this.reconcileTimer);
       clearTimeout(this.retryTimer);
       socket.off('connect', this.onConnect);
@@ -114,13 +126,32 @@ export class BatchFollower {
     this.onChange();
   };
 
+  /** Joins the room: a full snapshot the first time, afterwards only what came after lastSeq. */
   private join() {
     clearTimeout(this.retryTimer);
-    this.socket.emit('batch:join', this.batchId, this.onJoined);
+    this.catchingUp = this.store !== null;
+    const options = this.store ? { afterSeq: this.lastSeq } : {};
+    this.socket.emit('batch:join', this.batchId, options, this.onJoined);
   }
+
+  /** Notes an event's number; a jump past the next one means events were lost: fetch them. */
+  private track(seq: number) {
+    this.lastEventAt = Date.now();
+    if (seq === this.lastSeq + 1) this.lastSeq = seq;
+    else if (seq > this.lastSeq + 1 && this.store && !this.catchingUp && this.socket.connected) this.join();
+  }
+
+  private readonly resyncIfQuiet = () => {
+    const running = this.batch?.status === 'running' && !this.completion;
+    if (running && this.store && !this.catchingUp && this.socket.connected && Date.now() - this.lastEventAt > QUIET_RESYNC_MS) {
+      this.lastEventAt = Date.now();
+      this.join();
+    }
+  };
 
   private readonly onJoined = (ack: JoinAck) => {
     if (this.stopped) return;
+    this.catchingUp = false;
     if (!ack.ok) {
       if (ack.error.code === 'not_found') {
         this.state = 'not_found';
@@ -142,6 +173,9 @@ export class BatchFollower {
     this.store.applyFailed(this.pendingFailed);
     this.pendingColored = [];
     this.pendingFailed = [];
+    // The answer holds every cell up to ack.seq.
+    this.lastSeq = Math.max(this.lastSeq, ack.seq);
+    this.lastEventAt = Date.now();
     if (!this.completion && batch.status !== 'running') this.completion = completionFromBatch(batch);
     this.batch = this.completion ? withCompletion(batch, this.completion) : batch;
     this.state = 'ready';
@@ -152,6 +186,7 @@ export class BatchFollower {
 
   private readonly onColored = (event: CellsColoredEvent) => {
     if (event.batchId !== this.batchId) return;
+    this.track(event.seq);
     if (!this.store) {
       for (const cell of event.cells) this.pendingColored.push(cell);
       return;
@@ -165,12 +200,14 @@ export class BatchFollower {
 
   private readonly onFailed = (event: CellsFailedEvent) => {
     if (event.batchId !== this.batchId) return;
+    this.track(event.seq);
     if (this.store) this.store.applyFailed(event.cells);
     else for (const cell of event.cells) this.pendingFailed.push(cell);
   };
 
   private readonly onCompleted = (event: BatchCompletedEvent) => {
     if (event.batchId !== this.batchId) return;
+    this.track(event.seq);
     this.completion = event;
     if (this.batch) this.batch = withCompletion(this.batch, event);
     this.onChange();
@@ -217,6 +254,7 @@ function completionFromBatch(batch: Batch): BatchCompletedEvent {
     elapsedMs: Math.max(0, Date.parse(batch.finishedAt ?? batch.createdAt) - Date.parse(batch.createdAt)),
     lastCell: batch.lastCell,
     lastWorker: batch.lastWorker,
+    seq: batch.seq,
   };
 }
 

@@ -17,9 +17,10 @@ interface BatchRow {
   last_row: number | null;
   last_col: number | null;
   last_worker: string | null;
+  seq: string;
 }
 
-const COLUMNS = 'id, rows, cols, total, done, failed, status, created_at, finished_at, deadline_at, last_row, last_col, last_worker';
+const COLUMNS = 'id, rows, cols, total, done, failed, status, created_at, finished_at, deadline_at, last_row, last_col, last_worker, seq';
 
 export function toBatch(row: BatchRow): Batch {
   return {
@@ -35,6 +36,7 @@ export function toBatch(row: BatchRow): Batch {
     deadlineAt: row.deadline_at.toISOString(),
     lastCell: row.last_row === null || row.last_col === null ? null : { row: row.last_row, col: row.last_col },
     lastWorker: row.last_worker,
+    seq: Number(row.seq),
   };
 }
 
@@ -63,19 +65,20 @@ export async function findBatchByIdempotencyKey(sql: Sql, key: string): Promise<
 }
 
 /**
- * Locks a batch's row for the rest of the transaction and says whether it still takes paint.
- * Workers take it before recording cells, and cancel/expire take it to end the batch, so once an
- * ending commits no worker transaction can record a cell of that batch any more.
+ * Locks a batch's row for the rest of the transaction and, if it still takes paint, returns its
+ * event sequence so far (null otherwise). Workers take it before recording cells, and cancel/expire
+ * take it to end the batch, so once an ending commits no worker transaction can record a cell of
+ * that batch any more; and while the lock is held, nobody else can number an event of the batch.
  */
-export async function lockBatchIfRunning(sql: Sql, id: string): Promise<boolean> {
-  const { rows } = await sql.query<{ status: BatchStatus }>('select status from batches where id = $1 for no key update', [id]);
-  return rows[0]?.status === 'running';
+export async function lockBatchIfRunning(sql: Sql, id: string): Promise<number | null> {
+  const { rows } = await sql.query<{ status: BatchStatus; seq: string }>('select status, seq from batches where id = $1 for no key update', [id]);
+  return rows[0]?.status === 'running' ? Number(rows[0].seq) : null;
 }
 
 /** Ends a running batch as cancelled or expired; null when it was not running (or does not exist). */
 export async function endBatch(sql: Sql, id: string, status: 'cancelled' | 'expired'): Promise<Batch | null> {
   const { rows } = await sql.query<BatchRow>(
-    `update batches set status = $2, finished_at = now() where id = $1 and status = 'running' returning ${COLUMNS}`,
+    `update batches set status = $2, finished_at = now(), seq = seq + 1 where id = $1 and status = 'running' returning ${COLUMNS}`,
     [id, status],
   );
   return rows[0] ? toBatch(rows[0]) : null;
@@ -102,11 +105,13 @@ export async function listBatches(sql: Sql, limit: number): Promise<Batch[]> {
 export async function advanceBatch(
   sql: Sql,
   batchId: string,
-  finished: { done: number; failed: number },
+  finished: { done: number; failed: number; seq: number },
   last: CellPosition & { worker: string },
 ): Promise<{ batch: Batch; completedNow: boolean } | null> {
+  // `seq` is the number of the last cells event; the completion, if this is it, takes the next.
   const { rows } = await sql.query<BatchRow>(
     `update batches set
+       seq = case when done + $2 + failed + $3 = total then $7::bigint + 1 else $7::bigint end,
        done = done + $2,
        failed = failed + $3,
        status = case when done + $2 + failed + $3 = total then 'completed' else status end,
@@ -116,7 +121,7 @@ export async function advanceBatch(
        last_worker = case when done + $2 + failed + $3 = total then $6 else last_worker end
      where id = $1 and status = 'running'
      returning ${COLUMNS}`,
-    [batchId, finished.done, finished.failed, last.row, last.col, last.worker],
+    [batchId, finished.done, finished.failed, last.row, last.col, last.worker, finished.seq],
   );
   if (!rows[0]) return null;
   const batch = toBatch(rows[0]);

@@ -17,17 +17,42 @@ export interface CellOutcomeRow {
  * so a duplicate delivery changes nothing and counts nothing. The caller holds the batch row lock
  * and has checked that the batch still runs.
  */
-export async function insertOutcomes(sql: Sql, batchId: string, cells: CellOutcomeRow[], workerId: string): Promise<CellOutcomeRow[]> {
+export async function insertOutcomes(
+  sql: Sql,
+  batchId: string,
+  cells: CellOutcomeRow[],
+  workerId: string,
+  seq: number,
+): Promise<CellOutcomeRow[]> {
   if (cells.length === 0) return [];
   const { rows } = await sql.query<CellOutcomeRow>(
-    `insert into cells (batch_id, row_no, col_no, color, error, worker_id)
-     select $1, c.row_no, c.col_no, c.color, c.error, $6
+    `insert into cells (batch_id, row_no, col_no, color, error, worker_id, seq)
+     select $1, c.row_no, c.col_no, c.color, c.error, $6, $7
        from unnest($2::int[], $3::int[], $4::text[], $5::text[]) as c (row_no, col_no, color, error)
      on conflict (batch_id, row_no, col_no) do nothing
      returning row_no as "row", col_no as "col", color, error`,
-    [batchId, cells.map((c) => c.row), cells.map((c) => c.col), cells.map((c) => c.color), cells.map((c) => c.error), workerId],
+    [batchId, cells.map((c) => c.row), cells.map((c) => c.col), cells.map((c) => c.color), cells.map((c) => c.error), workerId, seq],
   );
   return rows;
+}
+
+/** Cells announced by events numbered after `afterSeq`: what a client that applied up to it missed. */
+export async function listOutcomesSince(sql: Sql, batchId: string, afterSeq: number): Promise<{ cells: ColoredCell[]; failedCells: FailedCell[] }> {
+  const { rows } = await sql.query<CellOutcomeRow>(
+    'select row_no as "row", col_no as "col", color, error from cells where batch_id = $1 and seq > $2',
+    [batchId, afterSeq],
+  );
+  return splitOutcomes(rows);
+}
+
+export function splitOutcomes(rows: CellOutcomeRow[]): { cells: ColoredCell[]; failedCells: FailedCell[] } {
+  const cells: ColoredCell[] = [];
+  const failedCells: FailedCell[] = [];
+  for (const r of rows) {
+    if (r.color !== null) cells.push({ row: r.row, col: r.col, color: r.color });
+    else if (r.error !== null) failedCells.push({ row: r.row, col: r.col, error: r.error });
+  }
+  return { cells, failedCells };
 }
 
 /** Finished cells with a colour (the contract's `cells`). */

@@ -7,18 +7,26 @@ import type { Batch, BatchStatus, CellPosition, ColoredCell, ErrorBody, FailedCe
 
 export const batchRoom = (batchId: string) => `batch:${batchId}`;
 
-export interface CellsColoredEvent {
+/**
+ * Extension on every batch event: `seq`, the event's number in its batch's sequence (1, 2, 3 …,
+ * no gaps). A client that applied up to N and then sees N+2 knows it missed N+1.
+ */
+export interface Sequenced {
+  seq: number;
+}
+
+export interface CellsColoredEvent extends Sequenced {
   batchId: string;
   cells: ColoredCell[];
 }
 
 /** Extension: cells whose jobs exhausted their retries. */
-export interface CellsFailedEvent {
+export interface CellsFailedEvent extends Sequenced {
   batchId: string;
   cells: FailedCell[];
 }
 
-export interface BatchCompletedEvent {
+export interface BatchCompletedEvent extends Sequenced {
   batchId: string;
   status: Exclude<BatchStatus, 'running'>;
   total: number;
@@ -30,8 +38,21 @@ export interface BatchCompletedEvent {
   lastWorker: string | null;
 }
 
-/** `failedCells` is an extension: the snapshot of cells that failed for good. */
-export type JoinAck = { ok: true; batch: Batch; cells: ColoredCell[]; failedCells: FailedCell[] } | ({ ok: false } & ErrorBody);
+/**
+ * `failedCells` is an extension: the snapshot of cells that failed for good. So is `seq` (the
+ * batch's latest event number: the snapshot holds everything up to it) and `afterSeq`, echoed when
+ * the join asked only for what came after that number.
+ */
+export type JoinAck =
+  | { ok: true; batch: Batch; cells: ColoredCell[]; failedCells: FailedCell[]; seq: number; afterSeq: number | null }
+  | ({ ok: false } & ErrorBody);
+
+/** Extension: rejoin with the last event number applied, to receive only what came after it. */
+export interface JoinOptions {
+  afterSeq?: number;
+}
+
+export type JoinCallback = (response: JoinAck) => void;
 
 /** Extension: how many worker processes are alive, sent on connect and whenever it changes. */
 export interface WorkersStatusEvent {
@@ -46,7 +67,7 @@ export interface ServerToClientEvents {
 }
 
 export interface ClientToServerEvents {
-  'batch:join': (batchId: string, ack: (response: JoinAck) => void) => void;
+  'batch:join': (batchId: string, optionsOrAck: JoinOptions | JoinCallback, ack?: JoinCallback) => void;
   'batch:leave': (batchId: string) => void;
 }
 
@@ -63,5 +84,6 @@ export function completedEvent(batch: Batch): BatchCompletedEvent {
     elapsedMs: Date.parse(batch.finishedAt) - Date.parse(batch.createdAt),
     lastCell: batch.lastCell,
     lastWorker: batch.lastWorker,
+    seq: batch.seq,
   };
 }

@@ -4,9 +4,9 @@ import pg from 'pg';
 import { Server } from 'socket.io';
 import { isBatchId } from '../batches/validate';
 import { findBatch } from '../db/batches';
-import { listCells, listFailedCells } from '../db/cells';
+import { listCells, listFailedCells, listOutcomesSince } from '../db/cells';
 import type { Logger } from '../log';
-import { batchRoom, type ClientToServerEvents, type JoinAck, type ServerToClientEvents } from './events';
+import { batchRoom, type ClientToServerEvents, type JoinAck, type JoinOptions, type ServerToClientEvents } from './events';
 
 export type RealtimeServer = Server<ClientToServerEvents, ServerToClientEvents>;
 
@@ -38,20 +38,26 @@ export function attachRealtime(
   });
 
   io.on('connection', (socket) => {
-    socket.on('batch:join', async (batchId, ack) => {
+    socket.on('batch:join', async (batchId, optionsOrAck, maybeAck) => {
+      const ack = typeof optionsOrAck === 'function' ? optionsOrAck : maybeAck;
       if (typeof ack !== 'function') return;
       if (!isBatchId(batchId)) return ack(NOT_FOUND);
+      const afterSeq = typeof optionsOrAck === 'object' ? parseAfterSeq(optionsOrAck) : null;
       try {
         // Join before reading: an event that lands in between is then both in the snapshot and
-        // delivered, which is harmless (same colour), while the other order could lose it.
+        // delivered, which is harmless (same colour), while the other order could lose it. Read the
+        // batch before its cells: every cell numbered up to batch.seq is committed by then.
         await socket.join(batchRoom(batchId));
         const batch = await findBatch(pool, batchId);
         if (!batch) {
           await socket.leave(batchRoom(batchId));
           return ack(NOT_FOUND);
         }
-        const [cells, failedCells] = await Promise.all([listCells(pool, batchId), listFailedCells(pool, batchId)]);
-        ack({ ok: true, batch, cells, failedCells });
+        const outcomes =
+          afterSeq === null
+            ? { cells: await listCells(pool, batchId), failedCells: await listFailedCells(pool, batchId) }
+            : await listOutcomesSince(pool, batchId, afterSeq);
+        ack({ ok: true, batch, ...outcomes, seq: batch.seq, afterSeq });
       } catch (err) {
         log.warn('batch:join failed', { batchId, err });
         ack({ ok: false, error: { code: 'unavailable', message: 'The server could not read this batch right now. Try again in a moment.' } });
@@ -83,4 +89,10 @@ function listenConnections(connectionString: string, pool: pg.Pool): pg.Pool {
       return Object.assign(client, { release: () => void client.end().catch(() => undefined) });
     },
   } as unknown as pg.Pool;
+}
+
+/** A join's `afterSeq`, if it is a usable event number; anything else asks for the full snapshot. */
+function parseAfterSeq(options: JoinOptions | null): number | null {
+  const value = options?.afterSeq;
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : null;
 }

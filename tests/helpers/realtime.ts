@@ -74,7 +74,7 @@ export async function drain(pool: pg.Pool, socket: TestClient, batchId: string) 
   };
   socket.on('cells:colored', onCells);
   try {
-    await withTransaction(pool, (tx) => emitInTransaction(tx, batchId, 'cells:colored', { batchId, cells: [] }));
+    await withTransaction(pool, (tx) => emitInTransaction(tx, batchId, 'cells:colored', { batchId, seq: 0, cells: [] }));
     await waitFor(() => arrived, 'the drain marker');
   } finally {
     socket.off('cells:colored', onCells);
