@@ -1,0 +1,116 @@
+import { io as connect } from 'socket.io-client';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { BatchFollower } from '../../app/client/batch-follower';
+import type { BrowserSocket } from '../../app/client/socket';
+import { startBatch } from '../../lib/batches/start-batch';
+import { findBatch } from '../../lib/db/batches';
+import { listCells } from '../../lib/db/cells';
+import type { Sequenced } from '../../lib/realtime/events';
+import { waitUntilUnderWay } from '../helpers/batch-checks';
+import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/db';
+import { slowCells, startWorker, type WorkerProcess } from '../helpers/processes';
+import { connectClient, join, startRealtime, type TestClient } from '../helpers/realtime';
+
+// Sequenced events and catching up: what a viewer holds must converge to what Postgres holds.
+
+let db: TestDatabase;
+let realtime: Awaited<ReturnType<typeof startRealtime>>;
+let workers: WorkerProcess[] = [];
+const sockets: { disconnect(): unknown }[] = [];
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  realtime = await startRealtime(db.pool, db.url);
+});
+afterEach(async () => {
+  await Promise.all(workers.map((w) => w.stop()));
+  workers = [];
+});
+afterAll(async () => {
+  sockets.forEach((s) => s.disconnect());
+  await realtime.close();
+  await db.drop();
+});
+
+const start = async (rows: number, cols: number) =>
+  (await startBatch({ pool: db.pool, boss: await db.boss(), chunkSize: 1000, defaultDeadlineSeconds: 600 }, { rows, cols })).batch;
+
+/** The page's own follower, on a real socket.io client in this process. */
+function follow(batchId: string) {
+  const socket = connect(realtime.url, { path: '/socket.io', transports: ['websocket'], forceNew: true, reconnectionDelay: 200, reconnectionDelayMax: 500 }) as BrowserSocket;
+  sockets.push(socket);
+  const follower = new BatchFollower(batchId, socket, () => undefined);
+  const stop = follower.start();
+  sockets.push({ disconnect: stop });
+  return { socket, follower };
+}
+
+/** Waits until the follower holds exactly the stored cells and has seen the batch end. */
+async function expectConverged(follower: BatchFollower, batchId: string) {
+  await waitFor(async () => {
+    const view = follower.view();
+    const stored = await findBatch(db.pool, batchId);
+    return view.completion !== null && stored?.status !== 'running' && view.painted === stored?.done;
+  }, `the follower of ${batchId} to hold every cell and the completion`, 60_000);
+  const store = follower.view().store!;
+  for (const cell of await listCells(db.pool, batchId)) {
+    expect(store.colors[cell.row * store.cols + cell.col]).toBe(Number.parseInt(cell.color.slice(1), 16));
+  }
+}
+
+describe('sequenced events and replay', () => {
+  it('numbers every event of a batch 1, 2, 3 … without gaps; a rejoin with afterSeq returns exactly what came after', async () => {
+    workers.push(startWorker(db.url, 'w-1', { WORKER_FETCH_SIZE: '100' }));
+    const client: TestClient = await connectClient(realtime.url);
+    sockets.push(client);
+    const seqs: number[] = [];
+    const record = (event: Sequenced & { batchId: string }) => seqs.push(event.seq);
+    client.on('cells:colored', record);
+    client.on('batch:completed', record);
+    const batch = await start(20, 50);
+    const first = await join(client, batch.id);
+    if (!first.ok) throw new Error('join failed');
+    await waitFor(async () => (await findBatch(db.pool, batch.id))?.status === 'completed', 'the batch to complete');
+    const stored = (await findBatch(db.pool, batch.id))!;
+    await waitFor(() => seqs.includes(stored.seq), 'the completion event');
+
+    // Every number after the join's snapshot arrives, once, in order.
+    const expected = Array.from({ length: stored.seq - first.seq }, (_, i) => first.seq + i + 1);
+    expect(seqs.filter((s) => s > first.seq)).toEqual(expected);
+
+    const since = await new Promise<import('../../lib/realtime/events').JoinAck>((resolve) =>
+      client.emit('batch:join', batch.id, { afterSeq: 3 }, resolve),
+    );
+    if (!since.ok) throw new Error('rejoin failed');
+    const { rows } = await db.pool.query<{ n: number }>('select count(*)::int as n from cells where batch_id = $1 and seq > 3', [batch.id]);
+    expect(since).toMatchObject({ afterSeq: 3, seq: stored.seq });
+    expect(since.cells).toHaveLength(rows[0].n);
+    expect(since.cells.length).toBeLessThan(1000);
+  });
+
+  it('converges when the web server loses its LISTEN connection mid-batch', async () => {
+    workers.push(startWorker(db.url, 'w-1', slowCells(100)), startWorker(db.url, 'w-2', slowCells(100)));
+    const batch = await start(30, 50);
+    const { follower } = follow(batch.id);
+    await waitUntilUnderWay(db, batch.id, 200);
+    const { rows } = await db.pool.query<{ killed: boolean }>(
+      `select pg_terminate_backend(pid) as killed from pg_stat_activity where application_name = 'finish-line-socket-io' and datname = current_database()`,
+    );
+    expect(rows.length).toBeGreaterThan(0);
+    await expectConverged(follower, batch.id);
+  });
+
+  it('catches up after its own connection was down for seconds mid-batch', async () => {
+    workers.push(startWorker(db.url, 'w-1', slowCells(100)), startWorker(db.url, 'w-2', slowCells(100)));
+    const batch = await start(30, 50);
+    const { socket, follower } = follow(batch.id);
+    await waitUntilUnderWay(db, batch.id, 200);
+    // Off the air while a few hundred cells land, then back: the rejoin asks only for what it missed.
+    socket.disconnect();
+    const paintedWhenCut = follower.view().painted;
+    await waitUntilUnderWay(db, batch.id, paintedWhenCut + 400);
+    expect(follower.view().painted).toBe(paintedWhenCut);
+    socket.connect();
+    await expectConverged(follower, batch.id);
+  });
+});
