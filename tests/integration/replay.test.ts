@@ -9,6 +9,7 @@ import type { Sequenced } from '../../lib/realtime/events';
 import { waitUntilUnderWay } from '../helpers/batch-checks';
 import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/db';
 import { slowCells, startWorker, type WorkerProcess } from '../helpers/processes';
+import { startProxy } from '../helpers/proxy';
 import { connectClient, join, startRealtime, type TestClient } from '../helpers/realtime';
 
 // Sequenced events and catching up: what a viewer holds must converge to what Postgres holds.
@@ -36,8 +37,8 @@ const start = async (rows: number, cols: number) =>
   (await startBatch({ pool: db.pool, boss: await db.boss(), chunkSize: 1000, defaultDeadlineSeconds: 600 }, { rows, cols })).batch;
 
 /** The page's own follower, on a real socket.io client in this process. */
-function follow(batchId: string) {
-  const socket = connect(realtime.url, { path: '/socket.io', transports: ['websocket'], forceNew: true, reconnectionDelay: 200, reconnectionDelayMax: 500 }) as BrowserSocket;
+function follow(batchId: string, url = realtime.url) {
+  const socket = connect(url, { path: '/socket.io', transports: ['websocket'], forceNew: true, reconnectionDelay: 200, reconnectionDelayMax: 500 }) as BrowserSocket;
   sockets.push(socket);
   const follower = new BatchFollower(batchId, socket, () => undefined);
   const stop = follower.start();
@@ -59,6 +60,26 @@ async function expectConverged(follower: BatchFollower, batchId: string) {
 }
 
 describe('sequenced events and replay', () => {
+  it('catches up after its link was cut for 10 s mid-batch (a TCP proxy drops and restores it)', async () => {
+    workers.push(startWorker(db.url, 'w-1', slowCells(100)), startWorker(db.url, 'w-2', slowCells(100)));
+    const proxy = await startProxy(Number(new URL(realtime.url).port));
+    try {
+      const batch = await start(40, 50);
+      const { follower } = follow(batch.id, proxy.url);
+      await waitUntilUnderWay(db, batch.id, 200);
+      await proxy.cut();
+      await waitFor(() => follower.view().connection === 'reconnecting', 'the follower to notice the cut');
+      await new Promise((resolve) => setTimeout(resolve, 10_000));
+      const restoredAt = Date.now();
+      await proxy.restore();
+      await waitFor(() => follower.view().connection === 'connected', 'the follower to reconnect', 30_000);
+      await expectConverged(follower, batch.id);
+      console.log(`catch-up after a 10 s cut: ${Date.now() - restoredAt} ms from restore to every cell`);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('numbers every event of a batch 1, 2, 3 … without gaps; a rejoin with afterSeq returns exactly what came after', async () => {
     workers.push(startWorker(db.url, 'w-1', { WORKER_FETCH_SIZE: '100' }));
     const client: TestClient = await connectClient(realtime.url);
