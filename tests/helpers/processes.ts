@@ -13,9 +13,30 @@ export interface WorkerProcess {
 
 /** Starts a real worker process (`workers/main.ts`) against `databaseUrl`. */
 export function startWorker(databaseUrl: string, id: string, env: Record<string, string> = {}): WorkerProcess {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
+  return startProcess('workers/main.ts', id, { DATABASE_URL: databaseUrl, WORKER_ID: id, ...env });
+}
+
+/**
+ * Starts a real web server process (`server.ts`: Next.js and Socket.IO) on `port`; needs the pages
+ * built (`npm test` builds them first). Resolves once it answers /healthz.
+ */
+export async function startWebServer(databaseUrl: string, port: number): Promise<WorkerProcess> {
+  const server = startProcess('server.ts', `web-${port}`, { DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', NODE_ENV: 'production' });
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
+    if (ok) return server;
+    if (server.proc.exitCode !== null || Date.now() > deadline) {
+      throw new Error(`web server on port ${port} did not come up:\n${server.output()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function startProcess(entry: string, id: string, env: Record<string, string>): WorkerProcess {
+  const proc = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: databaseUrl, WORKER_ID: id, LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -1,12 +1,9 @@
-import { io as connect } from 'socket.io-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { BatchFollower } from '../../app/client/batch-follower';
-import type { BrowserSocket } from '../../app/client/socket';
 import { startBatch } from '../../lib/batches/start-batch';
 import { findBatch } from '../../lib/db/batches';
-import { listCells } from '../../lib/db/cells';
 import type { Sequenced } from '../../lib/realtime/events';
 import { waitUntilUnderWay } from '../helpers/batch-checks';
+import { expectConverged, follow } from '../helpers/follower';
 import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/db';
 import { slowCells, startWorker, type WorkerProcess } from '../helpers/processes';
 import { startProxy } from '../helpers/proxy';
@@ -17,7 +14,7 @@ import { connectClient, join, startRealtime, type TestClient } from '../helpers/
 let db: TestDatabase;
 let realtime: Awaited<ReturnType<typeof startRealtime>>;
 let workers: WorkerProcess[] = [];
-const sockets: { disconnect(): unknown }[] = [];
+const sockets: TestClient[] = [];
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -28,6 +25,7 @@ afterEach(async () => {
   workers = [];
 });
 afterAll(async () => {
+  followers.forEach((f) => f.close());
   sockets.forEach((s) => s.disconnect());
   await realtime.close();
   await db.drop();
@@ -36,27 +34,11 @@ afterAll(async () => {
 const start = async (rows: number, cols: number) =>
   (await startBatch({ pool: db.pool, boss: await db.boss(), chunkSize: 1000, defaultDeadlineSeconds: 600 }, { rows, cols })).batch;
 
-/** The page's own follower, on a real socket.io client in this process. */
-function follow(batchId: string, url = realtime.url) {
-  const socket = connect(url, { path: '/socket.io', transports: ['websocket'], forceNew: true, reconnectionDelay: 200, reconnectionDelayMax: 500 }) as BrowserSocket;
-  sockets.push(socket);
-  const follower = new BatchFollower(batchId, socket, () => undefined);
-  const stop = follower.start();
-  sockets.push({ disconnect: stop });
-  return { socket, follower };
-}
-
-/** Waits until the follower holds exactly the stored cells and has seen the batch end. */
-async function expectConverged(follower: BatchFollower, batchId: string) {
-  await waitFor(async () => {
-    const view = follower.view();
-    const stored = await findBatch(db.pool, batchId);
-    return view.completion !== null && stored?.status !== 'running' && view.painted === stored?.done;
-  }, `the follower of ${batchId} to hold every cell and the completion`, 60_000);
-  const store = follower.view().store!;
-  for (const cell of await listCells(db.pool, batchId)) {
-    expect(store.colors[cell.row * store.cols + cell.col]).toBe(Number.parseInt(cell.color.slice(1), 16));
-  }
+const followers: ReturnType<typeof follow>[] = [];
+function follower(batchId: string, url = realtime.url) {
+  const f = follow(url, batchId);
+  followers.push(f);
+  return f;
 }
 
 describe('sequenced events and replay', () => {
@@ -65,15 +47,15 @@ describe('sequenced events and replay', () => {
     const proxy = await startProxy(Number(new URL(realtime.url).port));
     try {
       const batch = await start(40, 50);
-      const { follower } = follow(batch.id, proxy.url);
+      const { follower: f } = follower(batch.id, proxy.url);
       await waitUntilUnderWay(db, batch.id, 200);
       await proxy.cut();
-      await waitFor(() => follower.view().connection === 'reconnecting', 'the follower to notice the cut');
+      await waitFor(() => f.view().connection === 'reconnecting', 'the follower to notice the cut');
       await new Promise((resolve) => setTimeout(resolve, 10_000));
       const restoredAt = Date.now();
       await proxy.restore();
-      await waitFor(() => follower.view().connection === 'connected', 'the follower to reconnect', 30_000);
-      await expectConverged(follower, batch.id);
+      await waitFor(() => f.view().connection === 'connected', 'the follower to reconnect', 30_000);
+      await expectConverged(db, f, batch.id);
       console.log(`catch-up after a 10 s cut: ${Date.now() - restoredAt} ms from restore to every cell`);
     } finally {
       await proxy.close();
@@ -112,26 +94,26 @@ describe('sequenced events and replay', () => {
   it('converges when the web server loses its LISTEN connection mid-batch', async () => {
     workers.push(startWorker(db.url, 'w-1', slowCells(100)), startWorker(db.url, 'w-2', slowCells(100)));
     const batch = await start(30, 50);
-    const { follower } = follow(batch.id);
+    const { follower: f } = follower(batch.id);
     await waitUntilUnderWay(db, batch.id, 200);
     const { rows } = await db.pool.query<{ killed: boolean }>(
       `select pg_terminate_backend(pid) as killed from pg_stat_activity where application_name = 'finish-line-socket-io' and datname = current_database()`,
     );
     expect(rows.length).toBeGreaterThan(0);
-    await expectConverged(follower, batch.id);
+    await expectConverged(db, f, batch.id);
   });
 
   it('catches up after its own connection was down for seconds mid-batch', async () => {
     workers.push(startWorker(db.url, 'w-1', slowCells(100)), startWorker(db.url, 'w-2', slowCells(100)));
     const batch = await start(30, 50);
-    const { socket, follower } = follow(batch.id);
+    const { socket, follower: f } = follower(batch.id);
     await waitUntilUnderWay(db, batch.id, 200);
     // Off the air while a few hundred cells land, then back: the rejoin asks only for what it missed.
     socket.disconnect();
-    const paintedWhenCut = follower.view().painted;
+    const paintedWhenCut = f.view().painted;
     await waitUntilUnderWay(db, batch.id, paintedWhenCut + 400);
-    expect(follower.view().painted).toBe(paintedWhenCut);
+    expect(f.view().painted).toBe(paintedWhenCut);
     socket.connect();
-    await expectConverged(follower, batch.id);
+    await expectConverged(db, f, batch.id);
   });
 });

@@ -1,0 +1,35 @@
+import { io as connect } from 'socket.io-client';
+import { expect } from 'vitest';
+import { BatchFollower } from '../../app/client/batch-follower';
+import type { BrowserSocket } from '../../app/client/socket';
+import { findBatch } from '../../lib/db/batches';
+import { listCells } from '../../lib/db/cells';
+import { waitFor, type TestDatabase } from './db';
+
+/** The page's own follower (app/client/batch-follower.ts) on a real socket.io client in this process. */
+export function follow(url: string, batchId: string) {
+  const socket = connect(url, { path: '/socket.io', transports: ['websocket'], forceNew: true, reconnectionDelay: 200, reconnectionDelayMax: 1000 }) as BrowserSocket;
+  const follower = new BatchFollower(batchId, socket, () => undefined);
+  const stop = follower.start();
+  return {
+    socket,
+    follower,
+    close: () => {
+      stop();
+      socket.disconnect();
+    },
+  };
+}
+
+/** Waits until the follower holds exactly the stored cells, each in its stored colour, and has seen the batch end. */
+export async function expectConverged(db: TestDatabase, follower: BatchFollower, batchId: string, timeoutMs = 60_000) {
+  await waitFor(async () => {
+    const view = follower.view();
+    const stored = await findBatch(db.pool, batchId);
+    return view.completion !== null && stored?.status !== 'running' && view.painted === stored?.done;
+  }, `the follower of ${batchId} to hold every cell and the completion`, timeoutMs);
+  const store = follower.view().store!;
+  for (const cell of await listCells(db.pool, batchId)) {
+    expect(store.colors[cell.row * store.cols + cell.col]).toBe(Number.parseInt(cell.color.slice(1), 16));
+  }
+}
