@@ -18,6 +18,8 @@ export interface Config {
   embeddedPg: { dataDir: string; port: number };
   /** Worker processes the start script keeps running. */
   workers: number;
+  /** Web server processes the start script runs, on PORT, PORT+1, … */
+  webServers: number;
   workerId: string;
   maxCells: number;
   /** Cell jobs a worker fetches, records and completes in one transaction. */
@@ -79,6 +81,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       port: int('PG_PORT', 54329, 1024, 65535),
     },
     workers: int('WORKERS', availableParallelism(), 0, 64),
+    webServers: int('WEB_SERVERS', 1, 1, 16),
     workerId: env.WORKER_ID?.trim() || `${hostname()}-${process.pid}`,
     maxCells: int('MAX_CELLS', 1_000_000, 1, 1_000_000),
     workerFetchSize: int('WORKER_FETCH_SIZE', 1000, 1, 5000),

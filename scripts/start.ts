@@ -29,14 +29,24 @@ runProcess({ proc: 'start', name: 'finish line' }, async (life, log) => {
   await pool.end();
   if (!dev) await buildIfNeeded(log);
 
-  const children = [new Child({ name: 'web', entry: 'server.ts', env, restart: true, log })];
+  // Several web servers share nothing but PostgreSQL: the Socket.IO adapter carries every broadcast.
+  const webs = Array.from({ length: cfg.webServers }, (_, i) => {
+    const port = cfg.port === 0 ? 0 : cfg.port + i;
+    return new Child({ name: `web :${port}`, entry: 'server.ts', env: { ...env, PORT: String(port) }, restart: true, log });
+  });
+  const children = [...webs];
   for (let i = 1; i <= cfg.workers; i++) {
     children.push(new Child({ name: `worker w-${i}`, entry: 'workers/main.ts', env: { ...env, WORKER_ID: `w-${i}` }, restart: true, log }));
   }
   life.onStop('web server and workers', () => Promise.all(children.map((c) => c.stop())).then(() => undefined));
   for (const child of children) child.start();
-  const port = await children[0].waitFor((m) => (isMessage(m, 'listening') ? Number(m.port) : undefined));
-  log.info('finish line is up', { url: `http://localhost:${port}`, workers: cfg.workers, database: cfg.databaseUrl ? 'DATABASE_URL' : 'embedded' });
+  const ports = await Promise.all(webs.map((web) => web.waitFor((m) => (isMessage(m, 'listening') ? Number(m.port) : undefined))));
+  log.info('finish line is up', {
+    url: `http://localhost:${ports[0]}`,
+    ...(ports.length > 1 ? { urls: ports.map((p) => `http://localhost:${p}`) } : {}),
+    workers: cfg.workers,
+    database: cfg.databaseUrl ? 'DATABASE_URL' : 'embedded',
+  });
 });
 
 function isMessage(message: unknown, type: string): message is Record<string, unknown> {

@@ -47,7 +47,7 @@ beforeAll(async () => {
   await chmod(dir, 0o755);
   dataDir = dir;
   port = await freePort();
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), WORKERS: '2', PG_PORT: String(await freePort()), PG_DATA_DIR: path.join(dir, 'pg'), LOG_LEVEL: 'info' };
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), WEB_SERVERS: '2', WORKERS: '2', PG_PORT: String(await freePort()), PG_DATA_DIR: path.join(dir, 'pg'), LOG_LEVEL: 'info' };
   delete env.DATABASE_URL;
   start = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let buffer = '';
@@ -69,9 +69,8 @@ afterAll(async () => {
 });
 
 describe('npm start (the start script)', () => {
-  it('serves the app with embedded PostgreSQL and runs worker processes named as workers', async () => {
-    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
-    expect(health.status).toBe(200);
+  it('serves the app with embedded PostgreSQL on two web servers and runs worker processes named as workers', async () => {
+    for (const p of [port, port + 1]) expect((await fetch(`http://127.0.0.1:${p}/healthz`)).status).toBe(200);
     const workers = childrenOf(start.pid!).filter((c) => c.args.includes('workers/main.ts'));
     expect(workers).toHaveLength(2);
     expect(logged('worker started').length).toBeGreaterThanOrEqual(2);
@@ -113,9 +112,10 @@ describe('npm start (the start script)', () => {
 
     const index = (msg: string, proc?: string) => lines.findIndex((l) => l.msg === msg && (!proc || l.proc === proc));
     const postgresStopping = index('embedded postgres stopping');
-    expect(postgresStopping).toBeGreaterThan(index('web server stopped'));
+    expect(postgresStopping).toBeGreaterThan(lines.findLastIndex((l) => l.msg === 'web server stopped'));
     expect(postgresStopping).toBeGreaterThan(lines.findLastIndex((l) => l.msg === 'worker stopped'));
     expect(logged('worker stopped')).toHaveLength(2);
+    expect(logged('web server stopped')).toHaveLength(2);
     expect(logged('embedded postgres stopped')).toHaveLength(1);
   });
 });
