@@ -92,3 +92,23 @@ test('the Cancel button stops a running batch and the banner says so', async ({ 
   await expect(page.getByTestId('banner')).toContainText(/Cancelled after .*: [\d,]+ of 160,000 cells had finished/);
   await expect(page.getByRole('button', { name: 'Cancel batch' })).toHaveCount(0);
 });
+
+test('reload at the start and at the end, and a second tab opened mid-batch: each ends with the stored grid', async ({ page, context }) => {
+  const { batchId } = await startFromPage(page, 300, 300);
+  // At the start: before (or just as) the first cells land.
+  await page.reload();
+  const second = await context.newPage();
+  await expect(page.getByTestId('progress')).toContainText(/^[1-9][\d,]* \/ 90,000/);
+  await second.goto(`/batches/${batchId}`);
+  for (const tab of [page, second]) {
+    await expect(tab.getByTestId('banner')).toContainText('All 90,000 cells finished', { timeout: 90_000 });
+    const grid = await compareGridWithApi(tab, batchId);
+    expect(grid.cells).toHaveLength(90_000);
+    expect(grid.mismatches).toEqual([]);
+  }
+  // At the end: the snapshot alone paints everything and the banner comes back.
+  await page.reload();
+  await expect(page.getByTestId('banner')).toContainText('All 90,000 cells finished');
+  expect((await compareGridWithApi(page, batchId)).mismatches).toEqual([]);
+  await second.close();
+});
