@@ -14,10 +14,10 @@ const CANCEL_CHUNK = 20_000;
 /**
  * Cancels a running batch. The status flip waits for any worker transaction recording this batch's
  * cells (they hold its row lock) and then fences out every later one, so no cell is coloured after
- * this returns. The queued jobs are cancelled afterwards; one a worker takes first completes
- * without painting.
+ * this returns. The queued jobs are cancelled afterwards (`jobsCancelled`), which takes a while on a
+ * large batch and is only housekeeping: a job a worker takes first completes without painting.
  */
-export async function cancelBatch(deps: { pool: pg.Pool; boss: PgBoss }, batchId: string): Promise<Batch> {
+export async function cancelBatch(deps: { pool: pg.Pool; boss: PgBoss }, batchId: string): Promise<{ batch: Batch; jobsCancelled: Promise<number> }> {
   const batch = await withTransaction(deps.pool, async (tx) => {
     const ended = await endBatch(tx, batchId, 'cancelled');
     if (ended) await emitInTransaction(tx, batchId, 'batch:completed', completedEvent(ended));
@@ -28,8 +28,7 @@ export async function cancelBatch(deps: { pool: pg.Pool; boss: PgBoss }, batchId
     if (!existing) throw new PublicError('not_found', 'No batch has this id.');
     throw new PublicError('already_finished', `This batch already ended as ${existing.status}; there is nothing to cancel.`);
   }
-  await cancelQueuedJobs(deps.boss, batchId);
-  return batch;
+  return { batch, jobsCancelled: cancelQueuedJobs(deps.boss, batchId) };
 }
 
 /** Cancels the batch's jobs that no worker has taken yet, a chunk at a time. */

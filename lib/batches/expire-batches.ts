@@ -22,7 +22,8 @@ export async function expireOverdueBatches(deps: { pool: pg.Pool; boss: PgBoss }
     });
     if (!batch) continue;
     expired.push(id);
-    await cancelQueuedJobs(deps.boss, id);
+    // Housekeeping only: the batch is fenced already, and leftover jobs complete without painting.
+    await cancelQueuedJobs(deps.boss, id).catch(() => undefined);
   }
   return expired;
 }

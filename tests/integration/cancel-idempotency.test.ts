@@ -33,7 +33,8 @@ describe('cancel', () => {
     await join(watcher, batch.id, heard);
     await withTransaction(db.pool, (tx) => recordCells(tx, cellJobs(batch.id, [[0, 0], [0, 1]]), 'w-1'));
 
-    const cancelled = await cancelBatch({ pool: db.pool, boss: await db.boss() }, batch.id);
+    const { batch: cancelled, jobsCancelled } = await cancelBatch({ pool: db.pool, boss: await db.boss() }, batch.id);
+    await jobsCancelled;
     expect(cancelled).toMatchObject({ status: 'cancelled', done: 2 });
     expect(cancelled.finishedAt).not.toBeNull();
 
@@ -71,7 +72,7 @@ describe('cancel', () => {
       }, 'the cancel to wait on the batch row lock');
       expect(settled).toBe(false);
       await client.query('commit');
-      const cancelled = await cancelling;
+      const { batch: cancelled } = await cancelling;
       expect(cancelled).toMatchObject({ status: 'cancelled', done: 1 });
     } finally {
       client.release();

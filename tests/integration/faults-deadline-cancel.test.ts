@@ -72,8 +72,9 @@ describe('deadlines and cancellation', () => {
     const batch = await start({ rows: 40, cols: 50 });
     await waitUntilUnderWay(db, batch.id, 200);
 
-    const cancelled = await cancelBatch({ pool: db.pool, boss: await db.boss() }, batch.id);
+    const { batch: cancelled, jobsCancelled } = await cancelBatch({ pool: db.pool, boss: await db.boss() }, batch.id);
     const atReturn = (await listCells(db.pool, batch.id)).length;
+    await jobsCancelled;
     expect(cancelled.done).toBe(atReturn);
     expect(atReturn).toBeLessThan(2000);
 
