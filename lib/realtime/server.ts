@@ -38,6 +38,7 @@ export function attachRealtime(
   });
 
   io.on('connection', (socket) => {
+    shedCellsWhenBehind(socket);
     socket.on('batch:join', async (batchId, optionsOrAck, maybeAck) => {
       const ack = typeof optionsOrAck === 'function' ? optionsOrAck : maybeAck;
       if (typeof ack !== 'function') return;
@@ -95,4 +96,29 @@ function listenConnections(connectionString: string, pool: pg.Pool): pg.Pool {
 function parseAfterSeq(options: JoinOptions | null): number | null {
   const value = options?.afterSeq;
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : null;
+}
+
+/** Packets a socket may have queued before its `cells:*` news is shed. */
+export const MAX_QUEUED_PACKETS = 64;
+
+/**
+ * A client that reads slower than cells land would make its server queue every broadcast for it,
+ * without bound. Past MAX_QUEUED_PACKETS queued, this socket's `cells:*` packets are dropped
+ * instead; everything else (the completion, acks) still goes. The client sees the gap in the
+ * sequence numbers (or a quiet spell) once it reads again, and rejoins with `afterSeq`: one answer
+ * with every cell it missed, a coalesced frame in place of the backlog.
+ */
+function shedCellsWhenBehind(socket: { client: unknown }) {
+  // writeToEngine is socket.io's per-connection write path (internal, stable across 4.x).
+  const client = socket.client as { writeToEngine(packets: unknown, opts: unknown): void; conn: { writeBuffer: unknown[] } };
+  const write = client.writeToEngine.bind(client);
+  client.writeToEngine = (packets, opts) => {
+    if (client.conn.writeBuffer.length >= MAX_QUEUED_PACKETS && isCellsPacket(packets)) return;
+    write(packets, opts);
+  };
+}
+
+function isCellsPacket(packets: unknown): boolean {
+  const first = Array.isArray(packets) ? packets[0] : packets;
+  return typeof first === 'string' && first.startsWith('2["cells:');
 }

@@ -34,5 +34,15 @@ export async function startProxy(targetPort: number) {
       }
       pairs.clear();
     });
-  return { port, url: `http://127.0.0.1:${port}`, cut, restore: () => listen(port), close: cut };
+  // Stops (and restarts) reading what the server sends: a client too slow to keep up.
+  const reading = (on: boolean) => pairs.forEach(([, upstream]) => (on ? upstream.resume() : upstream.pause()));
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    cut,
+    restore: () => listen(port),
+    close: cut,
+    stall: () => reading(false),
+    unstall: () => reading(true),
+  };
 }
