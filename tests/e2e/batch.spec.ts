@@ -85,14 +85,6 @@ test('an unknown batch says so', async ({ page }) => {
   await expect(page.getByText(/no batch/i)).toBeVisible();
 });
 
-test('the Cancel button stops a running batch and the banner says so', async ({ page }) => {
-  await startFromPage(page, 400, 400);
-  await expect(page.getByTestId('progress')).toContainText(/^[1-9]/);
-  await page.getByRole('button', { name: 'Cancel batch' }).click();
-  await expect(page.getByTestId('banner')).toContainText(/Cancelled after .*: [\d,]+ of 160,000 cells had finished/);
-  await expect(page.getByRole('button', { name: 'Cancel batch' })).toHaveCount(0);
-});
-
 test('reload at the start and at the end, and a second tab opened mid-batch: each ends with the stored grid', async ({ page, context }) => {
   const { batchId } = await startFromPage(page, 300, 300);
   // At the start: before (or just as) the first cells land.

@@ -11,9 +11,15 @@ export function follow(url: string, batchId: string) {
   const socket = connect(url, { path: '/socket.io', transports: ['websocket'], forceNew: true, reconnectionDelay: 200, reconnectionDelayMax: 1000 }) as BrowserSocket;
   const follower = new BatchFollower(batchId, socket, () => undefined);
   const stop = follower.start();
+  // Completion events heard: a catch-up may deliver the end through a snapshot instead, never twice.
+  const completions: number[] = [];
+  socket.on('batch:completed', (event) => {
+    if (event.batchId === batchId) completions.push(event.seq);
+  });
   return {
     socket,
     follower,
+    completions,
     close: () => {
       stop();
       socket.disconnect();
@@ -21,8 +27,11 @@ export function follow(url: string, batchId: string) {
   };
 }
 
-/** Waits until the follower holds exactly the stored cells, each in its stored colour, and has seen the batch end. */
-export async function expectConverged(db: TestDatabase, follower: BatchFollower, batchId: string, timeoutMs = 60_000) {
+/**
+ * Waits until the follower holds exactly the stored cells, each in its stored colour, and has seen
+ * the batch end; with `completions`, checks the completion event arrived at most once.
+ */
+export async function expectConverged(db: TestDatabase, follower: BatchFollower, batchId: string, completions?: number[], timeoutMs = 60_000) {
   await waitFor(async () => {
     const view = follower.view();
     const stored = await findBatch(db.pool, batchId);
@@ -32,4 +41,5 @@ export async function expectConverged(db: TestDatabase, follower: BatchFollower,
   for (const cell of await listCells(db.pool, batchId)) {
     expect(store.colors[cell.row * store.cols + cell.col]).toBe(Number.parseInt(cell.color.slice(1), 16));
   }
+  if (completions) expect(completions.length).toBeLessThanOrEqual(1);
 }

@@ -41,7 +41,7 @@ describe('many viewers, many batches', () => {
       raws.push({ socket, heard, batchId: batch.id });
     }
 
-    for (const f of followers) await expectConverged(db, f.follower, batches[0].id);
+    for (const f of followers) await expectConverged(db, f.follower, batches[0].id, f.completions);
     for (const raw of raws) {
       await waitFor(() => raw.heard.completions.length > 0, `the completion of ${raw.batchId}`, 60_000);
       await drain(db.pool, raw.socket, raw.batchId);

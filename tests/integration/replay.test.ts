@@ -48,7 +48,7 @@ describe('sequenced events and replay', () => {
     const proxy = await startProxy(Number(new URL(realtime.url).port));
     try {
       const batch = await start(40, 50);
-      const { follower: f } = follower(batch.id, proxy.url);
+      const { follower: f, completions } = follower(batch.id, proxy.url);
       await waitUntilUnderWay(db, batch.id, 200);
       await proxy.cut();
       await waitFor(() => f.view().connection === 'reconnecting', 'the follower to notice the cut');
@@ -56,7 +56,7 @@ describe('sequenced events and replay', () => {
       const restoredAt = Date.now();
       await proxy.restore();
       await waitFor(() => f.view().connection === 'connected', 'the follower to reconnect', 30_000);
-      await expectConverged(db, f, batch.id);
+      await expectConverged(db, f, batch.id, completions);
       console.log(`catch-up after a 10 s cut: ${Date.now() - restoredAt} ms from restore to every cell`);
     } finally {
       await proxy.close();
@@ -69,7 +69,7 @@ describe('sequenced events and replay', () => {
     const proxy = await startProxy(Number(new URL(realtime.url).port));
     try {
       const batch = await start(400, 400);
-      const { socket, follower: f } = follower(batch.id, proxy.url);
+      const { socket, follower: f, completions } = follower(batch.id, proxy.url);
       await waitFor(() => f.view().state === 'ready', 'the follower to join');
       proxy.stall();
       let deepest = 0;
@@ -82,7 +82,7 @@ describe('sequenced events and replay', () => {
       // Past the bound only packets that are never shed (acks, the completion, worker status) queue up.
       expect(deepest).toBeLessThanOrEqual(MAX_QUEUED_PACKETS + 8);
       proxy.unstall();
-      await expectConverged(db, f, batch.id);
+      await expectConverged(db, f, batch.id, completions);
     } finally {
       await proxy.close();
     }
@@ -120,19 +120,19 @@ describe('sequenced events and replay', () => {
   it('converges when the web server loses its LISTEN connection mid-batch', async () => {
     workers.push(startWorker(db.url, 'w-1', slowCells(100)), startWorker(db.url, 'w-2', slowCells(100)));
     const batch = await start(30, 50);
-    const { follower: f } = follower(batch.id);
+    const { follower: f, completions } = follower(batch.id);
     await waitUntilUnderWay(db, batch.id, 200);
     const { rows } = await db.pool.query<{ killed: boolean }>(
       `select pg_terminate_backend(pid) as killed from pg_stat_activity where application_name = 'finish-line-socket-io' and datname = current_database()`,
     );
     expect(rows.length).toBeGreaterThan(0);
-    await expectConverged(db, f, batch.id);
+    await expectConverged(db, f, batch.id, completions);
   });
 
   it('catches up after its own connection was down for seconds mid-batch', async () => {
     workers.push(startWorker(db.url, 'w-1', slowCells(100)), startWorker(db.url, 'w-2', slowCells(100)));
     const batch = await start(30, 50);
-    const { socket, follower: f } = follower(batch.id);
+    const { socket, follower: f, completions } = follower(batch.id);
     await waitUntilUnderWay(db, batch.id, 200);
     // Off the air while a few hundred cells land, then back: the rejoin asks only for what it missed.
     socket.disconnect();
@@ -140,6 +140,6 @@ describe('sequenced events and replay', () => {
     await waitUntilUnderWay(db, batch.id, paintedWhenCut + 400);
     expect(f.view().painted).toBe(paintedWhenCut);
     socket.connect();
-    await expectConverged(db, f, batch.id);
+    await expectConverged(db, f, batch.id, completions);
   });
 });

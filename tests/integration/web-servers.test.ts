@@ -56,7 +56,7 @@ describe('several web servers', () => {
     const heard = record(raw);
     expect((await join(raw, batch.id, heard)).ok).toBe(true);
 
-    for (const v of viewers) await expectConverged(db, v.follower, batch.id);
+    for (const v of viewers) await expectConverged(db, v.follower, batch.id, v.completions);
     await waitFor(() => heard.completions.length > 0, 'the completion on server B');
     await drain(db.pool, raw, batch.id);
     expect(heard.completions).toHaveLength(1);
@@ -73,7 +73,7 @@ describe('several web servers', () => {
     await waitUntilUnderWay(db, batch.id, 800);
     servers[1] = await startWebServer(db.url, ports[1]);
     const restartedAt = Date.now();
-    await expectConverged(db, onB.follower, batch.id);
+    await expectConverged(db, onB.follower, batch.id, onB.completions);
     console.log(`catch-up after a web server restart: ${Date.now() - restartedAt} ms from listening to every cell`);
   });
 });
