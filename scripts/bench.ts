@@ -1,0 +1,287 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { PgBoss } from 'pg-boss';
+import { io as connect, type Socket } from 'socket.io-client';
+import { startEmbeddedPostgres, type RunningPostgres } from '../lib/db/embedded';
+import type { ClientToServerEvents, ServerToClientEvents } from '../lib/realtime/events';
+import type { Batch } from '../lib/types';
+
+/**
+ * `npm run bench`: Finish Line end to end through its public contract, against bare pg-boss on the
+ * same PostgreSQL in the same run, for 10,000 and 100,000 cells (and 1,000,000 with --million).
+ * Prints a table of medians (min–max over --reps) and the ratio ours/baseline; writes JSON and
+ * Markdown to bench-results/.
+ */
+const { values: args } = parseArgs({
+  options: {
+    million: { type: 'boolean', default: false },
+    reps: { type: 'string', default: '3' },
+    workers: { type: 'string', default: '2' },
+  },
+});
+const reps = Number(args.reps);
+const workers = Number(args.workers);
+const SIZES: [number, number][] = [
+  [100, 100],
+  [250, 400],
+  ...(args.million ? ([[1000, 1000]] as [number, number][]) : []),
+];
+const ROOT = path.resolve(import.meta.dirname, '..');
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface OursRun {
+  toCreatedMs: number;
+  toFirstCellMs: number;
+  toCompletedMs: number;
+  cellsPerSecond: number;
+  latencyP50Ms: number;
+  latencyP99Ms: number;
+  dbGrowthBytes: number;
+}
+
+async function main() {
+  const dir = await mkdtemp(path.join(tmpdir(), 'finishline-bench-'));
+  await chmod(dir, 0o755);
+  let postgres: RunningPostgres | undefined;
+  let adminUrl = process.env.DATABASE_URL;
+  if (!adminUrl) {
+    postgres = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port: await freePort(), database: 'bench' });
+    adminUrl = postgres.url;
+  }
+  const baselineUrl = withDatabase(adminUrl, 'bench_baseline');
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query('drop database if exists bench_baseline with (force)');
+  await admin.query('create database bench_baseline');
+
+  // Ours: the app as `npm start` runs it, on that PostgreSQL.
+  const port = await freePort();
+  const app = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, DATABASE_URL: adminUrl, PORT: String(port), WORKERS: String(workers), LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const base = `http://127.0.0.1:${port}`;
+  await waitUntil(async () => (await fetch(`${base}/healthz`).catch(() => null))?.ok === true, 240_000);
+  const processes = childProcesses(app.pid!);
+
+  // Baseline: bare pg-boss workers, as many processes as ours.
+  const baselineBoss = new PgBoss({ connectionString: baselineUrl, max: 4, schedule: false, supervise: false });
+  baselineBoss.on('error', () => undefined);
+  await baselineBoss.start();
+  await baselineBoss.createQueue('baseline', { notify: true });
+  const baselineWorkers = Array.from({ length: workers }, () => spawnBaselineWorker(baselineUrl));
+  await Promise.all(baselineWorkers.map((w) => new Promise((resolve) => w.once('message', resolve))));
+  const baselinePool = new pg.Pool({ connectionString: baselineUrl, max: 2 });
+
+  const socket: Socket<ServerToClientEvents, ClientToServerEvents> = connect(base, { transports: ['websocket'] });
+  await new Promise((resolve) => socket.once('connect', () => resolve(undefined)));
+
+  const results = [];
+  for (const [rows, cols] of SIZES) {
+    const total = rows * cols;
+    const ours: OursRun[] = [];
+    const baseline: number[] = [];
+    for (let rep = 0; rep < reps; rep++) {
+      ours.push(await runOurs(base, socket, admin, rows, cols));
+      baseline.push(await runBaseline(baselineBoss, baselinePool, total));
+      console.log(`${total} cells, rep ${rep + 1}/${reps}: ours ${ours.at(-1)!.toCompletedMs} ms, baseline ${baseline.at(-1)} ms`);
+    }
+    results.push({ total, ours: summarize(ours), baselineMs: stats(baseline), ratio: median(ours.map((o) => o.toCompletedMs)) / median(baseline) });
+  }
+  const rss = processes.map((p) => ({ role: p.role, pid: p.pid, peakRssMb: peakRssMb(p.pid) }));
+  const report = { date: new Date().toISOString(), workers, reps, results, peakRss: rss };
+
+  const table = [
+    '| cells | POST → 201 | → first cell | POST → completed (ours) | baseline (bare pg-boss) | ours / baseline | cells/s | latency p50 / p99 | DB growth |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...results.map((r) =>
+      [
+        r.total.toLocaleString('en-US'),
+        fmt(r.ours.toCreatedMs),
+        fmt(r.ours.toFirstCellMs),
+        fmt(r.ours.toCompletedMs),
+        fmt(r.baselineMs),
+        r.ratio.toFixed(2),
+        Math.round(r.ours.cellsPerSecond.median).toLocaleString('en-US'),
+        `${Math.round(r.ours.latencyP50Ms.median)} / ${Math.round(r.ours.latencyP99Ms.median)} ms`,
+        `${(r.ours.dbGrowthBytes.median / 1e6).toFixed(1)} MB`,
+      ].join(' | ').replace(/^/, '| ').replace(/$/, ' |'),
+    ),
+    '',
+    `Peak RSS: ${rss.map((p) => `${p.role} ${p.peakRssMb} MB`).join(', ')}. Medians of ${reps} runs (min–max), ${workers} workers.`,
+  ].join('\n');
+  console.log(`\n${table}\n`);
+  await mkdir(path.join(ROOT, 'bench-results'), { recursive: true });
+  const stamp = report.date.replace(/[:.]/g, '-');
+  await writeFile(path.join(ROOT, 'bench-results', `bench-${stamp}.json`), JSON.stringify(report, null, 2));
+  await writeFile(path.join(ROOT, 'bench-results', `bench-${stamp}.md`), `${table}\n`);
+
+  socket.disconnect();
+  baselineWorkers.forEach((w) => w.kill('SIGTERM'));
+  await baselineBoss.stop({ graceful: false });
+  await baselinePool.end();
+  app.kill('SIGTERM');
+  await new Promise((resolve) => app.once('exit', resolve));
+  await admin.query('drop database if exists bench_baseline with (force)');
+  await admin.end();
+  await postgres?.stop();
+  await rm(dir, { recursive: true, force: true });
+}
+
+/** One batch through the public contract: POST, join, and every event until the completion. */
+async function runOurs(base: string, socket: Socket<ServerToClientEvents, ClientToServerEvents>, admin: pg.Client, rows: number, cols: number): Promise<OursRun> {
+  const sizeBefore = await databaseSize(admin);
+  const arrivals: [number, number][] = [];
+  let completedAt = 0;
+  let batchId = '';
+  const early: { at: number; batchId: string; n: number }[] = [];
+  const onCells = (event: { batchId: string; cells: unknown[] }) => {
+    const at = performance.now();
+    if (batchId && event.batchId === batchId) arrivals.push([at, event.cells.length]);
+    else early.push({ at, batchId: event.batchId, n: event.cells.length });
+  };
+  const onCompleted = (event: { batchId: string }) => {
+    if (event.batchId === batchId) completedAt = performance.now();
+  };
+  socket.on('cells:colored', onCells);
+  socket.on('batch:completed', onCompleted);
+
+  const started = performance.now();
+  const response = await fetch(`${base}/api/batches`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rows, cols }) });
+  const created = performance.now();
+  const batch = (await response.json()) as Batch;
+  batchId = batch.id;
+  const ack = await new Promise<{ ok: boolean }>((resolve) => socket.emit('batch:join', batch.id, resolve));
+  const joinedAt = performance.now();
+  if (!ack.ok) throw new Error('join failed');
+  for (const e of early) if (e.batchId === batchId) arrivals.push([e.at, e.n]);
+  await waitUntil(() => completedAt > 0, 600_000);
+  socket.off('cells:colored', onCells);
+  socket.off('batch:completed', onCompleted);
+  socket.emit('batch:leave', batch.id);
+
+  // Cells already painted when the join answered count as arriving with the answer.
+  const seen = arrivals.reduce((n, [, k]) => n + k, 0);
+  if (seen < batch.total) arrivals.push([joinedAt, batch.total - seen]);
+  arrivals.sort((a, b) => a[0] - b[0]);
+  return {
+    toCreatedMs: created - started,
+    toFirstCellMs: arrivals[0][0] - started,
+    toCompletedMs: completedAt - started,
+    cellsPerSecond: batch.total / ((completedAt - started) / 1000),
+    latencyP50Ms: weightedPercentile(arrivals, 0.5) - created,
+    latencyP99Ms: weightedPercentile(arrivals, 0.99) - created,
+    dbGrowthBytes: (await databaseSize(admin)) - sizeBefore,
+  };
+}
+
+/** The same number of jobs, inserted in one transaction and completed by bare pg-boss workers. */
+async function runBaseline(boss: PgBoss, pool: pg.Pool, total: number): Promise<number> {
+  const started = performance.now();
+  const client = await pool.connect();
+  try {
+    await client.query('begin');
+    const db = { executeSql: (text: string, values?: unknown[]) => client.query(text, values) };
+    for (let i = 0; i < total; i += 5000) {
+      await boss.insert('baseline', Array.from({ length: Math.min(5000, total - i) }, (_, k) => ({ data: { i: i + k } })), { db });
+    }
+    await client.query('commit');
+  } finally {
+    client.release();
+  }
+  await waitUntil(async () => {
+    const { rows } = await pool.query(`select 1 from pgboss.job where name = 'baseline' and state in ('created', 'retry', 'active') limit 1`);
+    return rows.length === 0;
+  }, 600_000, 10);
+  return performance.now() - started;
+}
+
+function spawnBaselineWorker(url: string): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', 'scripts/bench-baseline-worker.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, BASELINE_URL: url, QUEUE: 'baseline' },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+}
+
+function childProcesses(pid: number): { pid: number; role: string }[] {
+  const out = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' });
+  return out
+    .split('\n')
+    .map((line) => line.trim().match(/^(\d+)\s+(\d+)\s+(.*)$/))
+    .filter((m): m is RegExpMatchArray => m !== null && Number(m[2]) === pid)
+    .map((m) => ({ pid: Number(m[1]), role: m[3].includes('workers/main.ts') ? 'worker' : m[3].includes('server.ts') ? 'web' : 'other' }))
+    .filter((p) => p.role !== 'other');
+}
+
+function peakRssMb(pid: number): number | null {
+  try {
+    const hwm = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmHWM:\s+(\d+) kB/);
+    return hwm ? Math.round(Number(hwm[1]) / 1024) : null;
+  } catch {
+    return null;
+  }
+}
+
+async function databaseSize(admin: pg.Client): Promise<number> {
+  const { rows } = await admin.query<{ size: string }>('select pg_database_size(current_database()) as size');
+  return Number(rows[0].size);
+}
+
+function weightedPercentile(arrivals: [number, number][], p: number): number {
+  const total = arrivals.reduce((n, [, k]) => n + k, 0);
+  let seen = 0;
+  for (const [at, k] of arrivals) {
+    seen += k;
+    if (seen >= p * total) return at;
+  }
+  return arrivals.at(-1)![0];
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+const stats = (xs: number[]) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
+function summarize(runs: OursRun[]) {
+  const keys = Object.keys(runs[0]) as (keyof OursRun)[];
+  return Object.fromEntries(keys.map((k) => [k, stats(runs.map((r) => r[k]))])) as Record<keyof OursRun, ReturnType<typeof stats>>;
+}
+const fmt = (s: { median: number; min: number; max: number }) => `${Math.round(s.median)} ms (${Math.round(s.min)}–${Math.round(s.max)})`;
+
+async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 25) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`bench: timed out after ${timeoutMs} ms`);
+    await sleep(everyMs);
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error('bench failed:', err);
+    process.exit(1);
+  },
+);
