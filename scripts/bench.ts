@@ -1,7 +1,6 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -11,6 +10,8 @@ import { io as connect, type Socket } from 'socket.io-client';
 import { startEmbeddedPostgres, type RunningPostgres } from '../lib/db/embedded';
 import type { ClientToServerEvents, ServerToClientEvents } from '../lib/realtime/events';
 import type { Batch } from '../lib/types';
+import { childProcessesOf } from './child-process';
+import { freePort } from './ports';
 
 /**
  * `npm run bench`: Finish Line end to end through its public contract, against bare pg-boss on the
@@ -212,12 +213,8 @@ function spawnBaselineWorker(url: string): ChildProcess {
 }
 
 function childProcesses(pid: number): { pid: number; role: string }[] {
-  const out = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' });
-  return out
-    .split('\n')
-    .map((line) => line.trim().match(/^(\d+)\s+(\d+)\s+(.*)$/))
-    .filter((m): m is RegExpMatchArray => m !== null && Number(m[2]) === pid)
-    .map((m) => ({ pid: Number(m[1]), role: m[3].includes('workers/main.ts') ? 'worker' : m[3].includes('server.ts') ? 'web' : 'other' }))
+  return childProcessesOf(pid)
+    .map((p) => ({ pid: p.pid, role: p.args.includes('workers/main.ts') ? 'worker' : p.args.includes('server.ts') ? 'web' : 'other' }))
     .filter((p) => p.role !== 'other');
 }
 
@@ -259,17 +256,6 @@ async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs:
     if (Date.now() > deadline) throw new Error(`bench: timed out after ${timeoutMs} ms`);
     await sleep(everyMs);
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 function withDatabase(url: string, database: string): string {

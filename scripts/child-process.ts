@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../lib/log';
 
@@ -108,4 +108,14 @@ export class Child {
       proc.kill('SIGTERM');
     });
   }
+}
+
+/** Every process whose parent is `pid`, with its command line (from `ps`). */
+export function childProcessesOf(pid: number): { pid: number; args: string }[] {
+  const out = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' });
+  return out
+    .split('\n')
+    .map((line) => line.trim().match(/^(\d+)\s+(\d+)\s+(.*)$/))
+    .filter((m): m is RegExpMatchArray => m !== null && Number(m[2]) === pid)
+    .map((m) => ({ pid: Number(m[1]), args: m[3] }));
 }

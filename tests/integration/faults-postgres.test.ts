@@ -9,7 +9,7 @@ import { startBoss } from '../../lib/queue/boss';
 import { prepareDatabase } from '../../lib/setup';
 import { expectBatchSettled, waitUntilUnderWay } from '../helpers/batch-checks';
 import { quietLog, type TestDatabase } from '../helpers/db';
-import { freePort } from '../helpers/ports';
+import { freePort } from '../../scripts/ports';
 import { slowCells, startWorker, type WorkerProcess } from '../helpers/processes';
 import { connectClient, join, record, startRealtime, type TestClient } from '../helpers/realtime';
 

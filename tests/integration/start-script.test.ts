@@ -1,11 +1,12 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, chmod, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/db';
-import { freePort } from '../helpers/ports';
+import { childProcessesOf } from '../../scripts/child-process';
+import { freePort } from '../../scripts/ports';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -20,16 +21,6 @@ let lines: LogLine[] = [];
 let port: number;
 let dataDir: string;
 let exitCode: number | null | undefined;
-
-/** Every process whose parent is `pid`, with its command line. */
-function childrenOf(pid: number): { pid: number; args: string }[] {
-  const out = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' });
-  return out
-    .split('\n')
-    .map((line) => line.trim().match(/^(\d+)\s+(\d+)\s+(.*)$/))
-    .filter((m): m is RegExpMatchArray => m !== null && Number(m[2]) === pid)
-    .map((m) => ({ pid: Number(m[1]), args: m[3] }));
-}
 
 const alive = (pid: number) => {
   try {
@@ -71,7 +62,7 @@ afterAll(async () => {
 describe('npm start (the start script)', () => {
   it('serves the app with embedded PostgreSQL on two web servers and runs worker processes named as workers', async () => {
     for (const p of [port, port + 1]) expect((await fetch(`http://127.0.0.1:${p}/healthz`)).status).toBe(200);
-    const workers = childrenOf(start.pid!).filter((c) => c.args.includes('workers/main.ts'));
+    const workers = childProcessesOf(start.pid!).filter((c) => c.args.includes('workers/main.ts'));
     expect(workers).toHaveLength(2);
     expect(logged('worker started').length).toBeGreaterThanOrEqual(2);
 
@@ -89,20 +80,20 @@ describe('npm start (the start script)', () => {
   });
 
   it('restarts a worker that crashes', async () => {
-    const [victim] = childrenOf(start.pid!).filter((c) => c.args.includes('workers/main.ts'));
+    const [victim] = childProcessesOf(start.pid!).filter((c) => c.args.includes('workers/main.ts'));
     const startedBefore = logged('worker started').length;
     process.kill(victim.pid, 'SIGKILL');
     await waitFor(() => logged('worker started').length > startedBefore, 'a replacement worker', 60_000);
-    const workers = childrenOf(start.pid!).filter((c) => c.args.includes('workers/main.ts'));
+    const workers = childProcessesOf(start.pid!).filter((c) => c.args.includes('workers/main.ts'));
     expect(workers).toHaveLength(2);
     expect(workers.map((w) => w.pid)).not.toContain(victim.pid);
   });
 
   it('stops everything on SIGINT, PostgreSQL last, leaving nothing running', async () => {
-    const children = childrenOf(start.pid!);
+    const children = childProcessesOf(start.pid!);
     const postgresHost = children.find((c) => c.args.includes('postgres-host.ts'));
     expect(postgresHost).toBeDefined();
-    const everyone = [...children.map((c) => c.pid), ...childrenOf(postgresHost!.pid).map((c) => c.pid)];
+    const everyone = [...children.map((c) => c.pid), ...childProcessesOf(postgresHost!.pid).map((c) => c.pid)];
     expect(everyone.length).toBeGreaterThanOrEqual(5);
 
     start.kill('SIGINT');

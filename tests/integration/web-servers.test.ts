@@ -3,7 +3,7 @@ import type { Batch } from '../../lib/types';
 import { waitUntilUnderWay } from '../helpers/batch-checks';
 import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/db';
 import { expectConverged, follow } from '../helpers/follower';
-import { freePort } from '../helpers/ports';
+import { freePort } from '../../scripts/ports';
 import { slowCells, startWebServer, startWorker, type WorkerProcess } from '../helpers/processes';
 import { connectClient, drain, join, record } from '../helpers/realtime';
 

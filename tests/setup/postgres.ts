@@ -7,7 +7,7 @@ import { createPool } from '../../lib/db/pool';
 import { startEmbeddedPostgres } from '../../lib/db/embedded';
 import { createLogger } from '../../lib/log';
 import { prepareDatabase } from '../../lib/setup';
-import { freePort } from '../helpers/ports';
+import { freePort } from '../../scripts/ports';
 
 export const TEMPLATE_DB = 'finishline_template';
 
