@@ -101,6 +101,9 @@ async function main() {
     return child;
   });
 
+  // A frozen worker cannot notice that we died; never leave one behind, whatever ends this run.
+  process.on('exit', () => workers.forEach((w) => (w.signal('SIGCONT'), w.signal('SIGKILL'))));
+
   const recoveries: Record<string, number[]> = { kill: [], freeze: [], postgres: [] };
   const pendingRecoveries: Promise<void>[] = [];
   // Recovery: from the fault until every job that was active at that moment has settled.
