@@ -12,8 +12,6 @@
 
 export type BatchStatus = 'running' | 'completed' | 'cancelled' | 'expired';
 
-export const TERMINAL_STATUSES: readonly BatchStatus[] = ['completed', 'cancelled', 'expired'];
-
 export interface CellPosition {
   row: number;
   col: number;

@@ -55,7 +55,7 @@ export async function recordCells(tx: Sql, outcomes: CellOutcome[], workerId: st
   return result;
 }
 
-export function groupByBatch<T extends { batchId: string }>(items: T[]): Map<string, T[]> {
+function groupByBatch<T extends { batchId: string }>(items: T[]): Map<string, T[]> {
   const groups = new Map<string, T[]>();
   for (const item of items) {
     const group = groups.get(item.batchId);

@@ -36,8 +36,11 @@ export async function insertOutcomes(
   return rows;
 }
 
-/** Cells announced by events numbered after `afterSeq`: what a client that applied up to it missed. */
-export async function listOutcomesSince(sql: Sql, batchId: string, afterSeq: number): Promise<{ cells: ColoredCell[]; failedCells: FailedCell[] }> {
+/**
+ * Finished cells, coloured and failed, in one read: all of them, or with `afterSeq` only those
+ * announced by events numbered after it (what a client that applied up to it missed).
+ */
+export async function listOutcomes(sql: Sql, batchId: string, afterSeq = -1): Promise<{ cells: ColoredCell[]; failedCells: FailedCell[] }> {
   const { rows } = await sql.query<CellOutcomeRow>(
     'select row_no as "row", col_no as "col", color, error from cells where batch_id = $1 and seq > $2',
     [batchId, afterSeq],

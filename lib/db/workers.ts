@@ -2,16 +2,6 @@ import type { Sql } from './sql';
 
 /** All SQL for the `workers` table: which worker processes exist and when each was last heard from. */
 
-export interface WorkerRow {
-  id: string;
-  host: string;
-  pid: number;
-  startedAt: string;
-  lastSeenAt: string;
-  cellsServed: number;
-  alive: boolean;
-}
-
 export async function registerWorker(sql: Sql, worker: { id: string; host: string; pid: number }): Promise<void> {
   await sql.query(
     `insert into workers (id, host, pid) values ($1, $2, $3)
@@ -36,22 +26,4 @@ export async function countLiveWorkers(sql: Sql, withinSeconds: number): Promise
     [withinSeconds],
   );
   return rows[0].n;
-}
-
-export async function listWorkers(sql: Sql, withinSeconds: number): Promise<WorkerRow[]> {
-  const { rows } = await sql.query<WorkerRow & { started_at: Date; last_seen_at: Date; cells_served: string }>(
-    `select id, host, pid, started_at, last_seen_at, cells_served,
-            (stopped_at is null and last_seen_at > now() - make_interval(secs => $1)) as alive
-       from workers order by started_at desc limit 200`,
-    [withinSeconds],
-  );
-  return rows.map((r) => ({
-    id: r.id,
-    host: r.host,
-    pid: r.pid,
-    startedAt: r.started_at.toISOString(),
-    lastSeenAt: r.last_seen_at.toISOString(),
-    cellsServed: Number(r.cells_served),
-    alive: r.alive,
-  }));
 }

@@ -4,7 +4,7 @@ import pg from 'pg';
 import { Server } from 'socket.io';
 import { isBatchId } from '../batches/validate';
 import { findBatch } from '../db/batches';
-import { listCells, listFailedCells, listOutcomesSince } from '../db/cells';
+import { listOutcomes } from '../db/cells';
 import type { Logger } from '../log';
 import { batchRoom, type ClientToServerEvents, type JoinAck, type JoinOptions, type ServerToClientEvents } from './events';
 
@@ -54,10 +54,7 @@ export function attachRealtime(
           await socket.leave(batchRoom(batchId));
           return ack(NOT_FOUND);
         }
-        const outcomes =
-          afterSeq === null
-            ? { cells: await listCells(pool, batchId), failedCells: await listFailedCells(pool, batchId) }
-            : await listOutcomesSince(pool, batchId, afterSeq);
+        const outcomes = await listOutcomes(pool, batchId, afterSeq ?? undefined);
         ack({ ok: true, batch, ...outcomes, seq: batch.seq, afterSeq });
       } catch (err) {
         log.warn('batch:join failed', { batchId, err });
