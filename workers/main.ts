@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { config } from '../lib/config';
-import { createPool } from '../lib/db/pool';
-import { fromExecutor } from '../lib/db/sql';
+import { createPool, withTransaction } from '../lib/db/pool';
+import { toExecutor } from '../lib/db/sql';
 import { heartbeatWorker, markWorkerStopped, registerWorker } from '../lib/db/workers';
 import { errorMessage } from '../lib/errors';
 import { runProcess } from '../lib/lifecycle';
@@ -16,7 +16,9 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
   const cfg = config();
   if (!cfg.databaseUrl) throw new Error('DATABASE_URL is not set: start workers with `npm start`, or set DATABASE_URL to run one alone.');
 
-  const pool = createPool(cfg.databaseUrl, 4, log, `finish-line-worker-${cfg.workerId}`);
+  // A frozen worker must not hold a batch's row lock for long: the server ends its idle transaction.
+  const idleLimit = `-c idle_in_transaction_session_timeout=${cfg.cellTimeoutMs + 5000}`;
+  const pool = createPool(cfg.databaseUrl, cfg.workerLoops + 2, log, `finish-line-worker-${cfg.workerId}`, idleLimit);
   life.onStop('database pool', () => pool.end());
   await prepareDatabase(pool, cfg.databaseUrl, log);
 
@@ -38,9 +40,7 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
     log.info('worker served', { cellsServed });
   });
 
-  // A frozen worker must not hold a batch's row lock for long: the server ends its idle transaction.
-  const idleLimitMs = cfg.cellTimeoutMs + 5000;
-  const boss = await startBoss(cfg.databaseUrl, 'worker', log, cfg.workerLoops * 2 + 4, `-c idle_in_transaction_session_timeout=${idleLimitMs}`);
+  const boss = await startBoss(cfg.databaseUrl, 'worker', log, cfg.workerLoops * 2 + 4, idleLimit);
   life.onStop('pg-boss', () => boss.stop({ graceful: true, timeout: 10_000 }));
 
   const polling = {
@@ -48,27 +48,32 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
     burstWhenBatchFull: true,
     pollingIntervalSeconds: 0.5,
     notifyPollingIntervalSeconds: 2,
-    includeMetadata: true,
-    transactional: true,
   } as const;
 
-  await boss.work(CELL_QUEUE, { ...polling, batchSize: cfg.workerFetchSize, localConcurrency: cfg.workerLoops }, async (jobs, tx) => {
-    const result = await processCellJobs(fromExecutor(tx), jobs, {
-      workerId: cfg.workerId,
-      cellTimeoutMs: cfg.cellTimeoutMs,
-      faults: cfg.faults,
-      failAttempt: async (job, message) => {
-        log.warn('cell attempt failed', { queue: CELL_QUEUE, jobId: job.id, attempt: job.retryCount + 1, err: message });
-        await boss.fail(CELL_QUEUE, { id: job.id, retryCount: job.retryCount }, { message }, { db: tx });
-      },
-    });
+  // Cells are recorded in a transaction of our own, and pg-boss completes the jobs after it commits.
+  // A worker that dies in between leaves jobs whose cells are recorded; they run again and the
+  // first-write-wins insert absorbs them. Completing inside the transaction instead would hold the
+  // batch's row lock through pg-boss's completion of the whole fetch.
+  await boss.work(CELL_QUEUE, { ...polling, batchSize: cfg.workerFetchSize, localConcurrency: cfg.workerLoops }, async (jobs) => {
+    const result = await withTransaction(pool, (tx) =>
+      processCellJobs(tx, jobs, {
+        workerId: cfg.workerId,
+        cellTimeoutMs: cfg.cellTimeoutMs,
+        faults: cfg.faults,
+        failAttempt: async (job, message) => {
+          log.warn('cell attempt failed', { queue: CELL_QUEUE, jobId: job.id, attempt: job.retryCount + 1, err: message });
+          await boss.fail(CELL_QUEUE, { id: job.id, retryCount: job.retryCount }, { message }, { db: toExecutor(tx) });
+        },
+      }),
+    );
     cellsServed += jobs.length - result.failedAttempts;
     unreported += jobs.length - result.failedAttempts;
     for (const batchId of result.completed) log.info('batch completed', { batchId, queue: CELL_QUEUE });
   });
 
-  await boss.work(CELL_DEAD_LETTER_QUEUE, { ...polling, batchSize: 100 }, async (jobs, tx) => {
-    const result = await recordDeadLetters(fromExecutor(tx), jobs, cfg.workerId);
+  // The metadata carries the failed job's last error (sourceOutput).
+  await boss.work(CELL_DEAD_LETTER_QUEUE, { ...polling, batchSize: 100, includeMetadata: true }, async (jobs) => {
+    const result = await withTransaction(pool, (tx) => recordDeadLetters(tx, jobs, cfg.workerId));
     for (const [batchId, cells] of result.failed) log.warn('cells failed for good', { batchId, queue: CELL_DEAD_LETTER_QUEUE, cells: cells.length });
     for (const batchId of result.completed) log.info('batch completed', { batchId, queue: CELL_DEAD_LETTER_QUEUE });
   });

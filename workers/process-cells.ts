@@ -26,30 +26,35 @@ export interface ProcessDeps {
 }
 
 /**
- * One fetched batch of cell jobs: paint every cell at once, each under its own time limit, then
- * record the colours in the handler's transaction and fail the attempts that threw or ran out of
- * time. One bad cell costs its own retry, not the whole fetch's.
+ * One fetched batch of cell jobs: paint every cell at once under one time limit for the fetch (they
+ * all start together, so one timer serves them all), then, in one transaction, fail the attempts
+ * that threw or ran out of time and record the colours. One bad cell costs its own retry, not the
+ * whole fetch's. pg-boss completes the painted jobs once this returns.
  */
 export async function processCellJobs(tx: Sql, jobs: CellJob[], deps: ProcessDeps): Promise<RecordResult & { failedAttempts: number }> {
-  const attempts = await Promise.all(
-    jobs.map(async (job) => {
-      try {
-        const cell = parseCellJob(job.data);
-        const color = await withTimeLimit(
-          (signal) => paintCell(cell, job.retryCount, signal, deps.faults),
-          deps.cellTimeoutMs,
-          job.signal,
-          `cell (${cell.row}, ${cell.col}) of batch ${cell.batchId} took longer than ${deps.cellTimeoutMs} ms and was abandoned`,
-        );
-        return { job, outcome: { ...cell, color } satisfies CellOutcome };
-      } catch (err) {
-        return { job, error: errorMessage(err) };
-      }
-    }),
-  );
+  const limit = new TimeLimit(deps.cellTimeoutMs);
+  let attempts;
+  try {
+    attempts = await Promise.all(
+      jobs.map(async (job) => {
+        try {
+          const cell = parseCellJob(job.data);
+          const color = await limit.race(
+            paintCell(cell, job.retryCount, limit.signal, deps.faults),
+            () => `cell (${cell.row}, ${cell.col}) of batch ${cell.batchId} took longer than ${deps.cellTimeoutMs} ms and was abandoned`,
+          );
+          return { job, outcome: { ...cell, color } satisfies CellOutcome };
+        } catch (err) {
+          return { job, error: errorMessage(err) };
+        }
+      }),
+    );
+  } finally {
+    limit.clear();
+  }
 
-  let failedAttempts = 0;
   const painted: CellOutcome[] = [];
+  let failedAttempts = 0;
   for (const attempt of attempts) {
     if (attempt.outcome) painted.push(attempt.outcome);
     else {
@@ -61,21 +66,36 @@ export async function processCellJobs(tx: Sql, jobs: CellJob[], deps: ProcessDep
 }
 
 /**
- * Runs `work` with an abort signal that fires after `ms` (or when `parent` does), and gives up on it
- * then even if it ignores the signal. The abandoned promise's result is never used: a late colour
- * cannot land, because only this function's result reaches the transaction.
+ * A time limit shared by the cells of one fetch: one timer and one signal, however many cells. A
+ * cell raced against it is given up on when it fires even if its work ignores the signal; the
+ * abandoned promise's result is never used, so a late colour cannot land.
+ *
+ * pg-boss's per-job claim signals are not consulted: painting is instant, and a cell whose claim
+ * was lost is at worst recorded twice, which the first-write-wins insert absorbs.
  */
-export async function withTimeLimit<T>(work: (signal: AbortSignal) => Promise<T>, ms: number, parent: AbortSignal | undefined, message: string): Promise<T> {
-  const signal = parent ? AbortSignal.any([parent, AbortSignal.timeout(ms)]) : AbortSignal.timeout(ms);
-  let onAbort: (() => void) | undefined;
-  const abandoned = new Promise<never>((_, reject) => {
-    onAbort = () => reject(new Error(message));
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-  });
-  try {
-    return await Promise.race([work(signal), abandoned]);
-  } finally {
-    if (onAbort) signal.removeEventListener('abort', onAbort);
+export class TimeLimit {
+  private readonly controller = new AbortController();
+  private readonly timer: NodeJS.Timeout;
+  private readonly expired: Promise<typeof EXPIRED>;
+
+  constructor(ms: number) {
+    this.expired = new Promise((resolve) => this.controller.signal.addEventListener('abort', () => resolve(EXPIRED), { once: true }));
+    this.timer = setTimeout(() => this.controller.abort(new Error(`time limit of ${ms} ms reached`)), ms);
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  async race<T>(work: Promise<T>, message: () => string): Promise<T> {
+    const winner = await Promise.race([work, this.expired]);
+    if (winner === EXPIRED) throw new Error(message());
+    return winner as T;
+  }
+
+  clear(): void {
+    clearTimeout(this.timer);
   }
 }
+
+const EXPIRED: unique symbol = Symbol('expired');

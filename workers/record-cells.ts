@@ -1,5 +1,5 @@
-import { advanceBatch, lockBatchIfRunning } from '../lib/db/batches';
-import { insertOutcomes, splitOutcomes } from '../lib/db/cells';
+import { advanceBatch } from '../lib/db/batches';
+import { insertCellEvent, insertOutcomes, splitOutcomes, unrecordCells } from '../lib/db/cells';
 import type { Sql } from '../lib/db/sql';
 import type { CellJobData } from '../lib/queue/cell-job';
 import { completedEvent } from '../lib/realtime/events';
@@ -18,36 +18,48 @@ export interface RecordResult {
 }
 
 /**
- * Records finished cells on the transaction that will also settle their jobs: per batch, lock the
- * batch row (a cancelled or expired batch takes nothing more), insert the outcomes (the first one a
- * cell gets is final), move the counters by the cells that were new, finish the batch if they were
- * its last, and queue the news for the batch's room. Postgres delivers that news when the
- * transaction commits, and never if it rolls back.
+ * Records finished cells in one transaction, in two steps.
+ *
+ * First, per batch, the outcomes go in (the first one a cell gets is final; a batch that has ended
+ * takes none) without locking the batch. Only then, batch by batch in id order, does the counter
+ * update take the batch's row lock: it counts the cells that were new, numbers this transaction's
+ * events, finishes the batch if they were its last, and queues the news for the batch's room. The
+ * lock is held from there to the commit
+ * and no longer, so the recordings of a batch's fetches run side by side and queue only for that
+ * last step. Postgres delivers the news when the transaction commits (in commit order, which is
+ * also the order of the numbers) and never if it rolls back.
  */
 export async function recordCells(tx: Sql, outcomes: CellOutcome[], workerId: string): Promise<RecordResult> {
   const result: RecordResult = { colored: new Map(), failed: new Map(), completed: [] };
-  for (const [batchId, cells] of groupByBatch(outcomes)) {
-    let seq = await lockBatchIfRunning(tx, batchId);
-    if (seq === null) continue;
-    // One event per kind, each numbered next in the batch's sequence and stamped on its cells.
-    // Workers record one kind at a time (colours, or dead letters); a mix takes two numbers.
-    const toRow = (c: CellOutcome) => ({ row: c.row, col: c.col, color: c.color ?? null, error: c.error ?? null });
-    const colored = splitOutcomes(await insertOutcomes(tx, batchId, cells.filter((c) => c.color !== undefined).map(toRow), workerId, seq + 1)).cells;
+  const toRow = (c: CellOutcome) => ({ row: c.row, col: c.col, color: c.color ?? null, error: c.error ?? null });
+  const recorded: { batchId: string; colored: ColoredCell[]; failed: FailedCell[] }[] = [];
+  for (const [batchId, cells] of [...groupByBatch(outcomes)].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const { cells: colored, failedCells: failed } = splitOutcomes(await insertOutcomes(tx, batchId, cells.map(toRow), workerId));
+    if (colored.length + failed.length > 0) recorded.push({ batchId, colored, failed });
+  }
+
+  for (const { batchId, colored, failed } of recorded) {
+    const last = (colored.at(-1) ?? failed.at(-1))!;
+    // One event per kind: workers record one kind at a time (colours, or dead letters).
+    const events = (colored.length > 0 ? 1 : 0) + (failed.length > 0 ? 1 : 0);
+    const advanced = await advanceBatch(tx, batchId, { done: colored.length, failed: failed.length, events }, { row: last.row, col: last.col, worker: workerId });
+    if (!advanced) {
+      // Cancelled or expired since the cells went in: those cells never happened.
+      await unrecordCells(tx, batchId);
+      continue;
+    }
+    let seq = advanced.firstSeq;
     if (colored.length > 0) {
-      seq += 1;
       result.colored.set(batchId, colored);
-      await emitInTransaction(tx, batchId, 'cells:colored', { batchId, seq, cells: colored });
+      await insertCellEvent(tx, batchId, seq);
+      await emitInTransaction(tx, batchId, 'cells:colored', { batchId, seq: seq++, cells: colored });
     }
-    const failed = splitOutcomes(await insertOutcomes(tx, batchId, cells.filter((c) => c.error !== undefined).map(toRow), workerId, seq + 1)).failedCells;
     if (failed.length > 0) {
-      seq += 1;
       result.failed.set(batchId, failed);
-      await emitInTransaction(tx, batchId, 'cells:failed', { batchId, seq, cells: failed });
+      await insertCellEvent(tx, batchId, seq);
+      await emitInTransaction(tx, batchId, 'cells:failed', { batchId, seq: seq++, cells: failed });
     }
-    const last = colored.at(-1) ?? failed.at(-1);
-    if (!last) continue;
-    const advanced = await advanceBatch(tx, batchId, { done: colored.length, failed: failed.length, seq }, { row: last.row, col: last.col, worker: workerId });
-    if (advanced?.completedNow) {
+    if (advanced.completedNow) {
       result.completed.push(batchId);
       await emitInTransaction(tx, batchId, 'batch:completed', completedEvent(advanced.batch));
     }

@@ -64,17 +64,6 @@ export async function findBatchByIdempotencyKey(sql: Sql, key: string): Promise<
   return rows[0] ? toBatch(rows[0]) : null;
 }
 
-/**
- * Locks a batch's row for the rest of the transaction and, if it still takes paint, returns its
- * event sequence so far (null otherwise). Workers take it before recording cells, and cancel/expire
- * take it to end the batch, so once an ending commits no worker transaction can record a cell of
- * that batch any more; and while the lock is held, nobody else can number an event of the batch.
- */
-export async function lockBatchIfRunning(sql: Sql, id: string): Promise<number | null> {
-  const { rows } = await sql.query<{ status: BatchStatus; seq: string }>('select status, seq from batches where id = $1 for no key update', [id]);
-  return rows[0]?.status === 'running' ? Number(rows[0].seq) : null;
-}
-
 /** Ends a running batch as cancelled or expired; null when it was not running (or does not exist). */
 export async function endBatch(sql: Sql, id: string, status: 'cancelled' | 'expired'): Promise<Batch | null> {
   const { rows } = await sql.query<BatchRow>(
@@ -99,19 +88,22 @@ export async function listBatches(sql: Sql, limit: number): Promise<Batch[]> {
 
 /**
  * Counts newly finished cells and, in the same guarded statement, moves the batch to `completed`
- * when they were its last ones. Only a running batch moves, and the row lock serializes callers,
- * so exactly one caller ever sees `completedNow`: the one whose cells crossed the finish line.
+ * when they were its last ones. It takes the batch's row lock, which its caller then holds only until
+ * it commits: only a running batch moves, and the lock serializes callers, so exactly one caller ever
+ * sees `completedNow` (the one whose cells crossed the finish line), and cancel and expire, which take
+ * the same lock, fence out every later count. The statement also numbers the caller's events:
+ * `events` cells events, plus the completion if this is it. `firstSeq` is the first of those numbers;
+ * the completion, if any, takes the last (`batch.seq`). Null when the batch was not running.
  */
 export async function advanceBatch(
   sql: Sql,
   batchId: string,
-  finished: { done: number; failed: number; seq: number },
+  finished: { done: number; failed: number; events: number },
   last: CellPosition & { worker: string },
-): Promise<{ batch: Batch; completedNow: boolean } | null> {
-  // `seq` is the number of the last cells event; the completion, if this is it, takes the next.
+): Promise<{ batch: Batch; completedNow: boolean; firstSeq: number } | null> {
   const { rows } = await sql.query<BatchRow>(
     `update batches set
-       seq = case when done + $2 + failed + $3 = total then $7::bigint + 1 else $7::bigint end,
+       seq = seq + $7::int + case when done + $2 + failed + $3 = total then 1 else 0 end,
        done = done + $2,
        failed = failed + $3,
        status = case when done + $2 + failed + $3 = total then 'completed' else status end,
@@ -121,11 +113,12 @@ export async function advanceBatch(
        last_worker = case when done + $2 + failed + $3 = total then $6 else last_worker end
      where id = $1 and status = 'running'
      returning ${COLUMNS}`,
-    [batchId, finished.done, finished.failed, last.row, last.col, last.worker, finished.seq],
+    [batchId, finished.done, finished.failed, last.row, last.col, last.worker, finished.events],
   );
   if (!rows[0]) return null;
   const batch = toBatch(rows[0]);
-  return { batch, completedNow: batch.status === 'completed' };
+  const completedNow = batch.status === 'completed';
+  return { batch, completedNow, firstSeq: batch.seq - finished.events - (completedNow ? 1 : 0) + 1 };
 }
 
 /** Running batches whose deadline has passed, oldest first. */

@@ -11,40 +11,57 @@ export interface CellOutcomeRow {
   error: string | null;
 }
 
+/** The recording a transaction writes its cells under: its own transaction id, unique for good. */
+const THIS_RECORDING = 'pg_current_xact_id()::text::bigint';
+
 /**
- * Records finished cells of one batch in one statement. The first outcome a cell gets is final: a
- * cell already coloured (or failed) keeps that, and only the cells recorded by this call come back,
- * so a duplicate delivery changes nothing and counts nothing. The caller holds the batch row lock
- * and has checked that the batch still runs.
+ * Records finished cells of one running batch in one statement, under this transaction's recording.
+ * The first outcome a cell gets is final: a cell already coloured (or failed) keeps that, and only
+ * the cells recorded by this call come back, so a duplicate delivery changes nothing and counts
+ * nothing. A batch that has ended takes nothing. The batch row is not locked here: the caller
+ * counts the new cells under its lock afterwards and, should the batch have ended in between, takes
+ * them back with `unrecordCells`. Cells go in sorted, so two transactions that share cells wait for
+ * each other in one order and never deadlock.
  */
-export async function insertOutcomes(
-  sql: Sql,
-  batchId: string,
-  cells: CellOutcomeRow[],
-  workerId: string,
-  seq: number,
-): Promise<CellOutcomeRow[]> {
+export async function insertOutcomes(sql: Sql, batchId: string, cells: CellOutcomeRow[], workerId: string): Promise<CellOutcomeRow[]> {
   if (cells.length === 0) return [];
+  const sorted = [...cells].sort((a, b) => a.row - b.row || a.col - b.col);
   const { rows } = await sql.query<CellOutcomeRow>(
-    `insert into cells (batch_id, row_no, col_no, color, error, worker_id, seq)
-     select $1, c.row_no, c.col_no, c.color, c.error, $6, $7
+    `insert into cells (batch_id, row_no, col_no, color, error, worker_id, recording)
+     select $1, c.row_no, c.col_no, c.color, c.error, $6, ${THIS_RECORDING}
        from unnest($2::int[], $3::int[], $4::text[], $5::text[]) as c (row_no, col_no, color, error)
+      where exists (select 1 from batches b where b.id = $1 and b.status = 'running')
      on conflict (batch_id, row_no, col_no) do nothing
      returning row_no as "row", col_no as "col", color, error`,
-    [batchId, cells.map((c) => c.row), cells.map((c) => c.col), cells.map((c) => c.color), cells.map((c) => c.error), workerId, seq],
+    [batchId, sorted.map((c) => c.row), sorted.map((c) => c.col), sorted.map((c) => c.color), sorted.map((c) => c.error), workerId],
   );
   return rows;
+}
+
+/** Takes back the cells this transaction recorded for a batch that turned out to have ended. */
+export async function unrecordCells(sql: Sql, batchId: string): Promise<void> {
+  await sql.query(`delete from cells where batch_id = $1 and recording = ${THIS_RECORDING}`, [batchId]);
+}
+
+/** Notes that the cells event numbered `seq` announced this transaction's cells of the batch. */
+export async function insertCellEvent(sql: Sql, batchId: string, seq: number): Promise<void> {
+  await sql.query(`insert into cell_events (batch_id, seq, recording) values ($1, $2, ${THIS_RECORDING})`, [batchId, seq]);
 }
 
 /**
  * Finished cells, coloured and failed, in one read: all of them, or with `afterSeq` only those
  * announced by events numbered after it (what a client that applied up to it missed).
  */
-export async function listOutcomes(sql: Sql, batchId: string, afterSeq = -1): Promise<{ cells: ColoredCell[]; failedCells: FailedCell[] }> {
-  const { rows } = await sql.query<CellOutcomeRow>(
-    'select row_no as "row", col_no as "col", color, error from cells where batch_id = $1 and seq > $2',
-    [batchId, afterSeq],
-  );
+export async function listOutcomes(sql: Sql, batchId: string, afterSeq = 0): Promise<{ cells: ColoredCell[]; failedCells: FailedCell[] }> {
+  const { rows } =
+    afterSeq > 0
+      ? await sql.query<CellOutcomeRow>(
+          `select row_no as "row", col_no as "col", color, error from cells
+            where batch_id = $1
+              and recording in (select recording from cell_events where batch_id = $1 and seq > $2)`,
+          [batchId, afterSeq],
+        )
+      : await sql.query<CellOutcomeRow>('select row_no as "row", col_no as "col", color, error from cells where batch_id = $1', [batchId]);
   return splitOutcomes(rows);
 }
 

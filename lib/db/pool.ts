@@ -5,10 +5,11 @@ import type { Logger } from '../log';
  * A pg pool that survives its server going away: idle clients that error are logged and dropped
  * instead of crashing the process, and the next query reconnects.
  */
-export function createPool(connectionString: string, max: number, log: Logger, applicationName: string): pg.Pool {
+export function createPool(connectionString: string, max: number, log: Logger, applicationName: string, options?: string): pg.Pool {
   const pool = new pg.Pool({
     connectionString,
     max,
+    options,
     application_name: applicationName,
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: 10_000,

@@ -111,7 +111,11 @@ describe('sequenced events and replay', () => {
       client.emit('batch:join', batch.id, { afterSeq: 3 }, resolve),
     );
     if (!since.ok) throw new Error('rejoin failed');
-    const { rows } = await db.pool.query<{ n: number }>('select count(*)::int as n from cells where batch_id = $1 and seq > 3', [batch.id]);
+    const { rows } = await db.pool.query<{ n: number }>(
+      `select count(*)::int as n from cells c join cell_events e on e.batch_id = c.batch_id and e.recording = c.recording
+        where c.batch_id = $1 and e.seq > 3`,
+      [batch.id],
+    );
     expect(since).toMatchObject({ afterSeq: 3, seq: stored.seq });
     expect(since.cells).toHaveLength(rows[0].n);
     expect(since.cells.length).toBeLessThan(1000);
