@@ -8,6 +8,8 @@ import { runProcess } from './lib/lifecycle';
 import { attachRealtime } from './lib/realtime/server';
 import { watchWorkerPresence } from './lib/realtime/worker-presence';
 import { startDeadlineSweeper } from './lib/batches/expire-batches';
+import { startFanOutResumer } from './lib/batches/fan-out';
+import { startRetentionSweeper } from './lib/batches/retention';
 import { startBoss } from './lib/queue/boss';
 import { prepareDatabase } from './lib/setup';
 
@@ -41,6 +43,10 @@ runProcess({ proc: 'web', name: 'web server' }, async (life, log) => {
   const boss = await startBoss(cfg.databaseUrl, 'producer', log, 2);
   life.onStop('pg-boss', () => boss.stop({ graceful: false }));
   life.onStop('deadline sweeper', startDeadlineSweeper({ pool, boss }, log));
+  // A fan-out whose web server died is finished by whichever web server gets its lock first.
+  const fanOutDeps = { pool, boss, chunkSize: cfg.fanoutChunkSize, defaultDeadlineSeconds: cfg.batchDeadlineSeconds };
+  life.onStop('fan-out resumer', startFanOutResumer(fanOutDeps, log));
+  life.onStop('retention', startRetentionSweeper(pool, cfg.retentionDays, log));
   // Socket.IO answers upgrades on its own path; in development Next's hot reload takes the rest.
   const nextUpgrade = cfg.dev ? app.getUpgradeHandler() : undefined;
   httpServer.on('upgrade', (req, socket, head) => {

@@ -38,6 +38,8 @@ export interface Config {
   batchDeadlineSeconds: number;
   /** How often a worker records that it is alive. */
   workerHeartbeatSeconds: number;
+  /** Ended batches (with their cells and jobs) and stopped workers are deleted after this many days. */
+  retentionDays: number;
   /** Test-only fault injection; null in every normal start. */
   faults: FaultPlan | null;
 }
@@ -92,6 +94,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     cellHeartbeatSeconds: int('CELL_HEARTBEAT_SECONDS', 10, 10, 3600),
     batchDeadlineSeconds: int('BATCH_DEADLINE_SECONDS', 600, 1, 7 * 24 * 3600),
     workerHeartbeatSeconds: int('WORKER_HEARTBEAT_SECONDS', 5, 1, 300),
+    retentionDays: int('RETENTION_DAYS', 7, 1, 3650),
     faults: null,
   };
 

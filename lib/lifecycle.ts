@@ -73,3 +73,21 @@ function causeOf(err: unknown): string | undefined {
   const cause = (err as { cause?: unknown } | null)?.cause;
   return cause === undefined ? undefined : errorMessage(cause);
 }
+
+/**
+ * Runs `task` every `intervalMs`, never two runs at once (a slow run delays the next), until the
+ * returned stop is called; stop waits for a run in progress. `task` handles its own errors.
+ */
+export function every(intervalMs: number, task: () => Promise<void>): () => Promise<void> {
+  let running: Promise<void> = Promise.resolve();
+  let busy = false;
+  const timer = setInterval(() => {
+    if (busy) return;
+    busy = true;
+    running = task().finally(() => (busy = false));
+  }, intervalMs);
+  return async () => {
+    clearInterval(timer);
+    await running;
+  };
+}

@@ -45,6 +45,8 @@ export interface Batch {
   lastWorker: string | null;
   /** Extension: the number of the batch's latest event (0 before the first). */
   seq: number;
+  /** Extension: how many of its cells have their job enqueued; `total` once the fan-out is done. */
+  enqueued: number;
 }
 
 export interface BatchInput {

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { PgBoss } from 'pg-boss';
 import { endBatch, findOverdueBatches } from '../db/batches';
 import { withTransaction } from '../db/pool';
+import { every } from '../lifecycle';
 import type { Logger } from '../log';
 import { completedEvent } from '../realtime/events';
 import { emitInTransaction } from '../realtime/emitter';
@@ -30,16 +31,11 @@ export async function expireOverdueBatches(deps: { pool: pg.Pool; boss: PgBoss }
 
 /** Runs `expireOverdueBatches` every `intervalMs` until the returned stop is called. */
 export function startDeadlineSweeper(deps: { pool: pg.Pool; boss: PgBoss }, log: Logger, intervalMs = 2000): () => Promise<void> {
-  let running: Promise<void> = Promise.resolve();
-  const sweep = () => {
-    running = expireOverdueBatches(deps).then(
-      (ids) => ids.forEach((batchId) => log.info('batch expired', { batchId })),
-      (err: unknown) => log.warn('deadline sweep failed', { err }),
-    );
-  };
-  const timer = setInterval(() => void running.then(sweep), intervalMs);
-  return async () => {
-    clearInterval(timer);
-    await running;
-  };
+  return every(intervalMs, async () => {
+    try {
+      for (const batchId of await expireOverdueBatches(deps)) log.info('batch expired', { batchId });
+    } catch (err) {
+      log.warn('deadline sweep failed', { err });
+    }
+  });
 }

@@ -1,61 +1,47 @@
 import { randomUUID } from 'node:crypto';
-import type pg from 'pg';
-import type { PgBoss } from 'pg-boss';
-import { findBatchByIdempotencyKey, insertBatch } from '../db/batches';
-import { withTransaction } from '../db/pool';
-import { toExecutor } from '../db/sql';
-import { CELL_QUEUE, type CellJobData } from '../queue/cell-job';
+import { findBatchByIdempotencyKey, insertBatch, lockFanOut } from '../db/batches';
+import { holdClient, inTransaction } from '../db/pool';
 import type { Batch, BatchInput } from '../types';
-
-export interface FanOutDeps {
-  pool: pg.Pool;
-  boss: PgBoss;
-  chunkSize: number;
-  /** Deadline for batches whose input names none. */
-  defaultDeadlineSeconds: number;
-  /** Test hook: called after each chunk of jobs is inserted, inside the transaction. */
-  afterChunk?: (chunkIndex: number) => Promise<void> | void;
-}
+import { enqueueChunk, enqueueRest, type FanOutDeps, type FanOutResult, releaseFanOutLock } from './fan-out';
 
 /**
- * Fans a batch out: the batch row and one pg-boss job per cell commit together in one transaction,
- * or not at all. Jobs are built and inserted a chunk at a time, so memory stays flat however large
- * the grid.
+ * Starts a batch: the batch row and its first chunk of jobs commit together, and the answer goes out
+ * then, so workers are painting while the rest of the jobs go in, a chunk per transaction, on the
+ * same connection (`fanOut` settles when they are all in). That connection holds the batch's fan-out
+ * lock throughout; if this process dies, the lock goes with its connection and any web server's
+ * resumer finishes the fan-out from the batch's `enqueued` mark. With an idempotency key another
+ * batch already holds, that batch is the answer and nothing is written.
  */
 export async function startBatch(
   deps: FanOutDeps,
   input: BatchInput,
   idempotencyKey?: string,
-): Promise<{ batch: Batch; created: boolean }> {
-  return withTransaction(deps.pool, async (client) => {
-    const deadlineSeconds = input.deadlineSeconds ?? deps.defaultDeadlineSeconds;
-    const batch = await insertBatch(client, { id: randomUUID(), rows: input.rows, cols: input.cols, deadlineSeconds, idempotencyKey });
-    if (!batch) {
-      // The key is taken: that batch is the answer, and this transaction has written nothing.
-      const existing = await findBatchByIdempotencyKey(client, idempotencyKey!);
-      if (!existing) throw new Error(`Idempotency key conflict without a batch holding it (key ${JSON.stringify(idempotencyKey)})`);
-      return { batch: existing, created: false };
-    }
-    const db = toExecutor(client);
-    let chunkIndex = 0;
-    for (const chunk of cellChunks(batch.id, input, deps.chunkSize)) {
-      await deps.boss.insert(CELL_QUEUE, chunk.map((data) => ({ data })), { db });
-      await deps.afterChunk?.(chunkIndex++);
-    }
-    return { batch, created: true };
-  });
-}
-
-function* cellChunks(batchId: string, { rows, cols }: BatchInput, size: number): Generator<CellJobData[]> {
-  let chunk: CellJobData[] = [];
-  for (let row = 0; row < rows; row++) {
-    for (let col = 0; col < cols; col++) {
-      chunk.push({ batchId, row, col });
-      if (chunk.length === size) {
-        yield chunk;
-        chunk = [];
+): Promise<{ batch: Batch; created: boolean; fanOut?: Promise<FanOutResult> }> {
+  const id = randomUUID();
+  const held = await holdClient(deps.pool);
+  let first: { batch: Batch; created: boolean };
+  try {
+    // Free by construction (the id is new); taken before the row exists, so no resumer can race us.
+    await lockFanOut(held.client, id);
+    first = await inTransaction(held.client, async (tx) => {
+      const deadlineSeconds = input.deadlineSeconds ?? deps.defaultDeadlineSeconds;
+      const batch = await insertBatch(tx, { id, rows: input.rows, cols: input.cols, deadlineSeconds, idempotencyKey });
+      if (!batch) {
+        const existing = await findBatchByIdempotencyKey(tx, idempotencyKey!);
+        if (!existing) throw new Error(`Idempotency key conflict without a batch holding it (key ${JSON.stringify(idempotencyKey)})`);
+        return { batch: existing, created: false };
       }
-    }
+      const enqueued = await enqueueChunk(deps, tx, batch, 0, 0);
+      return { batch: { ...batch, enqueued: enqueued! }, created: true };
+    });
+  } catch (err) {
+    await releaseFanOutLock(held, id);
+    throw err;
   }
-  if (chunk.length > 0) yield chunk;
+  if (!first.created) {
+    await releaseFanOutLock(held, id);
+    return first;
+  }
+  const fanOut = enqueueRest(deps, held.client, first.batch, 1).finally(() => releaseFanOutLock(held, id));
+  return { ...first, fanOut };
 }

@@ -18,9 +18,10 @@ interface BatchRow {
   last_col: number | null;
   last_worker: string | null;
   seq: string;
+  enqueued: number;
 }
 
-const COLUMNS = 'id, rows, cols, total, done, failed, status, created_at, finished_at, deadline_at, last_row, last_col, last_worker, seq';
+const COLUMNS = 'id, rows, cols, total, done, failed, status, created_at, finished_at, deadline_at, last_row, last_col, last_worker, seq, enqueued';
 
 export function toBatch(row: BatchRow): Batch {
   return {
@@ -37,6 +38,7 @@ export function toBatch(row: BatchRow): Batch {
     lastCell: row.last_row === null || row.last_col === null ? null : { row: row.last_row, col: row.last_col },
     lastWorker: row.last_worker,
     seq: Number(row.seq),
+    enqueued: row.enqueued,
   };
 }
 
@@ -128,4 +130,51 @@ export async function findOverdueBatches(sql: Sql, limit: number): Promise<strin
     [limit],
   );
   return rows.map((r) => r.id);
+}
+
+/**
+ * Moves a running batch's fan-out mark from `from` to `to`, as the last statement of the transaction
+ * that enqueued those cells' jobs. False, and the caller rolls back, when the mark is elsewhere
+ * (another fan-out got there) or the batch has ended.
+ */
+export async function advanceEnqueued(sql: Sql, id: string, from: number, to: number): Promise<boolean> {
+  const { rows } = await sql.query('update batches set enqueued = $3 where id = $1 and enqueued = $2 and status = $4 returning 1', [id, from, to, 'running']);
+  return rows.length > 0;
+}
+
+/** Running batches whose fan-out is not finished, oldest first. */
+export async function findUnfinishedFanOuts(sql: Sql, limit: number): Promise<string[]> {
+  const { rows } = await sql.query<{ id: string }>(
+    `select id from batches where status = 'running' and enqueued < total order by created_at limit $1`,
+    [limit],
+  );
+  return rows.map((r) => r.id);
+}
+
+// A batch's fan-out lock: a session-level advisory lock, so a fan-out whose process dies releases it
+// with its connection, and another can resume the batch at once.
+const FAN_OUT_LOCKS = 0x46_4c_46_4f; // "FLFO"
+
+export async function lockFanOut(sql: Sql, id: string): Promise<boolean> {
+  const { rows } = await sql.query<{ locked: boolean }>('select pg_try_advisory_lock($1, hashtext($2)) as locked', [FAN_OUT_LOCKS, id]);
+  return rows[0].locked;
+}
+
+export async function unlockFanOut(sql: Sql, id: string): Promise<void> {
+  await sql.query('select pg_advisory_unlock($1, hashtext($2))', [FAN_OUT_LOCKS, id]);
+}
+
+/** Batches that ended more than `days` ago, oldest first: what retention deletes. */
+export async function findBatchesPastRetention(sql: Sql, days: number, limit: number): Promise<string[]> {
+  const { rows } = await sql.query<{ id: string }>(
+    `select id from batches where status <> 'running' and finished_at < now() - make_interval(days => $1) order by finished_at limit $2`,
+    [days, limit],
+  );
+  return rows.map((r) => r.id);
+}
+
+/** Deletes a batch row that has ended (never a running one); false if there was none. */
+export async function deleteEndedBatch(sql: Sql, id: string): Promise<boolean> {
+  const { rows } = await sql.query(`delete from batches where id = $1 and status <> 'running' returning 1`, [id]);
+  return rows.length > 0;
 }

@@ -92,3 +92,10 @@ export async function listFailedCells(sql: Sql, batchId: string): Promise<Failed
   );
   return rows;
 }
+
+/** Deletes a batch's cells and cell events (retention); returns how many cells went. */
+export async function deleteCellsOf(sql: Sql, batchId: string): Promise<number> {
+  await sql.query('delete from cell_events where batch_id = $1', [batchId]);
+  const { rows } = await sql.query<{ n: number }>('with gone as (delete from cells where batch_id = $1 returning 1) select count(*)::int as n from gone', [batchId]);
+  return rows[0].n;
+}

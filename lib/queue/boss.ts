@@ -1,6 +1,6 @@
 import { PgBoss, type Queue } from 'pg-boss';
 import type { Logger } from '../log';
-import { CELL_DEAD_LETTER_QUEUE, CELL_QUEUE, type CellQueueSettings, cellQueueOptions, DEAD_LETTER_QUEUE_OPTIONS } from './cell-job';
+import { CELL_DEAD_LETTER_QUEUE, CELL_QUEUE, type CellQueueSettings, cellQueueOptions, deadLetterQueueOptions } from './cell-job';
 
 export type BossRole = 'producer' | 'worker';
 
@@ -35,7 +35,7 @@ export async function startBoss(connectionString: string, role: BossRole, log: L
  * call from every process.
  */
 export async function ensureQueues(boss: PgBoss, settings: CellQueueSettings): Promise<void> {
-  await ensureQueue(boss, CELL_DEAD_LETTER_QUEUE, DEAD_LETTER_QUEUE_OPTIONS);
+  await ensureQueue(boss, CELL_DEAD_LETTER_QUEUE, deadLetterQueueOptions(settings));
   await ensureQueue(boss, CELL_QUEUE, cellQueueOptions(settings));
 }
 

@@ -17,6 +17,8 @@ export interface CellQueueSettings {
   retryLimit: number;
   heartbeatSeconds: number;
   cellTimeoutMs: number;
+  /** Finished jobs are deleted after this many days, like our own tables (see lib/batches/retention.ts). */
+  retentionDays: number;
 }
 
 export function cellQueueOptions(settings: CellQueueSettings): Omit<Queue, 'name'> {
@@ -32,19 +34,21 @@ export function cellQueueOptions(settings: CellQueueSettings): Omit<Queue, 'name
     // Backstop for a fetched batch as a whole; each cell has its own, shorter limit.
     expireInSeconds: Math.ceil(settings.cellTimeoutMs / 1000) + 30,
     deadLetter: CELL_DEAD_LETTER_QUEUE,
-    deleteAfterSeconds: 24 * 60 * 60,
+    deleteAfterSeconds: settings.retentionDays * 24 * 60 * 60,
   };
 }
 
 /** Dead letters are recorded once, quickly; they retry on their own if that fails. */
-export const DEAD_LETTER_QUEUE_OPTIONS: Omit<Queue, 'name'> = {
-  notify: true,
-  retryLimit: 10,
-  retryDelay: 1,
-  retryBackoff: true,
-  retryDelayMax: 60,
-  deleteAfterSeconds: 7 * 24 * 60 * 60,
-};
+export function deadLetterQueueOptions(settings: CellQueueSettings): Omit<Queue, 'name'> {
+  return {
+    notify: true,
+    retryLimit: 10,
+    retryDelay: 1,
+    retryBackoff: true,
+    retryDelayMax: 60,
+    deleteAfterSeconds: settings.retentionDays * 24 * 60 * 60,
+  };
+}
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -38,6 +38,8 @@ async function expectFinished(batch: Batch) {
   expect(stored).toMatchObject({ status: 'completed', done: batch.total, failed: 0 });
   expect(stored?.finishedAt).not.toBeNull();
   expect(stored?.lastWorker).toMatch(/^w-/);
+  // pg-boss completes a fetch's jobs just after the transaction that recorded its cells commits.
+  await waitFor(async () => (await jobStates(db.pool, batch.id)).completed === batch.total, `every job of ${batch.id} completed`);
   expect(await jobStates(db.pool, batch.id)).toEqual({ completed: batch.total });
   return stored!;
 }

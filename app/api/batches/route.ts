@@ -14,8 +14,12 @@ export async function POST(request: Request) {
     const idempotencyKey = parseIdempotencyKey(request.headers.get('idempotency-key'));
     const input = parseBatchInput(await readJsonBody(request, BODY_LIMIT_BYTES), ctx.maxCells);
     const deps = { pool: ctx.pool, boss: await ctx.boss(), chunkSize: ctx.fanoutChunkSize, defaultDeadlineSeconds: ctx.batchDeadlineSeconds };
-    const { batch, created } = await startBatch(deps, input, idempotencyKey);
+    const { batch, created, fanOut } = await startBatch(deps, input, idempotencyKey);
     if (created) ctx.log.info('batch started', { batchId: batch.id, rows: batch.rows, cols: batch.cols });
+    // The rest of the jobs go in after the answer; a failure is left to the web servers' resumer.
+    void fanOut?.then((result) => {
+      if (result.outcome === 'failed') ctx.log.warn('fan-out stopped; it will be resumed', { batchId: batch.id, ...result });
+    });
     return json(created ? 201 : 200, batch, { location: `/api/batches/${batch.id}` });
   } catch (err) {
     return errorResponse(err, ctx.log, { route: 'POST /api/batches' });

@@ -1,0 +1,125 @@
+import type pg from 'pg';
+import type { PgBoss } from 'pg-boss';
+import { advanceEnqueued, findBatch, findUnfinishedFanOuts, lockFanOut, unlockFanOut } from '../db/batches';
+import { holdClient, inTransaction } from '../db/pool';
+import { toExecutor } from '../db/sql';
+import { errorMessage } from '../errors';
+import type { Logger } from '../log';
+import { every } from '../lifecycle';
+import { CELL_QUEUE, type CellJobData } from '../queue/cell-job';
+import type { Batch } from '../types';
+
+export interface FanOutDeps {
+  pool: pg.Pool;
+  boss: PgBoss;
+  chunkSize: number;
+  /** Deadline for batches whose input names none. */
+  defaultDeadlineSeconds: number;
+  /** Test hook: called after each chunk's jobs are inserted, inside its transaction, before it commits. */
+  afterChunk?: (chunkIndex: number) => Promise<void> | void;
+}
+
+/** How a fan-out ended: every job in, its batch ended first, or it failed (and will be resumed). */
+export interface FanOutResult {
+  enqueued: number;
+  outcome: 'all' | 'batch ended' | 'failed';
+  error?: string;
+}
+
+/** The first chunk commits with the batch row, before the answer: kept small, so that comes fast. */
+const FIRST_CHUNK_MAX = 1000;
+
+type FanOutBatch = Pick<Batch, 'id' | 'cols' | 'total' | 'enqueued'>;
+
+/**
+ * Inserts the jobs of the batch's cells numbered [from, to) in row-major order, then moves the
+ * batch's `enqueued` mark from `from` to `to`, in the caller's transaction. Returns the new mark, or
+ * null when the mark could not move (the batch has ended) and the caller must roll back.
+ */
+export async function enqueueChunk(deps: FanOutDeps, tx: pg.PoolClient, batch: FanOutBatch, from: number, chunkIndex: number): Promise<number | null> {
+  const to = Math.min(batch.total, from + (from === 0 ? Math.min(deps.chunkSize, FIRST_CHUNK_MAX) : deps.chunkSize));
+  await deps.boss.insert(CELL_QUEUE, cellJobs(batch, from, to), { db: toExecutor(tx) });
+  await deps.afterChunk?.(chunkIndex);
+  return (await advanceEnqueued(tx, batch.id, from, to)) ? to : null;
+}
+
+/**
+ * Enqueues the rest of a batch's jobs, a chunk per transaction, on a client that holds the batch's
+ * fan-out lock. Each chunk commits with the move of the batch's mark, so a fan-out cut short at any
+ * point leaves the mark exactly at the jobs that are in, and resuming from there enqueues every
+ * remaining cell once. Never rejects: a failure is reported in the result.
+ */
+export async function enqueueRest(deps: FanOutDeps, client: pg.PoolClient, batch: FanOutBatch, firstChunkIndex: number): Promise<FanOutResult> {
+  let enqueued = batch.enqueued;
+  let chunkIndex = firstChunkIndex;
+  try {
+    while (enqueued < batch.total) {
+      const from = enqueued;
+      const next = await inTransaction(client, async (tx) => {
+        const to = await enqueueChunk(deps, tx, batch, from, chunkIndex);
+        if (to === null) throw BATCH_ENDED;
+        return to;
+      });
+      enqueued = next;
+      chunkIndex++;
+    }
+    return { enqueued, outcome: 'all' };
+  } catch (err) {
+    if (err === BATCH_ENDED) return { enqueued, outcome: 'batch ended' };
+    return { enqueued, outcome: 'failed', error: errorMessage(err) };
+  }
+}
+
+const BATCH_ENDED = new Error('the batch ended during its fan-out');
+
+/**
+ * Finishes the fan-outs that stopped half way (their process died, or a chunk failed): for each
+ * running batch with jobs still to enqueue whose fan-out lock is free, take the lock and enqueue the
+ * rest. Safe to run from any number of processes; returns the batches this call finished.
+ */
+export async function resumeFanOuts(deps: FanOutDeps): Promise<string[]> {
+  const finished: string[] = [];
+  for (const id of await findUnfinishedFanOuts(deps.pool, 10)) {
+    const held = await holdClient(deps.pool);
+    if (!(await lockFanOut(held.client, id).catch(() => false))) {
+      held.release();
+      continue;
+    }
+    try {
+      const batch = await findBatch(held.client, id);
+      if (batch?.status !== 'running' || batch.enqueued >= batch.total) continue;
+      const result = await enqueueRest(deps, held.client, batch, 0);
+      if (result.outcome === 'all') finished.push(id);
+    } finally {
+      await releaseFanOutLock(held, id);
+    }
+  }
+  return finished;
+}
+
+/** Gives up a held client's fan-out lock; a client that cannot say so is closed, which also does. */
+export async function releaseFanOutLock(held: { client: pg.PoolClient; release(destroy?: Error): void }, id: string): Promise<void> {
+  try {
+    await unlockFanOut(held.client, id);
+    held.release();
+  } catch (err) {
+    held.release(err instanceof Error ? err : new Error(String(err)));
+  }
+}
+
+/** Runs `resumeFanOuts` every `intervalMs` until the returned stop is called. */
+export function startFanOutResumer(deps: FanOutDeps, log: Logger, intervalMs = 2000): () => Promise<void> {
+  return every(intervalMs, async () => {
+    try {
+      for (const batchId of await resumeFanOuts(deps)) log.info('fan-out resumed and finished', { batchId });
+    } catch (err) {
+      log.warn('fan-out resume failed', { err: errorMessage(err) });
+    }
+  });
+}
+
+function cellJobs(batch: FanOutBatch, from: number, to: number): { data: CellJobData }[] {
+  const jobs = new Array<{ data: CellJobData }>(to - from);
+  for (let i = from; i < to; i++) jobs[i - from] = { data: { batchId: batch.id, row: Math.floor(i / batch.cols), col: i % batch.cols } };
+  return jobs;
+}
