@@ -28,6 +28,13 @@ const JOIN_RETRY_MS = 2_000;
  * shown a gap may itself be the one that was lost (the last cells, the completion).
  */
 const QUIET_RESYNC_MS = 4_000;
+/**
+ * How long a gap in the event numbers may stay open before a catch-up join. Events can overtake
+ * each other on the way (the Postgres adapter fetches each large payload with a query of its own),
+ * so most gaps close by themselves within milliseconds; one still open after this was lost (shed
+ * by a server that found us behind, or dropped with a connection).
+ */
+const GAP_GRACE_MS = 1_000;
 
 /**
  * Follows one batch over the shared socket, outside React: joins its room on every (re)connect and
@@ -50,6 +57,9 @@ export class BatchFollower {
   private reconciled = false;
   /** The batch's event numbers: every event up to lastSeq is applied; a higher one means a gap. */
   private lastSeq = 0;
+  /** Event numbers above lastSeq + 1 that arrived early, until the ones before them fill in. */
+  private readonly seenAhead = new Set<number>();
+  private gapTimer: ReturnType<typeof setTimeout> | undefined;
   private catchingUp = false;
   private lastEventAt = Date.now();
   private quietTimer: ReturnType<typeof setInterval> | undefined;
@@ -101,6 +111,7 @@ export class BatchFollower {
       clearInterval(this.quietTimer);
       clearTimeout(this.reconcileTimer);
       clearTimeout(this.retryTimer);
+      clearTimeout(this.gapTimer);
       socket.off('connect', this.onConnect);
       socket.off('disconnect', this.onDisconnect);
       socket.off('connect_error', this.onDisconnect);
@@ -134,11 +145,36 @@ export class BatchFollower {
     this.socket.emit('batch:join', this.batchId, options, this.onJoined);
   }
 
-  /** Notes an event's number; a jump past the next one means events were lost: fetch them. */
+  /**
+   * Notes an event's number. One that skips ahead waits for those before it; if they have not come
+   * within GAP_GRACE_MS, they were lost and a catch-up join fetches them. Rejoining on every
+   * overtaken event instead would loop: the answer ends at the batch's seq when the server read it,
+   * events past that one have already arrived, so the next event would look like a gap again.
+   */
   private track(seq: number) {
     this.lastEventAt = Date.now();
-    if (seq === this.lastSeq + 1) this.lastSeq = seq;
-    else if (seq > this.lastSeq + 1 && this.store && !this.catchingUp && this.socket.connected) this.join();
+    if (seq <= this.lastSeq) return;
+    this.seenAhead.add(seq);
+    this.advanceSeq();
+  }
+
+  /** Moves lastSeq through every number now held in a row, and watches any gap left after it. */
+  private advanceSeq() {
+    for (const seq of this.seenAhead) if (seq <= this.lastSeq) this.seenAhead.delete(seq);
+    while (this.seenAhead.delete(this.lastSeq + 1)) this.lastSeq++;
+    if (this.seenAhead.size > 0) this.watchGap();
+  }
+
+  private watchGap() {
+    if (this.gapTimer !== undefined) return;
+    const missing = this.lastSeq + 1;
+    this.gapTimer = setTimeout(() => {
+      this.gapTimer = undefined;
+      if (this.stopped) return;
+      // A join already on its way (or the next connect's) answers with everything after lastSeq.
+      if (this.lastSeq < missing && this.store && !this.catchingUp && this.socket.connected) this.join();
+      else if (this.seenAhead.size > 0) this.watchGap();
+    }, GAP_GRACE_MS);
   }
 
   private readonly resyncIfQuiet = () => {
@@ -175,6 +211,7 @@ export class BatchFollower {
     this.pendingFailed = [];
     // The answer holds every cell up to ack.seq.
     this.lastSeq = Math.max(this.lastSeq, ack.seq);
+    this.advanceSeq();
     this.lastEventAt = Date.now();
     if (!this.completion && batch.status !== 'running') this.completion = completionFromBatch(batch);
     this.batch = this.completion ? withCompletion(batch, this.completion) : batch;

@@ -1,0 +1,304 @@
+import { pathToFileURL } from 'node:url';
+import { chromium, type Page } from '@playwright/test';
+
+/**
+ * The page's frame rate while a batch paints (issue 5: "the page keeps ≥ 30 frames per second
+ * while a 1000×1000 batch paints"). A real Chromium opens the home page, a requestAnimationFrame
+ * counter records every frame's timestamp, the Start form starts a rows×cols batch, and the run
+ * ends at the completion banner. The window judged runs from the first frame after the page
+ * received cells to the first frame after the banner: idle frames before the workers start would
+ * flatter the average. The canvas is then checked against GET /api/batches/:id/cells, so a page
+ * that paints nothing cannot score 60 fps.
+ *
+ * One job: it expects the app to be running at baseUrl and starts nothing but the browser.
+ * Standalone: `BASE_URL=http://localhost:3000 node --import tsx scripts/bench-fps.ts 1000 1000`.
+ */
+
+export interface PageFpsResult {
+  rows: number;
+  cols: number;
+  batchId: string;
+  /** Frames per second on the idle home page before Start: this browser's ceiling on this machine. */
+  idleFps: number;
+  /** Click on Start → first cells received by the page. */
+  clickToFirstCellsMs: number;
+  /** First frame after the first cells arrived → first frame after the banner showed. */
+  paintMs: number;
+  /** Animation frames inside that window. */
+  frames: number;
+  avgFps: number;
+  /** Fewest frames in any 1-second window while painting (equals avgFps when painting took under 1 s). */
+  worstWindowFps: number;
+  frameGapP50Ms: number;
+  frameGapP95Ms: number;
+  frameGapMaxMs: number;
+  /** Frame gaps longer than 1000/30 ms: each one a moment below 30 fps. */
+  slowFrames: number;
+  /** Main-thread tasks over 50 ms inside the window (Long Tasks API). */
+  longTasks: { count: number; totalMs: number; maxMs: number };
+  bannerText: string;
+  grid: GridCheck;
+  /** worstWindowFps ≥ 30 and the canvas shows every cell the API lists, with its colour. */
+  passed: boolean;
+  /** Why passed is false; empty when it is true. */
+  problems: string[];
+}
+
+export interface GridCheck {
+  /** Cells GET /api/batches/:id/cells listed. */
+  apiCells: number;
+  /** Cells whose centre pixel was compared with the API's colour (a spread sample of apiCells). */
+  checked: number;
+  mismatches: number;
+  /** Cells of the whole grid whose centre pixel is still the "waiting" grey. */
+  unpainted: number;
+  examples: string[];
+}
+
+/** What the instrument collects inside the page, in the page's performance.now() time. */
+interface PageRecord {
+  frames: number[];
+  /** Index in frames of the first frame whose callback ran after the first cells arrived. */
+  firstPaintFrame: number | null;
+  firstCellsAt: number | null;
+  bannerAt: number | null;
+  bannerText: string;
+  longTasks: { start: number; duration: number }[];
+}
+
+interface ApiCell {
+  row: number;
+  col: number;
+  color: string;
+}
+
+const MIN_FPS = 30;
+const SLOW_GAP_MS = 1000 / MIN_FPS;
+const GRID_SAMPLE = 20_000;
+const IDLE_SAMPLE_MS = 1_000;
+/** 1,000,000 cells take minutes on a small machine; a stuck batch should still end the run. */
+const BANNER_TIMEOUT_MS = 15 * 60_000;
+const START_TIMEOUT_MS = 5 * 60_000;
+/** The launch arguments the end-to-end tests use (playwright.config.ts). */
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+export async function measurePageFps(baseUrl: string, rows: number, cols: number): Promise<PageFpsResult> {
+  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  try {
+    const context = await browser.newContext({ baseURL: baseUrl, viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 });
+    // tsx compiles with keepNames, which wraps inner functions in `__name(…)`; functions that
+    // Playwright serializes into the page need that helper there too.
+    await context.addInitScript({ content: 'globalThis.__name ??= (fn) => fn;' });
+    await context.addInitScript(installInstrument);
+    const page = await context.newPage();
+
+    await page.goto('/');
+    await page.getByLabel('Rows').fill(String(rows));
+    await page.getByLabel('Cols').fill(String(cols));
+    await page.waitForTimeout(IDLE_SAMPLE_MS);
+    const clickedAt = await page.evaluate(() => performance.now());
+    await page.getByRole('button', { name: 'Start' }).click();
+    // Fanning out 1,000,000 jobs takes a while before the POST answers.
+    await page.waitForURL(/\/batches\/[0-9a-f-]{36}$/, { timeout: START_TIMEOUT_MS });
+    const batchId = page.url().split('/').pop() ?? '';
+    await page.waitForFunction(() => window.__fpsRecord?.bannerAt != null, undefined, { timeout: BANNER_TIMEOUT_MS, polling: 500 });
+    // Let the frame after the banner happen: it ends the window and draws the last cells.
+    await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
+    const record = await page.evaluate(() => window.__fpsRecord);
+    if (!record) throw new Error(`The frame counter was not installed on ${page.url()}.`);
+
+    const grid = await checkGrid(page, baseUrl, batchId);
+    return summarize({ rows, cols, batchId, clickedAt, record, grid });
+  } finally {
+    await browser.close();
+  }
+}
+
+/**
+ * Runs in the page before any of its scripts (and again after a full navigation): counts animation
+ * frames, notes when the first cells arrive over the socket and when the banner gets its text, and
+ * collects long tasks. Plain DOM code: it is serialized into the page.
+ */
+function installInstrument(): void {
+  const record: PageRecord = { frames: [], firstPaintFrame: null, firstCellsAt: null, bannerAt: null, bannerText: '', longTasks: [] };
+  window.__fpsRecord = record;
+
+  const onFrame = (timestamp: number) => {
+    record.frames.push(timestamp);
+    if (record.firstCellsAt !== null && record.firstPaintFrame === null) record.firstPaintFrame = record.frames.length - 1;
+    requestAnimationFrame(onFrame);
+  };
+  requestAnimationFrame(onFrame);
+
+  // Socket.IO text frames: `42["cells:colored",…]` is an event, `43<id>[…]` an ack (the join's
+  // snapshot, which holds cells when workers were quicker than the page).
+  const onMessage = (event: MessageEvent) => {
+    if (record.firstCellsAt !== null || typeof event.data !== 'string') return;
+    const data = event.data;
+    if (data.startsWith('42["cells:colored"') || (data.startsWith('43') && data.includes('"cells":[{'))) record.firstCellsAt = performance.now();
+  };
+  const NativeWebSocket = window.WebSocket;
+  window.WebSocket = class extends NativeWebSocket {
+    constructor(url: string | URL, protocols?: string | string[]) {
+      super(url, protocols);
+      this.addEventListener('message', onMessage);
+    }
+  };
+
+  const watchBanner = () => {
+    if (record.bannerAt !== null) return;
+    const text = document.querySelector('[data-testid="banner"]')?.textContent?.trim() ?? '';
+    if (text) {
+      record.bannerAt = performance.now();
+      record.bannerText = text;
+      observer.disconnect();
+    }
+  };
+  const observer = new MutationObserver(watchBanner);
+  const observe = () => observer.observe(document.documentElement, { childList: true, subtree: true, characterData: true });
+  if (document.documentElement) observe();
+  else document.addEventListener('DOMContentLoaded', observe, { once: true });
+
+  try {
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) record.longTasks.push({ start: entry.startTime, duration: entry.duration });
+    }).observe({ type: 'longtask', buffered: true });
+  } catch {
+    // No Long Tasks API: the frame gaps still tell the story.
+  }
+}
+
+/** Compares a spread sample of the API's cells with the canvas's centre pixels, and counts grey cells. */
+async function checkGrid(page: Page, baseUrl: string, batchId: string): Promise<GridCheck> {
+  const response = await fetch(new URL(`/api/batches/${encodeURIComponent(batchId)}/cells`, baseUrl));
+  if (!response.ok) throw new Error(`GET /api/batches/${batchId}/cells answered HTTP ${response.status}.`);
+  const { cells } = (await response.json()) as { cells: ApiCell[] };
+  const step = Math.max(1, cells.length / GRID_SAMPLE);
+  const sample: ApiCell[] = [];
+  for (let i = 0; i < cells.length; i += step) sample.push(cells[Math.floor(i)]);
+  const result = await page.getByTestId('grid').evaluate((element, sample: ApiCell[]) => {
+    const canvas = element as HTMLCanvasElement;
+    const rows = Number(canvas.dataset.rows);
+    const cols = Number(canvas.dataset.cols);
+    const ctx = canvas.getContext('2d');
+    if (!ctx) throw new Error('The grid canvas has no 2D context.');
+    const { data, width } = ctx.getImageData(0, 0, canvas.width, canvas.height);
+    const pixel = (row: number, col: number) => {
+      const x = Math.floor(((col + 0.5) * canvas.width) / cols);
+      const y = Math.floor(((row + 0.5) * canvas.height) / rows);
+      const i = (y * width + x) * 4;
+      return (data[i] << 16) | (data[i + 1] << 8) | data[i + 2];
+    };
+    const examples: string[] = [];
+    let mismatches = 0;
+    for (const cell of sample) {
+      const painted = `#${pixel(cell.row, cell.col).toString(16).toUpperCase().padStart(6, '0')}`;
+      if (painted === cell.color) continue;
+      mismatches++;
+      if (examples.length < 10) examples.push(`(${cell.row}, ${cell.col}) ${painted} != ${cell.color}`);
+    }
+    // The painter's "waiting" grey (grid-painter.ts, EMPTY_RGB).
+    const waiting = 0xe5e7eb;
+    let unpainted = 0;
+    for (let row = 0; row < rows; row++) for (let col = 0; col < cols; col++) if (pixel(row, col) === waiting) unpainted++;
+    return { mismatches, unpainted, examples };
+  }, sample);
+  return { apiCells: cells.length, checked: sample.length, ...result };
+}
+
+function summarize(input: { rows: number; cols: number; batchId: string; clickedAt: number; record: PageRecord; grid: GridCheck }): PageFpsResult {
+  const { rows, cols, batchId, clickedAt, record, grid } = input;
+  const { frames } = record;
+  const problems: string[] = [];
+  const idleFrames = frames.filter((t) => t >= clickedAt - IDLE_SAMPLE_MS && t < clickedAt).length;
+  const idleFps = (idleFrames * 1000) / IDLE_SAMPLE_MS;
+
+  const startIndex = record.firstPaintFrame;
+  const bannerAt = record.bannerAt ?? Number.NaN;
+  let endIndex = frames.findIndex((t) => t >= bannerAt);
+  if (endIndex < 0) endIndex = frames.length - 1;
+  if (startIndex === null || record.firstCellsAt === null) problems.push('The page never received a cell.');
+  const start = startIndex ?? endIndex;
+  const span = frames.slice(start, endIndex + 1);
+  const startAt = span[0] ?? 0;
+  const endAt = span[span.length - 1] ?? 0;
+  const paintMs = endAt - startAt;
+  const framesIn = Math.max(0, span.length - 1);
+  const avgFps = paintMs > 0 ? (framesIn * 1000) / paintMs : 0;
+
+  const gaps = span.slice(1).map((t, i) => t - span[i]);
+  const sortedGaps = [...gaps].sort((a, b) => a - b);
+  const worstWindowFps = paintMs >= 1000 ? fewestFramesPerSecond(span) : avgFps;
+  const longTasks = record.longTasks.filter((task) => task.start + task.duration > startAt && task.start < endAt);
+
+  if (worstWindowFps < MIN_FPS) problems.push(`The worst 1 s window had ${worstWindowFps.toFixed(1)} frames, below ${MIN_FPS}.`);
+  if (grid.apiCells !== rows * cols) problems.push(`The API lists ${grid.apiCells} finished cells of ${rows * cols}.`);
+  if (grid.mismatches > 0) problems.push(`${grid.mismatches} of ${grid.checked} sampled cells differ from the API's colour.`);
+  if (grid.unpainted > 0) problems.push(`${grid.unpainted} cells are still unpainted on the canvas.`);
+
+  return {
+    rows,
+    cols,
+    batchId,
+    idleFps: round(idleFps),
+    clickToFirstCellsMs: round((record.firstCellsAt ?? Number.NaN) - clickedAt),
+    paintMs: round(paintMs),
+    frames: framesIn,
+    avgFps: round(avgFps),
+    worstWindowFps: round(worstWindowFps),
+    frameGapP50Ms: round(percentile(sortedGaps, 0.5)),
+    frameGapP95Ms: round(percentile(sortedGaps, 0.95)),
+    frameGapMaxMs: round(sortedGaps[sortedGaps.length - 1] ?? 0),
+    slowFrames: gaps.filter((gap) => gap > SLOW_GAP_MS).length,
+    longTasks: {
+      count: longTasks.length,
+      totalMs: round(longTasks.reduce((sum, task) => sum + task.duration, 0)),
+      maxMs: round(Math.max(0, ...longTasks.map((task) => task.duration))),
+    },
+    bannerText: record.bannerText,
+    grid,
+    passed: problems.length === 0,
+    problems,
+  };
+}
+
+/**
+ * The fewest frames that landed in any 1-second span of the window. The emptiest span starts just
+ * after some frame, so trying each frame as a start finds it.
+ */
+function fewestFramesPerSecond(frames: number[]): number {
+  const last = frames[frames.length - 1];
+  let fewest = Number.POSITIVE_INFINITY;
+  let end = 0;
+  for (let i = 0; i < frames.length && frames[i] + 1000 <= last; i++) {
+    while (end < frames.length && frames[end] <= frames[i] + 1000) end++;
+    fewest = Math.min(fewest, end - i - 1);
+  }
+  return fewest;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)];
+}
+
+const round = (n: number) => Math.round(n * 10) / 10;
+
+declare global {
+  interface Window {
+    __fpsRecord?: PageRecord;
+  }
+}
+
+async function main() {
+  const [rows, cols] = process.argv.slice(2, 4).map(Number);
+  if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 1 || cols < 1) {
+    console.error('Usage: BASE_URL=http://localhost:3000 node --import tsx scripts/bench-fps.ts ROWS COLS');
+    process.exit(2);
+  }
+  const result = await measurePageFps(process.env.BASE_URL ?? 'http://localhost:3000', rows, cols);
+  console.log(JSON.stringify(result, null, 2));
+  process.exitCode = result.passed ? 0 : 1;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();
