@@ -11,6 +11,8 @@ import { startEmbeddedPostgres, type RunningPostgres } from '../lib/db/embedded'
 import type { ClientToServerEvents, ServerToClientEvents } from '../lib/realtime/events';
 import type { Batch } from '../lib/types';
 import { childProcessesOf } from './child-process';
+import { measurePageFps } from './bench-fps';
+import { type ProbeReport, startProbes } from './bench-probes';
 import { freePort } from './ports';
 
 /**
@@ -22,12 +24,15 @@ import { freePort } from './ports';
 const { values: args } = parseArgs({
   options: {
     million: { type: 'boolean', default: false },
+    fps: { type: 'boolean', default: false },
     reps: { type: 'string', default: '3' },
     workers: { type: 'string', default: '2' },
+    'web-servers': { type: 'string', default: '1' },
   },
 });
 const reps = Number(args.reps);
 const workers = Number(args.workers);
+const webServers = Number(args['web-servers']);
 const SIZES: [number, number][] = [
   [100, 100],
   [250, 400],
@@ -52,7 +57,12 @@ async function main() {
   let postgres: RunningPostgres | undefined;
   let adminUrl = process.env.DATABASE_URL;
   if (!adminUrl) {
-    postgres = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port: await freePort(), database: 'bench' });
+    postgres = await startEmbeddedPostgres({
+      dataDir: path.join(dir, 'pg'),
+      port: await freePort(),
+      database: 'bench',
+      settings: ['shared_preload_libraries=pg_stat_statements'],
+    });
     adminUrl = postgres.url;
   }
   const baselineUrl = withDatabase(adminUrl, 'bench_baseline');
@@ -60,17 +70,22 @@ async function main() {
   await admin.connect();
   await admin.query('drop database if exists bench_baseline with (force)');
   await admin.query('create database bench_baseline');
+  // Where the database's time goes (only where the server has the module loaded).
+  await admin.query('create extension if not exists pg_stat_statements').catch(() => undefined);
 
   // Ours: the app as `npm start` runs it, on that PostgreSQL.
   const port = await freePort();
   const app = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
     cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: adminUrl, PORT: String(port), WORKERS: String(workers), LOG_LEVEL: 'warn' },
+    env: { ...process.env, DATABASE_URL: adminUrl, PORT: String(port), WORKERS: String(workers), WEB_SERVERS: String(webServers), LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const base = `http://127.0.0.1:${port}`;
-  await waitUntil(async () => (await fetch(`${base}/healthz`).catch(() => null))?.ok === true, 240_000);
+  // With several web servers, the client watches from the last one: its events cross the adapter.
+  const watchFrom = `http://127.0.0.1:${port + webServers - 1}`;
+  for (const url of [base, watchFrom]) await waitUntil(async () => (await fetch(`${url}/healthz`).catch(() => null))?.ok === true, 240_000);
   const processes = childProcesses(app.pid!);
+  const appRoles = ['web', 'worker'].map((role) => ({ role, pids: () => processes.filter((p) => p.role === role).map((p) => p.pid) }));
 
   // Baseline: bare pg-boss workers, as many processes as ours.
   const baselineBoss = new PgBoss({ connectionString: baselineUrl, max: 4, schedule: false, supervise: false });
@@ -81,7 +96,8 @@ async function main() {
   await Promise.all(baselineWorkers.map((w) => new Promise((resolve) => w.once('message', resolve))));
   const baselinePool = new pg.Pool({ connectionString: baselineUrl, max: 2 });
 
-  const socket: Socket<ServerToClientEvents, ClientToServerEvents> = connect(base, { transports: ['websocket'] });
+  const baselineRoles = [{ role: 'baseline worker', pids: () => baselineWorkers.map((w) => w.pid!) }];
+  const socket: Socket<ServerToClientEvents, ClientToServerEvents> = connect(watchFrom, { transports: ['websocket'] });
   await new Promise((resolve) => socket.once('connect', () => resolve(undefined)));
 
   const results = [];
@@ -89,21 +105,30 @@ async function main() {
     const total = rows * cols;
     const ours: OursRun[] = [];
     const baseline: number[] = [];
+    let probes: { ours: ProbeReport; baseline: ProbeReport } | undefined;
     for (let rep = 0; rep < reps; rep++) {
+      const oursProbe = await startProbes(adminUrl, postgres?.pid ?? null, appRoles);
       ours.push(await runOurs(base, socket, admin, rows, cols));
-      baseline.push(await runBaseline(baselineBoss, baselinePool, total));
-      console.log(`${total} cells, rep ${rep + 1}/${reps}: ours ${ours.at(-1)!.toCompletedMs} ms, baseline ${baseline.at(-1)} ms`);
+      const oursReport = await oursProbe.stop();
+      const baselineProbe = await startProbes(baselineUrl, postgres?.pid ?? null, baselineRoles);
+      baseline.push(await runBaseline(baselineBoss, baselinePool, baselineWorkers, total));
+      probes = { ours: oursReport, baseline: await baselineProbe.stop() };
+      console.log(`${total} cells, rep ${rep + 1}/${reps}: ours ${Math.round(ours.at(-1)!.toCompletedMs)} ms, baseline ${Math.round(baseline.at(-1)!)} ms`);
     }
-    results.push({ total, ours: summarize(ours), baselineMs: stats(baseline), ratio: median(ours.map((o) => o.toCompletedMs)) / median(baseline) });
+    results.push({ total, ours: summarize(ours), baselineMs: stats(baseline), ratio: median(ours.map((o) => o.toCompletedMs)) / median(baseline), lastRunProbes: probes! });
   }
+  const fps = args.fps ? await measurePageFps(base, 1000, 1000) : null;
   const rss = processes.map((p) => ({ role: p.role, pid: p.pid, peakRssMb: peakRssMb(p.pid) }));
-  const report = { date: new Date().toISOString(), workers, reps, results, peakRss: rss };
+  const report = { date: new Date().toISOString(), workers, webServers, reps, results, peakRss: rss, fps };
 
+  const cpu = (r: ProbeReport) => Object.entries(r.cpuSeconds).map(([role, sec]) => `${role} ${sec.toFixed(1)} s`).join(', ');
   const table = [
-    '| cells | POST → 201 | → first cell | POST → completed (ours) | baseline (bare pg-boss) | ours / baseline | cells/s | latency p50 / p99 | DB growth |',
-    '|---|---|---|---|---|---|---|---|---|',
+    `Finish Line bench: ${webServers} web server(s), ${workers} workers; medians of ${reps} runs (min–max).`,
+    '',
+    '| cells | POST → 201 | → first cell | POST → completed (ours) | baseline (bare pg-boss) | ours / baseline | cells/s | latency p50 / p99 | DB growth | per 1M cells |',
+    '|---|---|---|---|---|---|---|---|---|---|',
     ...results.map((r) =>
-      [
+      row([
         r.total.toLocaleString('en-US'),
         fmt(r.ours.toCreatedMs),
         fmt(r.ours.toFirstCellMs),
@@ -113,10 +138,37 @@ async function main() {
         Math.round(r.ours.cellsPerSecond.median).toLocaleString('en-US'),
         `${Math.round(r.ours.latencyP50Ms.median)} / ${Math.round(r.ours.latencyP99Ms.median)} ms`,
         `${(r.ours.dbGrowthBytes.median / 1e6).toFixed(1)} MB`,
-      ].join(' | ').replace(/^/, '| ').replace(/$/, ' |'),
+        `${((r.ours.dbGrowthBytes.median / r.total) * 1e6 / 1e9).toFixed(2)} GB`,
+      ]),
     ),
     '',
-    `Peak RSS: ${rss.map((p) => `${p.role} ${p.peakRssMb} MB`).join(', ')}. Medians of ${reps} runs (min–max), ${workers} workers.`,
+    `Peak RSS: ${rss.map((p) => `${p.role} ${p.peakRssMb} MB`).join(', ')}.`,
+    '',
+    'Where the time went (last run of each size): CPU seconds by process role, share of samples with a backend waiting on a lock, WAL written.',
+    '',
+    '| cells | run | wall | CPU | lock waits | WAL |',
+    '|---|---|---|---|---|---|',
+    ...results.flatMap((r) =>
+      (['ours', 'baseline'] as const).map((which) => {
+        const p = r.lastRunProbes[which];
+        return row([r.total.toLocaleString('en-US'), which, `${p.wallSeconds.toFixed(2)} s`, cpu(p), `${(p.lockWaitShare * 100).toFixed(0)} %`, `${p.walMegabytes.toFixed(0)} MB`]);
+      }),
+    ),
+    ...results.flatMap((r) => {
+      const statements = r.lastRunProbes.ours.statements;
+      if (!statements) return [];
+      return [
+        '',
+        `Top statements, ours, ${r.total.toLocaleString('en-US')} cells (pg_stat_statements):`,
+        '',
+        '| statement | calls | total ms | mean ms | rows |',
+        '|---|---|---|---|---|',
+        ...statements.map((st) => row([`\`${st.query.replace(/\|/g, '\\|')}…\``, String(st.calls), String(st.totalMs), String(st.meanMs), String(st.rows)])),
+      ];
+    }),
+    ...(fps
+      ? ['', `Page frame rate while a 1000×1000 batch paints (Chromium): ${JSON.stringify(fps)}`]
+      : []),
   ].join('\n');
   console.log(`\n${table}\n`);
   await mkdir(path.join(ROOT, 'bench-results'), { recursive: true });
@@ -184,7 +236,12 @@ async function runOurs(base: string, socket: Socket<ServerToClientEvents, Client
 }
 
 /** The same number of jobs, inserted in one transaction and completed by bare pg-boss workers. */
-async function runBaseline(boss: PgBoss, pool: pg.Pool, total: number): Promise<number> {
+async function runBaseline(boss: PgBoss, pool: pg.Pool, workers: ChildProcess[], total: number): Promise<number> {
+  let handled = 0;
+  const onMessage = (message: { type?: string; count?: number }) => {
+    if (message.type === 'handled') handled += message.count ?? 0;
+  };
+  workers.forEach((w) => w.on('message', onMessage));
   const started = performance.now();
   const client = await pool.connect();
   try {
@@ -197,10 +254,14 @@ async function runBaseline(boss: PgBoss, pool: pg.Pool, total: number): Promise<
   } finally {
     client.release();
   }
+  // The workers' reports say when the last handler ended; the job table then confirms the last
+  // completion has committed, with a query or two instead of a poll through the whole run.
+  await waitUntil(() => handled >= total, 600_000, 5);
   await waitUntil(async () => {
     const { rows } = await pool.query(`select 1 from pgboss.job where name = 'baseline' and state in ('created', 'retry', 'active') limit 1`);
     return rows.length === 0;
-  }, 600_000, 10);
+  }, 60_000, 5);
+  workers.forEach((w) => w.off('message', onMessage));
   return performance.now() - started;
 }
 
@@ -248,6 +309,7 @@ function summarize(runs: OursRun[]) {
   const keys = Object.keys(runs[0]) as (keyof OursRun)[];
   return Object.fromEntries(keys.map((k) => [k, stats(runs.map((r) => r[k]))])) as Record<keyof OursRun, ReturnType<typeof stats>>;
 }
+const row = (cells: string[]) => `| ${cells.join(' | ')} |`;
 const fmt = (s: { median: number; min: number; max: number }) => `${Math.round(s.median)} ms (${Math.round(s.min)}–${Math.round(s.max)})`;
 
 async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 25) {
