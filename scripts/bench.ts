@@ -28,6 +28,7 @@ const { values: args } = parseArgs({
     reps: { type: 'string', default: '3' },
     workers: { type: 'string', default: '2' },
     'web-servers': { type: 'string', default: '1' },
+    'up-to': { type: 'string', default: '1000000' },
   },
 });
 const reps = Number(args.reps);
@@ -37,7 +38,7 @@ const SIZES: [number, number][] = [
   [100, 100],
   [250, 400],
   ...(args.million ? ([[1000, 1000]] as [number, number][]) : []),
-];
+].filter(([rows, cols]) => rows * cols <= Number(args['up-to'])) as [number, number][];
 const ROOT = path.resolve(import.meta.dirname, '..');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -83,7 +84,10 @@ async function main() {
   const base = `http://127.0.0.1:${port}`;
   // With several web servers, the client watches from the last one: its events cross the adapter.
   const watchFrom = `http://127.0.0.1:${port + webServers - 1}`;
-  for (const url of [base, watchFrom]) await waitUntil(async () => (await fetch(`${url}/healthz`).catch(() => null))?.ok === true, 240_000);
+  const appExited = new Promise<never>((_, reject) => app.once('exit', (code) => reject(new Error(`the app exited (code ${code}) before it was up`))));
+  for (const url of [base, watchFrom]) {
+    await Promise.race([waitUntil(async () => (await fetch(`${url}/healthz`).catch(() => null))?.ok === true, 240_000), appExited]);
+  }
   const processes = childProcesses(app.pid!);
   const appRoles = ['web', 'worker'].map((role) => ({ role, pids: () => processes.filter((p) => p.role === role).map((p) => p.pid) }));
 
