@@ -1,5 +1,6 @@
 import { pathToFileURL } from 'node:url';
 import { chromium, type Page } from '@playwright/test';
+import { colorMismatches, readGridPixels } from './canvas-pixels';
 
 /**
  * The page's frame rate while a batch paints (issue 5: "the page keeps ≥ 30 frames per second
@@ -176,33 +177,9 @@ async function checkGrid(page: Page, baseUrl: string, batchId: string): Promise<
   const step = Math.max(1, cells.length / GRID_SAMPLE);
   const sample: ApiCell[] = [];
   for (let i = 0; i < cells.length; i += step) sample.push(cells[Math.floor(i)]);
-  const result = await page.getByTestId('grid').evaluate((element, sample: ApiCell[]) => {
-    const canvas = element as HTMLCanvasElement;
-    const rows = Number(canvas.dataset.rows);
-    const cols = Number(canvas.dataset.cols);
-    const ctx = canvas.getContext('2d');
-    if (!ctx) throw new Error('The grid canvas has no 2D context.');
-    const { data, width } = ctx.getImageData(0, 0, canvas.width, canvas.height);
-    const pixel = (row: number, col: number) => {
-      const x = Math.floor(((col + 0.5) * canvas.width) / cols);
-      const y = Math.floor(((row + 0.5) * canvas.height) / rows);
-      const i = (y * width + x) * 4;
-      return (data[i] << 16) | (data[i + 1] << 8) | data[i + 2];
-    };
-    const examples: string[] = [];
-    let mismatches = 0;
-    for (const cell of sample) {
-      const painted = `#${pixel(cell.row, cell.col).toString(16).toUpperCase().padStart(6, '0')}`;
-      if (painted === cell.color) continue;
-      mismatches++;
-      if (examples.length < 10) examples.push(`(${cell.row}, ${cell.col}) ${painted} != ${cell.color}`);
-    }
-    // The painter's "waiting" grey (grid-painter.ts, EMPTY_RGB).
-    const waiting = 0xe5e7eb;
-    let unpainted = 0;
-    for (let row = 0; row < rows; row++) for (let col = 0; col < cols; col++) if (pixel(row, col) === waiting) unpainted++;
-    return { mismatches, unpainted, examples };
-  }, sample);
+  const { colors, unpainted } = await readGridPixels(page, sample);
+  const all = colorMismatches(sample, colors);
+  const result = { mismatches: all.length, unpainted, examples: all.slice(0, 10) };
   return { apiCells: cells.length, checked: sample.length, ...result };
 }
 

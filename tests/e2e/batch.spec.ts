@@ -1,4 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
+import { colorMismatches, readGridPixels } from '../../scripts/canvas-pixels';
 
 interface Cell {
   row: number;
@@ -11,24 +12,9 @@ async function compareGridWithApi(page: Page, batchId: string) {
   const response = await page.request.get(`/api/batches/${batchId}/cells`);
   expect(response.status()).toBe(200);
   const { cells } = (await response.json()) as { cells: Cell[] };
-  const result = await page.getByTestId('grid').evaluate((element, cells: Cell[]) => {
-    const canvas = element as HTMLCanvasElement;
-    const rows = Number(canvas.dataset.rows);
-    const cols = Number(canvas.dataset.cols);
-    const ctx = canvas.getContext('2d');
-    if (!ctx) throw new Error('the grid has no 2d context');
-    const { data, width } = ctx.getImageData(0, 0, canvas.width, canvas.height);
-    const hex = (n: number) => n.toString(16).toUpperCase().padStart(2, '0');
-    const mismatches: string[] = [];
-    for (const cell of cells) {
-      const x = Math.floor(((cell.col + 0.5) * canvas.width) / cols);
-      const y = Math.floor(((cell.row + 0.5) * canvas.height) / rows);
-      const i = (y * width + x) * 4;
-      const painted = `#${hex(data[i])}${hex(data[i + 1])}${hex(data[i + 2])}`;
-      if (painted !== cell.color) mismatches.push(`(${cell.row}, ${cell.col}) ${painted} != ${cell.color}`);
-    }
-    return { rows, cols, mismatches: mismatches.slice(0, 10), mismatchCount: mismatches.length };
-  }, cells);
+  const { rows, cols, colors } = await readGridPixels(page, cells);
+  const all = colorMismatches(cells, colors);
+  const result = { rows, cols, mismatches: all.slice(0, 10), mismatchCount: all.length };
   return { cells, ...result };
 }
 
