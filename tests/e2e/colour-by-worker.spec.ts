@@ -1,4 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
+import { colorMismatches, readGridPixels } from '../../scripts/canvas-pixels';
 
 // The app runs with two worker processes (playwright.config.ts): the toggle shows which cells each
 // one painted, and the legend says how many.
@@ -35,26 +36,10 @@ async function readLegend(page: Page): Promise<LegendEntry[]> {
   );
 }
 
-/** How many of `expected` ("#RRGGBB" per cell) differ from the canvas pixel at the cell's centre. */
-async function pixelMismatches(page: Page, cells: { row: number; col: number; expected: string }[]) {
-  return page.getByTestId('grid').evaluate((element, cells) => {
-    const canvas = element as HTMLCanvasElement;
-    const rows = Number(canvas.dataset.rows);
-    const cols = Number(canvas.dataset.cols);
-    const ctx = canvas.getContext('2d');
-    if (!ctx) throw new Error('the grid has no 2d context');
-    const { data, width } = ctx.getImageData(0, 0, canvas.width, canvas.height);
-    const hex = (n: number) => n.toString(16).toUpperCase().padStart(2, '0');
-    const wrong: string[] = [];
-    for (const cell of cells) {
-      const x = Math.floor(((cell.col + 0.5) * canvas.width) / cols);
-      const y = Math.floor(((cell.row + 0.5) * canvas.height) / rows);
-      const i = (y * width + x) * 4;
-      const painted = `#${hex(data[i])}${hex(data[i + 1])}${hex(data[i + 2])}`;
-      if (painted !== cell.expected) wrong.push(`(${cell.row}, ${cell.col}) ${painted} != ${cell.expected}`);
-    }
-    return wrong.slice(0, 10).concat(wrong.length > 10 ? [`… ${wrong.length} in all`] : []);
-  }, cells);
+/** Cells whose centre pixel on the canvas is not the colour given for it, at most ten of them. */
+async function pixelMismatches(page: Page, cells: { row: number; col: number; color: string }[]) {
+  const wrong = colorMismatches(cells, (await readGridPixels(page, cells)).colors);
+  return wrong.slice(0, 10).concat(wrong.length > 10 ? [`… ${wrong.length} in all`] : []);
 }
 
 /**
@@ -70,7 +55,7 @@ async function expectColouredByWorker(page: Page, stored: StoredCells) {
   expect(new Set(legend.map((e) => e.color)).size).toBe(legend.length);
 
   const colorOf = new Map(legend.map((e) => [e.worker, e.color]));
-  const expected = stored.cells.map((c, k) => ({ row: c.row, col: c.col, expected: colorOf.get(stored.workers[stored.cellWorkers[k]])! }));
+  const expected = stored.cells.map((c, k) => ({ row: c.row, col: c.col, color: colorOf.get(stored.workers[stored.cellWorkers[k]])! }));
   await expect.poll(() => pixelMismatches(page, expected)).toEqual([]);
 }
 
@@ -110,6 +95,5 @@ test('colour by worker: the grid shows which worker painted each cell, the legen
   await toggle.uncheck();
   await expect(page).not.toHaveURL(/colorBy=/);
   await expect(page.getByTestId('worker-legend')).toHaveCount(0);
-  const real = stored.cells.map((c) => ({ row: c.row, col: c.col, expected: c.color }));
-  await expect.poll(() => pixelMismatches(page, real)).toEqual([]);
+  await expect.poll(() => pixelMismatches(page, stored.cells)).toEqual([]);
 });
