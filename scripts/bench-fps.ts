@@ -107,8 +107,7 @@ export async function measurePageFps(baseUrl: string, rows: number, cols: number
     // Fanning out 1,000,000 jobs takes a while before the POST answers.
     await page.waitForURL(/\/batches\/[0-9a-f-]{36}$/, { timeout: START_TIMEOUT_MS });
     const batchId = new URL(page.url()).pathname.split('/').pop() ?? '';
-    const toggle = page.getByLabel('Colour by worker');
-    if (colorBy === 'worker') await toggle.check();
+    if (colorBy === 'worker') await page.getByLabel('Colour by worker').check();
     await page.waitForFunction(() => window.__fpsRecord?.bannerAt != null, undefined, { timeout: BANNER_TIMEOUT_MS, polling: 500 });
     // Let the frame after the banner happen: it ends the window and draws the last cells.
     await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
