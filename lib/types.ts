@@ -27,6 +27,16 @@ export interface FailedCell extends CellPosition {
   error: string;
 }
 
+/**
+ * Extension: which worker recorded each cell of a list, compactly: `workers` names each worker once
+ * and `cellWorkers[k]` is the index in `workers` of the one that recorded the list's k-th cell. A
+ * million cells cost about two bytes each this way, where a name per cell would cost six or more.
+ */
+export interface CellWorkers {
+  workers: string[];
+  cellWorkers: number[];
+}
+
 export interface Batch {
   id: string;
   rows: number;

@@ -12,13 +12,19 @@ import { colorMismatches, readGridPixels } from './canvas-pixels';
  * that paints nothing cannot score 60 fps.
  *
  * One job: it expects the app to be running at baseUrl and starts nothing but the browser.
- * Standalone: `BASE_URL=http://localhost:3000 node --import tsx scripts/bench-fps.ts 1000 1000`.
+ * Standalone: `BASE_URL=http://localhost:3000 node --import tsx scripts/bench-fps.ts 1000 1000`; add
+ * `--color-by-worker` to paint with the page's "Colour by worker" switched on (it is switched back
+ * off, and the repaint timed, before the grid check).
  */
 
 export interface PageFpsResult {
   rows: number;
   cols: number;
   batchId: string;
+  /** What the grid showed while it painted: cells' own colours, or their workers' (the toggle). */
+  colorBy: 'cell' | 'worker';
+  /** With colorBy 'worker': switching back to cells' colours, click → the frame after the repaint. */
+  toggleBackMs: number | null;
   /** Frames per second on the idle home page before Start: this browser's ceiling on this machine. */
   idleFps: number;
   /** Click on Start → first cells received by the page. */
@@ -83,7 +89,7 @@ const START_TIMEOUT_MS = 5 * 60_000;
 /** The launch arguments the end-to-end tests use (playwright.config.ts). */
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-export async function measurePageFps(baseUrl: string, rows: number, cols: number): Promise<PageFpsResult> {
+export async function measurePageFps(baseUrl: string, rows: number, cols: number, colorBy: 'cell' | 'worker' = 'cell'): Promise<PageFpsResult> {
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
   try {
     const context = await browser.newContext({ baseURL: baseUrl, viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 });
@@ -101,15 +107,18 @@ export async function measurePageFps(baseUrl: string, rows: number, cols: number
     await page.getByRole('button', { name: 'Start' }).click();
     // Fanning out 1,000,000 jobs takes a while before the POST answers.
     await page.waitForURL(/\/batches\/[0-9a-f-]{36}$/, { timeout: START_TIMEOUT_MS });
-    const batchId = page.url().split('/').pop() ?? '';
+    const batchId = new URL(page.url()).pathname.split('/').pop() ?? '';
+    if (colorBy === 'worker') await page.getByLabel('Colour by worker').check();
     await page.waitForFunction(() => window.__fpsRecord?.bannerAt != null, undefined, { timeout: BANNER_TIMEOUT_MS, polling: 500 });
     // Let the frame after the banner happen: it ends the window and draws the last cells.
     await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
     const record = await page.evaluate(() => window.__fpsRecord);
     if (!record) throw new Error(`The frame counter was not installed on ${page.url()}.`);
 
+    // Back to the cells' own colours (so the grid check below applies): one repaint of every cell.
+    const toggleBackMs = colorBy === 'worker' ? await timeToggle(page) : null;
     const grid = await checkGrid(page, baseUrl, batchId);
-    return summarize({ rows, cols, batchId, clickedAt, record, grid });
+    return { ...summarize({ rows, cols, batchId, clickedAt, record, grid }), colorBy, toggleBackMs };
   } finally {
     await browser.close();
   }
@@ -169,6 +178,20 @@ function installInstrument(): void {
   }
 }
 
+/** Unchecks "Colour by worker" and times click → the second animation frame after it (the repaint). */
+async function timeToggle(page: Page): Promise<number> {
+  const ms = await page.getByLabel('Colour by worker').evaluate(
+    (input) =>
+      new Promise<number>((resolve) => {
+        const clickedAt = performance.now();
+        (input as HTMLInputElement).click();
+        requestAnimationFrame(() => requestAnimationFrame(() => resolve(performance.now() - clickedAt)));
+      }),
+  );
+  await page.waitForSelector('[data-testid="grid"][data-color-by="cell"]');
+  return round(ms);
+}
+
 /** Compares a spread sample of the API's cells with the canvas's centre pixels, and counts grey cells. */
 async function checkGrid(page: Page, baseUrl: string, batchId: string): Promise<GridCheck> {
   const response = await fetch(new URL(`/api/batches/${encodeURIComponent(batchId)}/cells`, baseUrl));
@@ -183,7 +206,14 @@ async function checkGrid(page: Page, baseUrl: string, batchId: string): Promise<
   return { apiCells: cells.length, checked: sample.length, ...result };
 }
 
-function summarize(input: { rows: number; cols: number; batchId: string; clickedAt: number; record: PageRecord; grid: GridCheck }): PageFpsResult {
+function summarize(input: {
+  rows: number;
+  cols: number;
+  batchId: string;
+  clickedAt: number;
+  record: PageRecord;
+  grid: GridCheck;
+}): Omit<PageFpsResult, 'colorBy' | 'toggleBackMs'> {
   const { rows, cols, batchId, clickedAt, record, grid } = input;
   const { frames } = record;
   const problems: string[] = [];
@@ -269,11 +299,12 @@ declare global {
 
 async function main() {
   const [rows, cols] = process.argv.slice(2, 4).map(Number);
+  const colorBy = process.argv.includes('--color-by-worker') ? 'worker' : 'cell';
   if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 1 || cols < 1) {
-    console.error('Usage: BASE_URL=http://localhost:3000 node --import tsx scripts/bench-fps.ts ROWS COLS');
+    console.error('Usage: BASE_URL=http://localhost:3000 node --import tsx scripts/bench-fps.ts ROWS COLS [--color-by-worker]');
     process.exit(2);
   }
-  const result = await measurePageFps(process.env.BASE_URL ?? 'http://localhost:3000', rows, cols);
+  const result = await measurePageFps(process.env.BASE_URL ?? 'http://localhost:3000', rows, cols, colorBy);
   console.log(JSON.stringify(result, null, 2));
   process.exitCode = result.passed ? 0 : 1;
 }

@@ -52,7 +52,7 @@ export async function recordCells(tx: Sql, outcomes: CellOutcome[], workerId: st
     if (colored.length > 0) {
       result.colored.set(batchId, colored);
       await insertCellEvent(tx, batchId, seq);
-      await emitInTransaction(tx, batchId, 'cells:colored', { batchId, seq: seq++, cells: colored });
+      await emitInTransaction(tx, batchId, 'cells:colored', { batchId, seq: seq++, cells: colored, worker: workerId });
     }
     if (failed.length > 0) {
       result.failed.set(batchId, failed);

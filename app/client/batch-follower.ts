@@ -1,5 +1,5 @@
 import type { BatchCompletedEvent, CellsColoredEvent, CellsFailedEvent, JoinAck, WorkersStatusEvent } from '@/lib/realtime/events';
-import type { Batch, ColoredCell, FailedCell } from '@/lib/types';
+import type { Batch, CellWorkers, ColoredCell, FailedCell } from '@/lib/types';
 import { CellStore } from './cell-store';
 import type { BrowserSocket } from './socket';
 
@@ -13,6 +13,8 @@ export interface BatchView {
   /** Distinct painted and failed cells, as of the last refresh. */
   painted: number;
   failed: number;
+  /** Painted cells whose worker is known. */
+  attributed: number;
   /** The batch's end, published only once the store holds every finished cell (or we tried). */
   completion: BatchCompletedEvent | null;
   connection: Connection;
@@ -51,8 +53,8 @@ export class BatchFollower {
   private connection: Connection;
   private workersAlive: number | null = null;
   private completion: BatchCompletedEvent | null = null;
-  /** Cells that arrived before the first snapshot told us the grid's size. */
-  private pendingColored: ColoredCell[] = [];
+  /** Cells (with their worker) that arrived before the first snapshot told us the grid's size. */
+  private pendingColored: { cells: ColoredCell[]; worker?: string }[] = [];
   private pendingFailed: FailedCell[] = [];
   private reconciled = false;
   /** The batch's event numbers: every event up to lastSeq is applied; a higher one means a gap. */
@@ -87,6 +89,7 @@ export class BatchFollower {
       store,
       painted: store?.painted ?? 0,
       failed: store?.failed ?? 0,
+      attributed: store?.workers.attributed ?? 0,
       completion: settled ? c : null,
       connection: this.connection,
       workersAlive: this.workersAlive,
@@ -203,9 +206,9 @@ export class BatchFollower {
     if (!this.store || this.store.rows !== batch.rows || this.store.cols !== batch.cols) {
       this.store = new CellStore(batch.rows, batch.cols);
     }
-    this.store.applyColored(ack.cells);
+    this.store.applyColored(ack.cells, ack);
     this.store.applyFailed(ack.failedCells ?? []);
-    this.store.applyColored(this.pendingColored);
+    for (const event of this.pendingColored) this.store.applyColored(event.cells, event.worker);
     this.store.applyFailed(this.pendingFailed);
     this.pendingColored = [];
     this.pendingFailed = [];
@@ -225,11 +228,11 @@ export class BatchFollower {
     if (event.batchId !== this.batchId) return;
     this.track(event.seq);
     if (!this.store) {
-      for (const cell of event.cells) this.pendingColored.push(cell);
+      this.pendingColored.push({ cells: event.cells, worker: event.worker });
       return;
     }
     const before = this.store.painted;
-    this.store.applyColored(event.cells);
+    this.store.applyColored(event.cells, event.worker);
     // The last cells of a batch whose completion overtook them: show the banner now, not on the next tick.
     const c = this.completion;
     if (c && before < c.done && this.store.painted >= c.done) this.onChange();
@@ -269,8 +272,8 @@ export class BatchFollower {
     try {
       const response = await fetch(`/api/batches/${encodeURIComponent(this.batchId)}/cells`, { signal: this.aborter.signal });
       if (response.ok) {
-        const body = (await response.json()) as { cells: ColoredCell[] };
-        store.applyColored(body.cells);
+        const body = (await response.json()) as { cells: ColoredCell[] } & Partial<CellWorkers>;
+        store.applyColored(body.cells, body);
       }
     } catch {
       // Offline or aborted: the banner still shows, and the next reconnect's snapshot fills the gap.

@@ -1,4 +1,5 @@
-import type { ColoredCell, FailedCell } from '@/lib/types';
+import type { CellWorkers, ColoredCell, FailedCell } from '@/lib/types';
+import { UNKNOWN_WORKER, WorkerTally } from './worker-tally';
 
 export const UNPAINTED = -1;
 export const FAILED = -2;
@@ -7,10 +8,12 @@ export const FAILED = -2;
  * A batch's cells outside React: one slot per cell holding its colour as 0xRRGGBB, or UNPAINTED, or
  * FAILED. Events write here and the canvas reads it once per animation frame, so a million cells
  * never become a million renders. Writing a cell twice (a replayed event, a snapshot after a
- * reconnect) changes nothing and counts once.
+ * reconnect) changes nothing and counts once. Beside the colours, `workers` notes which worker
+ * painted each cell.
  */
 export class CellStore {
   readonly colors: Int32Array;
+  readonly workers: WorkerTally;
   readonly errors = new Map<number, string>();
   painted = 0;
   failed = 0;
@@ -22,16 +25,31 @@ export class CellStore {
     readonly cols: number,
   ) {
     this.colors = new Int32Array(rows * cols).fill(UNPAINTED);
+    this.workers = new WorkerTally(rows * cols);
   }
 
-  applyColored(cells: readonly ColoredCell[]): void {
-    for (const cell of cells) {
+  /**
+   * `by` names who painted the cells: one worker for all (a `cells:colored` event), or one per cell
+   * (a snapshot's CellWorkers). A cell already painted but not yet attributed takes its worker now.
+   */
+  applyColored(cells: readonly ColoredCell[], by?: string | Partial<CellWorkers>): void {
+    const { workers } = this;
+    const single = typeof by === 'string' ? workers.slot(by) : UNKNOWN_WORKER;
+    const listed = typeof by === 'object' && by !== null ? workers.slotsOf(by, cells.length) : null;
+    for (let k = 0; k < cells.length; k++) {
+      const cell = cells[k];
       const i = this.index(cell);
-      if (i < 0 || this.colors[i] !== UNPAINTED) continue;
+      if (i < 0) continue;
+      const slot = listed ? (listed.slots[listed.cellWorkers[k]] ?? UNKNOWN_WORKER) : single;
+      if (this.colors[i] !== UNPAINTED) {
+        if (this.colors[i] !== FAILED && workers.assign(i, slot)) this.markDirty(i);
+        continue;
+      }
       const rgb = Number.parseInt(cell.color.slice(1), 16);
       if (Number.isNaN(rgb)) continue;
       this.colors[i] = rgb;
       this.painted++;
+      workers.assign(i, slot);
       this.markDirty(i);
     }
   }

@@ -1,4 +1,8 @@
 import { FAILED, UNPAINTED, type CellStore } from './cell-store';
+import { workerRgb } from './worker-palette';
+
+/** What a painted cell shows: its own colour, or the colour of the worker that painted it. */
+export type ColorBy = 'cell' | 'worker';
 
 const MAX_CSS_WIDTH = 800;
 /** Waiting cells: a light neutral grey that no screen reader or test mistakes for a result. */
@@ -20,6 +24,9 @@ export class GridPainter {
   private readonly offCtx: CanvasRenderingContext2D;
   private readonly image: ImageData;
   private cellPx = 1;
+  private colorBy: ColorBy = 'cell';
+  /** workerRgb by slot, filled as slots appear: a million lookups on a toggle stay array reads. */
+  private readonly workerColors: number[] = [];
 
   constructor(
     private readonly canvas: HTMLCanvasElement,
@@ -63,6 +70,13 @@ export class GridPainter {
     canvas.style.width = `${(width / dpr) * scale}px`;
   }
 
+  /** Switches what painted cells show; the next frame repaints every cell, in one pass. */
+  setColorBy(colorBy: ColorBy): void {
+    if (colorBy === this.colorBy) return;
+    this.colorBy = colorBy;
+    this.store.invalidate();
+  }
+
   /** Draws what changed since the last call; cheap when nothing did. */
   draw(): void {
     const { store } = this;
@@ -92,7 +106,9 @@ export class GridPainter {
   }
 
   private writePixel(i: number): void {
-    const value = this.store.colors[i];
+    let value = this.store.colors[i];
+    // Failed and waiting cells look the same in both modes.
+    if (value >= 0 && this.colorBy === 'worker') value = this.workerColor(this.store.workers.of[i]);
     const data = this.image.data;
     const p = i * 4;
     if (value === UNPAINTED || value === FAILED) {
@@ -106,6 +122,10 @@ export class GridPainter {
       data[p + 2] = value & 255;
     }
     data[p + 3] = 255;
+  }
+
+  private workerColor(slot: number): number {
+    return (this.workerColors[slot] ??= workerRgb(slot));
   }
 
   /** Gridlines on each cell's top and left edge, and a cross over failed cells large enough to show one. */

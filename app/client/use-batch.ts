@@ -14,6 +14,7 @@ const INITIAL: BatchView = {
   store: null,
   painted: 0,
   failed: 0,
+  attributed: 0,
   completion: null,
   connection: 'connecting',
   workersAlive: null,

@@ -4,14 +4,17 @@ import Link from 'next/link';
 import { useBatch } from '../client/use-batch';
 import { BatchBanner } from './BatchBanner';
 import { CancelButton } from './CancelButton';
+import { ColorByToggle, useColorBy } from './ColorByWorker';
 import { ConnectionBadge } from './ConnectionBadge';
 import { GridCanvas } from './GridCanvas';
 import { ProgressLine } from './ProgressLine';
+import { WorkerLegend } from './WorkerLegend';
 
 /** The live view of one batch. A reload or a second tab joins again and shows the same cells. */
 export function BatchLive({ batchId }: { batchId: string }) {
   const view = useBatch(batchId);
   const { batch, store } = view;
+  const [colorBy, setColorBy] = useColorBy();
 
   if (view.state === 'not_found') {
     return (
@@ -47,7 +50,9 @@ export function BatchLive({ batchId }: { batchId: string }) {
             </p>
           )}
           <BatchBanner batch={batch} completion={view.completion} />
-          <GridCanvas store={store} painted={view.painted} />
+          <ColorByToggle colorBy={colorBy} onChange={setColorBy} />
+          {colorBy === 'worker' && <WorkerLegend store={store} painted={view.painted} attributed={view.attributed} failed={view.failed} />}
+          <GridCanvas store={store} painted={view.painted} colorBy={colorBy} />
           {batch.status === 'running' && <CancelButton batchId={batch.id} />}
         </>
       ) : (

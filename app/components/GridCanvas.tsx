@@ -2,14 +2,17 @@
 
 import { useEffect, useRef, useState, type MouseEvent } from 'react';
 import { FAILED, UNPAINTED, type CellStore } from '../client/cell-store';
-import { GridPainter } from '../client/grid-painter';
+import { GridPainter, type ColorBy } from '../client/grid-painter';
+import { hexOf } from '../client/worker-palette';
 
 /**
  * The grid on a canvas. React renders this a few times a second at most (for the label); the cells
  * themselves are drawn by a GridPainter on animation frames, and only when the store changed.
  */
-export function GridCanvas({ store, painted }: { store: CellStore; painted: number }) {
+export function GridCanvas({ store, painted, colorBy }: { store: CellStore; painted: number; colorBy: ColorBy }) {
   const canvasRef = useRef<HTMLCanvasElement>(null);
+  const painterRef = useRef<GridPainter | null>(null);
+  const colorByRef = useRef(colorBy);
   const [hover, setHover] = useState('');
   const { rows, cols } = store;
 
@@ -19,6 +22,8 @@ export function GridCanvas({ store, painted }: { store: CellStore; painted: numb
     const container = canvas?.parentElement;
     if (!canvas || !ctx || !container) return;
     const painter = new GridPainter(canvas, ctx, store);
+    painter.setColorBy(colorByRef.current);
+    painterRef.current = painter;
     const fit = () => painter.fit(container.clientWidth);
     fit();
     const observer = new ResizeObserver(fit);
@@ -30,8 +35,14 @@ export function GridCanvas({ store, painted }: { store: CellStore; painted: numb
     return () => {
       cancelAnimationFrame(frame);
       observer.disconnect();
+      painterRef.current = null;
     };
   }, [store]);
+
+  useEffect(() => {
+    colorByRef.current = colorBy;
+    painterRef.current?.setColorBy(colorBy);
+  }, [colorBy]);
 
   const onMove = (event: MouseEvent<HTMLCanvasElement>) => {
     const rect = event.currentTarget.getBoundingClientRect();
@@ -49,7 +60,8 @@ export function GridCanvas({ store, painted }: { store: CellStore; painted: numb
         data-rows={rows}
         data-cols={cols}
         role="img"
-        aria-label={`Grid of ${rows} by ${cols} cells, ${painted} painted`}
+        data-color-by={colorBy}
+        aria-label={`Grid of ${rows} by ${cols} cells, ${painted} painted${colorBy === 'worker' ? ', coloured by worker' : ''}`}
         onMouseMove={onMove}
         onMouseLeave={() => setHover('')}
       />
@@ -67,5 +79,6 @@ function describeCell(store: CellStore, row: number, col: number): string {
   const value = store.colors[i];
   if (value === UNPAINTED) return `Cell (${row}, ${col}): waiting`;
   if (value === FAILED) return `Cell (${row}, ${col}) failed: ${store.errors.get(i) ?? 'no reason given'}`;
-  return `Cell (${row}, ${col}): #${value.toString(16).toUpperCase().padStart(6, '0')}`;
+  const worker = store.workers.nameOf(i);
+  return `Cell (${row}, ${col}): ${hexOf(value)}${worker ? `, painted by ${worker}` : ''}`;
 }

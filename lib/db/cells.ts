@@ -1,4 +1,4 @@
-import type { ColoredCell, FailedCell } from '../types';
+import type { CellWorkers, ColoredCell, FailedCell } from '../types';
 import type { Sql } from './sql';
 
 /** All SQL for the `cells` table. */
@@ -48,21 +48,33 @@ export async function insertCellEvent(sql: Sql, batchId: string, seq: number): P
   await sql.query(`insert into cell_events (batch_id, seq, recording) values ($1, $2, ${THIS_RECORDING})`, [batchId, seq]);
 }
 
+/** A finished cell as read back, with the worker that recorded it. */
+interface RecordedCellRow extends CellOutcomeRow {
+  worker: string;
+}
+
 /**
  * Finished cells, coloured and failed, in one read: all of them, or with `afterSeq` only those
- * announced by events numbered after it (what a client that applied up to it missed).
+ * announced by events numbered after it (what a client that applied up to it missed). The coloured
+ * cells come with the worker that recorded each (see CellWorkers).
  */
-export async function listOutcomes(sql: Sql, batchId: string, afterSeq = 0): Promise<{ cells: ColoredCell[]; failedCells: FailedCell[] }> {
+export async function listOutcomes(
+  sql: Sql,
+  batchId: string,
+  afterSeq = 0,
+): Promise<{ cells: ColoredCell[]; failedCells: FailedCell[] } & CellWorkers> {
+  const columns = 'row_no as "row", col_no as "col", color, error, worker_id as worker';
   const { rows } =
     afterSeq > 0
-      ? await sql.query<CellOutcomeRow>(
-          `select row_no as "row", col_no as "col", color, error from cells
+      ? await sql.query<RecordedCellRow>(
+          `select ${columns} from cells
             where batch_id = $1
               and recording in (select recording from cell_events where batch_id = $1 and seq > $2)`,
           [batchId, afterSeq],
         )
-      : await sql.query<CellOutcomeRow>('select row_no as "row", col_no as "col", color, error from cells where batch_id = $1', [batchId]);
-  return splitOutcomes(rows);
+      : await sql.query<RecordedCellRow>(`select ${columns} from cells where batch_id = $1`, [batchId]);
+  const { cells, failedCells } = splitOutcomes(rows);
+  return { cells, failedCells, ...indexWorkers(rows.filter((r) => r.color !== null)) };
 }
 
 export function splitOutcomes(rows: CellOutcomeRow[]): { cells: ColoredCell[]; failedCells: FailedCell[] } {
@@ -75,6 +87,19 @@ export function splitOutcomes(rows: CellOutcomeRow[]): { cells: ColoredCell[]; f
   return { cells, failedCells };
 }
 
+/** Names each worker once, in order of first appearance, and points every row at its name. */
+function indexWorkers(rows: readonly { worker: string }[]): CellWorkers {
+  const index = new Map<string, number>();
+  const cellWorkers = new Array<number>(rows.length);
+  for (let k = 0; k < rows.length; k++) {
+    const name = rows[k].worker;
+    let w = index.get(name);
+    if (w === undefined) index.set(name, (w = index.size));
+    cellWorkers[k] = w;
+  }
+  return { workers: [...index.keys()], cellWorkers };
+}
+
 /** Finished cells with a colour (the contract's `cells`). */
 export async function listCells(sql: Sql, batchId: string): Promise<ColoredCell[]> {
   const { rows } = await sql.query<ColoredCell>(
@@ -82,6 +107,15 @@ export async function listCells(sql: Sql, batchId: string): Promise<ColoredCell[
     [batchId],
   );
   return rows;
+}
+
+/** Finished cells with a colour, with the worker that recorded each (`GET …/cells` with its extension). */
+export async function listCellsWithWorkers(sql: Sql, batchId: string): Promise<{ cells: ColoredCell[] } & CellWorkers> {
+  const { rows } = await sql.query<ColoredCell & { worker: string }>(
+    'select row_no as "row", col_no as "col", color, worker_id as worker from cells where batch_id = $1 and color is not null',
+    [batchId],
+  );
+  return { cells: rows.map((r) => ({ row: r.row, col: r.col, color: r.color })), ...indexWorkers(rows) };
 }
 
 /** Cells that failed for good, with the reason. */

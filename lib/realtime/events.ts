@@ -1,4 +1,4 @@
-import type { Batch, BatchStatus, CellPosition, ColoredCell, ErrorBody, FailedCell } from '../types';
+import type { Batch, BatchStatus, CellPosition, CellWorkers, ColoredCell, ErrorBody, FailedCell } from '../types';
 
 /**
  * The Socket.IO event maps of the public contract, typed once and imported by the server, the
@@ -18,6 +18,11 @@ export interface Sequenced {
 export interface CellsColoredEvent extends Sequenced {
   batchId: string;
   cells: ColoredCell[];
+  /**
+   * Extension: the worker that recorded these cells. Each event announces one worker's recording
+   * transaction, so the name is said once for all its cells.
+   */
+  worker?: string;
 }
 
 /** Extension: cells whose jobs exhausted their retries. */
@@ -41,10 +46,11 @@ export interface BatchCompletedEvent extends Sequenced {
 /**
  * `failedCells` is an extension: the snapshot of cells that failed for good. So is `seq` (the
  * batch's latest event number: the snapshot holds everything up to it) and `afterSeq`, echoed when
- * the join asked only for what came after that number.
+ * the join asked only for what came after that number. So are `workers` and `cellWorkers`: the
+ * worker that recorded each of `cells`, in the compact form of CellWorkers.
  */
 export type JoinAck =
-  | { ok: true; batch: Batch; cells: ColoredCell[]; failedCells: FailedCell[]; seq: number; afterSeq: number | null }
+  | ({ ok: true; batch: Batch; cells: ColoredCell[]; failedCells: FailedCell[]; seq: number; afterSeq: number | null } & CellWorkers)
   | ({ ok: false } & ErrorBody);
 
 /** Extension: rejoin with the last event number applied, to receive only what came after it. */

@@ -3,7 +3,7 @@ import { expect } from 'vitest';
 import { BatchFollower } from '../../app/client/batch-follower';
 import type { BrowserSocket } from '../../app/client/socket';
 import { findBatch } from '../../lib/db/batches';
-import { listCells } from '../../lib/db/cells';
+import { listCellsWithWorkers } from '../../lib/db/cells';
 import { waitFor, type TestDatabase } from './db';
 
 /** The page's own follower (app/client/batch-follower.ts) on a real socket.io client in this process. */
@@ -28,8 +28,9 @@ export function follow(url: string, batchId: string) {
 }
 
 /**
- * Waits until the follower holds exactly the stored cells, each in its stored colour, and has seen
- * the batch end; with `completions`, checks the completion event arrived at most once.
+ * Waits until the follower holds exactly the stored cells, each in its stored colour and attributed
+ * to the worker that recorded it, and has seen the batch end; with `completions`, checks the
+ * completion event arrived at most once.
  */
 export async function expectConverged(db: TestDatabase, follower: BatchFollower, batchId: string, completions?: number[], timeoutMs = 60_000) {
   await waitFor(async () => {
@@ -38,8 +39,15 @@ export async function expectConverged(db: TestDatabase, follower: BatchFollower,
     return view.completion !== null && stored?.status !== 'running' && view.painted === stored?.done;
   }, `the follower of ${batchId} to hold every cell and the completion`, timeoutMs);
   const store = follower.view().store!;
-  for (const cell of await listCells(db.pool, batchId)) {
-    expect(store.colors[cell.row * store.cols + cell.col]).toBe(Number.parseInt(cell.color.slice(1), 16));
-  }
+  const { cells, workers, cellWorkers } = await listCellsWithWorkers(db.pool, batchId);
+  const wrong: string[] = [];
+  cells.forEach((cell, k) => {
+    const i = cell.row * store.cols + cell.col;
+    const worker = workers[cellWorkers[k]];
+    if (store.colors[i] !== Number.parseInt(cell.color.slice(1), 16)) wrong.push(`(${cell.row}, ${cell.col}) colour`);
+    else if (store.workers.nameOf(i) !== worker) wrong.push(`(${cell.row}, ${cell.col}) by ${store.workers.nameOf(i)}, stored ${worker}`);
+  });
+  expect(wrong.slice(0, 10)).toEqual([]);
+  expect(store.workers.attributed).toBe(cells.length);
   if (completions) expect(completions.length).toBeLessThanOrEqual(1);
 }

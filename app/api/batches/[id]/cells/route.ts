@@ -1,6 +1,6 @@
 import { isBatchId } from '@/lib/batches/validate';
 import { findBatch } from '@/lib/db/batches';
-import { listCells } from '@/lib/db/cells';
+import { listCellsWithWorkers } from '@/lib/db/cells';
 import { PublicError } from '@/lib/errors';
 import { routeContext } from '@/lib/http/context';
 import { errorResponse, json } from '@/lib/http/respond';
@@ -12,7 +12,7 @@ export async function GET(_request: Request, { params }: { params: Promise<{ id:
   const { id } = await params;
   try {
     if (!isBatchId(id) || !(await findBatch(ctx.pool, id))) throw new PublicError('not_found', 'No batch has this id.');
-    return json(200, { cells: await listCells(ctx.pool, id) });
+    return json(200, await listCellsWithWorkers(ctx.pool, id));
   } catch (err) {
     return errorResponse(err, ctx.log, { route: 'GET /api/batches/:id/cells', batchId: id });
   }
