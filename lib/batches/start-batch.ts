@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ROOT_CONTEXT } from '@opentelemetry/api';
 import { findBatchByIdempotencyKey, insertBatch, lockFanOut } from '../db/batches';
 import { holdClient, inTransaction } from '../db/pool';
+import { countBatchStarted } from '../telemetry/metrics';
 import { ATTR, inSpan, linkToActive, traceParentOf } from '../telemetry/trace';
 import type { Batch, BatchInput } from '../types';
 import { enqueueChunk, enqueueRest, type FanOutDeps, type FanOutResult, releaseFanOutLock } from './fan-out';
@@ -53,6 +54,7 @@ export async function startBatch(
       await releaseFanOutLock(held, id);
       return first;
     }
+    countBatchStarted(priority);
     const fanOut = enqueueRest(deps, held.client, { ...first.batch, traceParent }, 1).finally(() => releaseFanOutLock(held, id));
     return { ...first, fanOut };
   });

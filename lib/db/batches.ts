@@ -72,12 +72,13 @@ export async function findTraceParents(sql: Sql, ids: string[]): Promise<Map<str
   return new Map(rows.map((r) => [r.id, r.trace_parent]));
 }
 
-/** Per status: how many batches, and their finished cells (what `/metrics` reports). */
-export async function summarizeBatches(sql: Sql): Promise<{ status: BatchStatus; batches: number; done: number; failed: number }[]> {
-  const { rows } = await sql.query<{ status: BatchStatus; batches: number; done: string; failed: string }>(
-    'select status, count(*)::int as batches, coalesce(sum(done), 0)::bigint as done, coalesce(sum(failed), 0)::bigint as failed from batches group by status',
+/** Per status: how many batches, their cells, and how many of those finished (what `/metrics` reports). */
+export async function summarizeBatches(sql: Sql): Promise<{ status: BatchStatus; batches: number; total: number; done: number; failed: number }[]> {
+  const { rows } = await sql.query<{ status: BatchStatus; batches: number; total: string; done: string; failed: string }>(
+    `select status, count(*)::int as batches, sum(total)::bigint as total, sum(done)::bigint as done, sum(failed)::bigint as failed
+       from batches group by status`,
   );
-  return rows.map((r) => ({ status: r.status, batches: r.batches, done: Number(r.done), failed: Number(r.failed) }));
+  return rows.map((r) => ({ status: r.status, batches: r.batches, total: Number(r.total), done: Number(r.done), failed: Number(r.failed) }));
 }
 
 export async function findBatchByIdempotencyKey(sql: Sql, key: string): Promise<Batch | null> {
