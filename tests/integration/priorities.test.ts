@@ -68,6 +68,9 @@ describe('priorities', () => {
     expect(Date.parse(first.body.deadlineAt) - Date.parse(first.body.createdAt)).toBe(60_000);
     expect(await get(first.body.id)).toMatchObject({ priority: 42 });
     expect(await jobPriorities(first.body.id)).toEqual([{ priority: 42, n: 9 }]);
+    // Tracing is off by default: no trace context is stored.
+    const { rows } = await db.pool.query('select trace_parent from batches where id = $1', [first.body.id]);
+    expect(rows).toEqual([{ trace_parent: null }]);
   });
 
   it('cells of a higher-priority batch overtake the queued cells of a lower one', { timeout: 120_000 }, async () => {
