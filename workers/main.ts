@@ -84,6 +84,8 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
       for (const c of result.completions) log.info('batch completed', { batchId: c.batchId, queue: CELL_QUEUE, total: c.total, failed: c.failed, elapsedMs: c.elapsedMs });
     } catch (err) {
       spans.fail(err);
+      // pg-boss fails the fetch's jobs and retries them, saying nothing: this is the one line about it.
+      log.warn('recording a fetch failed; its jobs will be retried', { queue: CELL_QUEUE, jobs: jobs.length, err: errorMessage(err) });
       throw err;
     }
   });
@@ -98,6 +100,7 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
       for (const c of result.completions) log.info('batch completed', { batchId: c.batchId, queue: CELL_DEAD_LETTER_QUEUE, total: c.total, failed: c.failed, elapsedMs: c.elapsedMs });
     } catch (err) {
       spans.fail(err);
+      log.warn('recording dead letters failed; they will be retried', { queue: CELL_DEAD_LETTER_QUEUE, jobs: jobs.length, err: errorMessage(err) });
       throw err;
     }
   });
