@@ -67,8 +67,11 @@ export function StartForm() {
           <input type="number" inputMode="numeric" min={1} max={MAX_SIDE} step={1} required value={cols} onChange={(e) => setCols(e.target.value)} />
         </label>
         <label>
-          Priority <span className="optional">(optional)</span>
+          <span>
+            Priority <span className="optional">(optional)</span>
+          </span>
           <input
+            className="priority-input"
             type="number"
             inputMode="numeric"
             min={0}
