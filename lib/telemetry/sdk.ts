@@ -1,6 +1,9 @@
 import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { OtelSettings } from '../config';
 import type { Logger } from '../log';
+
+const FLUSH_LIMIT_MS = 5000;
 
 export interface TelemetryIdentity {
   role: 'web' | 'worker';
@@ -66,9 +69,12 @@ export async function startTelemetry(settings: OtelSettings, identity: Telemetry
   log.info('telemetry exporting', { endpoint: settings.endpoint, serviceName: resource.attributes['service.name'] });
 
   return async () => {
-    // Shutting down flushes: the spans of the last moments (a batch's completion) still go out.
-    const results = await Promise.allSettled([tracerProvider.shutdown(), meterProvider.shutdown()]);
-    for (const result of results) if (result.status === 'rejected') log.warn('telemetry flush failed', { err: result.reason });
+    // Shutting down flushes: the spans of the last moments (a batch's completion) still go out. A
+    // collector that does not answer must not hold the process past its stop timeout.
+    const flushed = Promise.allSettled([tracerProvider.shutdown(), meterProvider.shutdown()]);
+    const results = await Promise.race([flushed, sleep(FLUSH_LIMIT_MS, null, { ref: false })]);
+    if (results === null) log.warn('telemetry flush gave up', { afterMs: FLUSH_LIMIT_MS });
+    for (const result of results ?? []) if (result.status === 'rejected') log.warn('telemetry flush failed', { err: result.reason });
     api.trace.disable();
     api.metrics.disable();
     api.propagation.disable();
