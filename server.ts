@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import next from 'next';
 import { config } from './lib/config';
@@ -12,11 +13,15 @@ import { startFanOutResumer } from './lib/batches/fan-out';
 import { startRetentionSweeper } from './lib/batches/retention';
 import { startBoss } from './lib/queue/boss';
 import { prepareDatabase } from './lib/setup';
+import { startTelemetry } from './lib/telemetry/sdk';
 
 /** The web server: Next.js pages and API routes, and Socket.IO, on one port. */
 runProcess({ proc: 'web', name: 'web server' }, async (life, log) => {
   const cfg = config();
   if (!cfg.databaseUrl) throw new Error('DATABASE_URL is not set: start the app with `npm start`, or set DATABASE_URL.');
+  // Before Next loads, so its request spans and the route handlers' batch spans find the SDK; first
+  // in, so stopped last, flushing the spans of everything stopped before it.
+  life.onStop('telemetry', await startTelemetry(cfg.otel, { role: 'web', instanceId: `web-${hostname()}-${process.pid}` }, log));
 
   const pool = createPool(cfg.databaseUrl, cfg.dbPoolSize, log, 'finish-line-web');
   life.onStop('database pool', () => pool.end());

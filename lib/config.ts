@@ -40,8 +40,27 @@ export interface Config {
   workerHeartbeatSeconds: number;
   /** Ended batches (with their cells and jobs) and stopped workers are deleted after this many days. */
   retentionDays: number;
+  /**
+   * Bearer token for the operator surfaces (`/metrics`, the dashboard); unset leaves them open,
+   * the local default.
+   */
+  dashboardToken: string | undefined;
+  /** OpenTelemetry traces and metrics over OTLP/HTTP (JSON); off unless switched on. */
+  otel: OtelSettings;
   /** Test-only fault injection; null in every normal start. */
   faults: FaultPlan | null;
+}
+
+export interface OtelSettings {
+  enabled: boolean;
+  /** Collector base URL; traces go to `<endpoint>/v1/traces`, metrics to `<endpoint>/v1/metrics`. */
+  endpoint: string;
+  /** `service.name`; unset, each process names itself `finish-line-web` or `finish-line-worker`. */
+  serviceName: string | undefined;
+  /** Longest a finished span waits before it is exported. */
+  spanExportDelayMs: number;
+  /** How often metrics are exported. */
+  metricExportIntervalMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -70,6 +89,20 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     problems.push(`LOG_LEVEL must be one of debug, info, warn, error, silent (got "${env.LOG_LEVEL}")`);
   }
 
+  const flag = (name: string, fallback: boolean): boolean => {
+    const raw = env[name]?.trim().toLowerCase();
+    if (raw === undefined || raw === '') return fallback;
+    if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+    if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+    problems.push(`${name} must be 1 or 0 (or true/false; got "${env[name]}")`);
+    return fallback;
+  };
+
+  const otelEndpoint = (env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() || 'http://localhost:4318').replace(/\/+$/, '');
+  if (!/^https?:\/\/[^/\s]+/.test(otelEndpoint)) {
+    problems.push(`OTEL_EXPORTER_OTLP_ENDPOINT must be an http:// or https:// URL such as http://localhost:4318 (got "${env.OTEL_EXPORTER_OTLP_ENDPOINT}")`);
+  }
+
   const config: Config = {
     databaseUrl,
     port: int('PORT', 3000, 0, 65535),
@@ -95,6 +128,15 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     batchDeadlineSeconds: int('BATCH_DEADLINE_SECONDS', 600, 1, 7 * 24 * 3600),
     workerHeartbeatSeconds: int('WORKER_HEARTBEAT_SECONDS', 5, 1, 300),
     retentionDays: int('RETENTION_DAYS', 7, 1, 3650),
+    dashboardToken: env.DASHBOARD_TOKEN?.trim() || undefined,
+    otel: {
+      // OTEL_SDK_DISABLED is the standard off switch; it wins over ours.
+      enabled: flag('OTEL_ENABLED', false) && !flag('OTEL_SDK_DISABLED', false),
+      endpoint: otelEndpoint,
+      serviceName: env.OTEL_SERVICE_NAME?.trim() || undefined,
+      spanExportDelayMs: int('OTEL_BSP_SCHEDULE_DELAY', 5000, 100, 600_000),
+      metricExportIntervalMs: int('OTEL_METRIC_EXPORT_INTERVAL', 60_000, 1000, 3_600_000),
+    },
     faults: null,
   };
 

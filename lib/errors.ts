@@ -6,6 +6,7 @@ export type ErrorCode =
   | 'too_many_cells'
   | 'payload_too_large'
   | 'unsupported_media_type'
+  | 'unauthorized'
   | 'not_found'
   | 'already_finished'
   | 'internal_error'
@@ -16,6 +17,7 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   too_many_cells: 400,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  unauthorized: 401,
   not_found: 404,
   already_finished: 409,
   internal_error: 500,

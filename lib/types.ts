@@ -57,6 +57,8 @@ export interface Batch {
   seq: number;
   /** Extension: how many of its cells have their job enqueued; `total` once the fan-out is done. */
   enqueued: number;
+  /** Extension: 0..100; queued cells of a higher-priority batch are taken before those of lower ones. */
+  priority: number;
 }
 
 export interface BatchInput {
@@ -64,6 +66,8 @@ export interface BatchInput {
   cols: number;
   /** Extension: seconds from now until the batch expires; the server's default when absent. */
   deadlineSeconds?: number;
+  /** Extension: 0 (the default) to 100; higher goes first. */
+  priority?: number;
 }
 
 export interface ErrorBody {

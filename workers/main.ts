@@ -8,13 +8,17 @@ import { runProcess } from '../lib/lifecycle';
 import { startBoss } from '../lib/queue/boss';
 import { CELL_DEAD_LETTER_QUEUE, CELL_QUEUE } from '../lib/queue/cell-job';
 import { prepareDatabase } from '../lib/setup';
+import { startTelemetry } from '../lib/telemetry/sdk';
 import { recordDeadLetters } from './dead-letters';
+import { FetchTraces } from './fetch-spans';
 import { processCellJobs } from './process-cells';
 
 /** A worker process: fetches cell jobs in batches and records them. Holds no web server state. */
 runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId } }, async (life, log) => {
   const cfg = config();
   if (!cfg.databaseUrl) throw new Error('DATABASE_URL is not set: start workers with `npm start`, or set DATABASE_URL to run one alone.');
+  // First in, so stopped last: it flushes the spans of everything stopped before it.
+  life.onStop('telemetry', await startTelemetry(cfg.otel, { role: 'worker', instanceId: cfg.workerId }, log));
 
   // A frozen worker must not hold a batch's row lock for long: the server ends its idle transaction.
   const idleLimit = `-c idle_in_transaction_session_timeout=${cfg.cellTimeoutMs + 5000}`;
@@ -50,32 +54,55 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
     notifyPollingIntervalSeconds: 2,
   } as const;
 
+  const traces = new FetchTraces(pool, cfg.workerId, cfg.otel.enabled);
+
   // Cells are recorded in a transaction of our own, and pg-boss completes the jobs after it commits.
   // A worker that dies in between leaves jobs whose cells are recorded; they run again and the
   // first-write-wins insert absorbs them. Completing inside the transaction instead would hold the
   // batch's row lock through pg-boss's completion of the whole fetch.
   await boss.work(CELL_QUEUE, { ...polling, batchSize: cfg.workerFetchSize, localConcurrency: cfg.workerLoops }, async (jobs) => {
-    const result = await withTransaction(pool, (tx) =>
-      processCellJobs(tx, jobs, {
-        workerId: cfg.workerId,
-        cellTimeoutMs: cfg.cellTimeoutMs,
-        faults: cfg.faults,
-        failAttempt: async (job, message) => {
-          log.warn('cell attempt failed', { queue: CELL_QUEUE, jobId: job.id, attempt: job.retryCount + 1, err: message });
-          await boss.fail(CELL_QUEUE, { id: job.id, retryCount: job.retryCount }, { message }, { db: toExecutor(tx) });
-        },
-      }),
-    );
-    cellsServed += jobs.length - result.failedAttempts;
-    unreported += jobs.length - result.failedAttempts;
-    for (const batchId of result.completed) log.info('batch completed', { batchId, queue: CELL_QUEUE });
+    const spans = await traces.start('cells record', jobs);
+    let firstFailure: string | undefined;
+    try {
+      const result = await withTransaction(pool, (tx) =>
+        processCellJobs(tx, jobs, {
+          workerId: cfg.workerId,
+          cellTimeoutMs: cfg.cellTimeoutMs,
+          faults: cfg.faults,
+          failAttempt: async (job, message) => {
+            firstFailure ??= message;
+            log.debug('cell attempt failed', { queue: CELL_QUEUE, jobId: job.id, attempt: job.retryCount + 1, err: message });
+            await boss.fail(CELL_QUEUE, { id: job.id, retryCount: job.retryCount }, { message }, { db: toExecutor(tx) });
+          },
+        }),
+      );
+      spans.end(result);
+      cellsServed += jobs.length - result.failedAttempts;
+      unreported += jobs.length - result.failedAttempts;
+      // One line per fetch, not per cell: a batch of failing cells must not flood the log.
+      if (result.failedAttempts > 0) log.warn('cell attempts failed; they will be retried', { queue: CELL_QUEUE, failed: result.failedAttempts, fetched: jobs.length, firstError: firstFailure });
+      for (const c of result.completions) log.info('batch completed', { batchId: c.batchId, queue: CELL_QUEUE, total: c.total, failed: c.failed, elapsedMs: c.elapsedMs });
+    } catch (err) {
+      spans.fail(err);
+      // pg-boss fails the fetch's jobs and retries them, saying nothing: this is the one line about it.
+      log.warn('recording a fetch failed; its jobs will be retried', { queue: CELL_QUEUE, jobs: jobs.length, err: errorMessage(err) });
+      throw err;
+    }
   });
 
   // The metadata carries the failed job's last error (sourceOutput).
   await boss.work(CELL_DEAD_LETTER_QUEUE, { ...polling, batchSize: 100, includeMetadata: true }, async (jobs) => {
-    const result = await withTransaction(pool, (tx) => recordDeadLetters(tx, jobs, cfg.workerId));
-    for (const [batchId, cells] of result.failed) log.warn('cells failed for good', { batchId, queue: CELL_DEAD_LETTER_QUEUE, cells: cells.length });
-    for (const batchId of result.completed) log.info('batch completed', { batchId, queue: CELL_DEAD_LETTER_QUEUE });
+    const spans = await traces.start('cells dead-letter', jobs);
+    try {
+      const result = await withTransaction(pool, (tx) => recordDeadLetters(tx, jobs, cfg.workerId));
+      spans.end(result);
+      for (const [batchId, cells] of result.failed) log.warn('cells failed for good', { batchId, queue: CELL_DEAD_LETTER_QUEUE, cells: cells.length });
+      for (const c of result.completions) log.info('batch completed', { batchId: c.batchId, queue: CELL_DEAD_LETTER_QUEUE, total: c.total, failed: c.failed, elapsedMs: c.elapsedMs });
+    } catch (err) {
+      spans.fail(err);
+      log.warn('recording dead letters failed; they will be retried', { queue: CELL_DEAD_LETTER_QUEUE, jobs: jobs.length, err: errorMessage(err) });
+      throw err;
+    }
   });
 
   log.info('worker started', { queue: CELL_QUEUE, fetchSize: cfg.workerFetchSize, loops: cfg.workerLoops });

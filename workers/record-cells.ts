@@ -2,7 +2,7 @@ import { advanceBatch } from '../lib/db/batches';
 import { insertCellEvent, insertOutcomes, splitOutcomes, unrecordCells } from '../lib/db/cells';
 import type { Sql } from '../lib/db/sql';
 import type { CellJobData } from '../lib/queue/cell-job';
-import { completedEvent } from '../lib/realtime/events';
+import { type BatchCompletedEvent, completedEvent } from '../lib/realtime/events';
 import { emitInTransaction } from '../lib/realtime/emitter';
 import type { ColoredCell, FailedCell } from '../lib/types';
 
@@ -15,6 +15,8 @@ export interface RecordResult {
   failed: Map<string, FailedCell[]>;
   /** Batches this call moved to their terminal status. */
   completed: string[];
+  /** The completion of each of them, as announced. */
+  completions: BatchCompletedEvent[];
 }
 
 /**
@@ -30,7 +32,7 @@ export interface RecordResult {
  * also the order of the numbers) and never if it rolls back.
  */
 export async function recordCells(tx: Sql, outcomes: CellOutcome[], workerId: string): Promise<RecordResult> {
-  const result: RecordResult = { colored: new Map(), failed: new Map(), completed: [] };
+  const result: RecordResult = { colored: new Map(), failed: new Map(), completed: [], completions: [] };
   const toRow = (c: CellOutcome) => ({ row: c.row, col: c.col, color: c.color ?? null, error: c.error ?? null });
   const recorded: { batchId: string; colored: ColoredCell[]; failed: FailedCell[] }[] = [];
   for (const [batchId, cells] of [...groupByBatch(outcomes)].sort(([a], [b]) => (a < b ? -1 : 1))) {
@@ -60,8 +62,10 @@ export async function recordCells(tx: Sql, outcomes: CellOutcome[], workerId: st
       await emitInTransaction(tx, batchId, 'cells:failed', { batchId, seq: seq++, cells: failed });
     }
     if (advanced.completedNow) {
+      const completion = completedEvent(advanced.batch);
       result.completed.push(batchId);
-      await emitInTransaction(tx, batchId, 'batch:completed', completedEvent(advanced.batch));
+      result.completions.push(completion);
+      await emitInTransaction(tx, batchId, 'batch:completed', completion);
     }
   }
   return result;

@@ -33,7 +33,14 @@ export function BatchLive({ batchId }: { batchId: string }) {
         <Link href="/">← Finish Line</Link>
         <ConnectionBadge connection={view.connection} />
       </header>
-      <h1>{batch ? `Batch ${batch.rows} × ${batch.cols}` : 'Batch'}</h1>
+      <h1>
+        {batch ? `Batch ${batch.rows} × ${batch.cols}` : 'Batch'}
+        {batch && (
+          <span className="priority-badge" data-testid="priority" title="Queued cells of higher-priority batches go first (0–100)">
+            priority {batch.priority}
+          </span>
+        )}
+      </h1>
       <p className="batch-id">
         <code>{batchId}</code>
       </p>

@@ -6,6 +6,9 @@ import { every } from '../lifecycle';
 import type { Logger } from '../log';
 import { completedEvent } from '../realtime/events';
 import { emitInTransaction } from '../realtime/emitter';
+import { countBatchEnded } from '../telemetry/metrics';
+import { ATTR } from '../telemetry/trace';
+import { inBatchTrace } from './batch-trace';
 import { cancelQueuedJobs } from './cancel-batch';
 
 /**
@@ -16,9 +19,17 @@ import { cancelQueuedJobs } from './cancel-batch';
 export async function expireOverdueBatches(deps: { pool: pg.Pool; boss: PgBoss }): Promise<string[]> {
   const expired: string[] = [];
   for (const id of await findOverdueBatches(deps.pool, 100)) {
-    const batch = await withTransaction(deps.pool, async (tx) => {
-      const ended = await endBatch(tx, id, 'expired');
-      if (ended) await emitInTransaction(tx, id, 'batch:completed', completedEvent(ended));
+    const batch = await inBatchTrace(deps.pool, id, 'batch expire', async (span) => {
+      const ended = await withTransaction(deps.pool, async (tx) => {
+        const ended = await endBatch(tx, id, 'expired');
+        if (ended) await emitInTransaction(tx, id, 'batch:completed', completedEvent(ended));
+        return ended;
+      });
+      if (ended) {
+        const { elapsedMs } = completedEvent(ended);
+        span?.setAttributes({ [ATTR.status]: ended.status, [ATTR.done]: ended.done, [ATTR.failed]: ended.failed, [ATTR.elapsedMs]: elapsedMs });
+        countBatchEnded('expired', elapsedMs);
+      }
       return ended;
     });
     if (!batch) continue;

@@ -1,12 +1,13 @@
 import type pg from 'pg';
 import type { PgBoss } from 'pg-boss';
-import { advanceEnqueued, findBatch, findUnfinishedFanOuts, lockFanOut, unlockFanOut } from '../db/batches';
+import { advanceEnqueued, findBatch, findTraceParents, findUnfinishedFanOuts, lockFanOut, unlockFanOut } from '../db/batches';
 import { holdClient, inTransaction } from '../db/pool';
 import { toExecutor } from '../db/sql';
 import { errorMessage } from '../errors';
 import type { Logger } from '../log';
 import { every } from '../lifecycle';
 import { CELL_QUEUE, type CellJobData } from '../queue/cell-job';
+import { ATTR, batchContext, failSpan, inSpan } from '../telemetry/trace';
 import type { Batch } from '../types';
 
 export interface FanOutDeps {
@@ -29,7 +30,8 @@ export interface FanOutResult {
 /** The first chunk commits with the batch row, before the answer: kept small, so that comes fast. */
 const FIRST_CHUNK_MAX = 1000;
 
-type FanOutBatch = Pick<Batch, 'id' | 'cols' | 'total' | 'enqueued'>;
+/** What a fan-out needs of its batch; `traceParent` is the batch's stored trace (null when untraced). */
+export type FanOutBatch = Pick<Batch, 'id' | 'cols' | 'total' | 'enqueued' | 'priority'> & { traceParent: string | null };
 
 /**
  * Inserts the jobs of the batch's cells numbered [from, to) in row-major order, then moves the
@@ -50,6 +52,18 @@ export async function enqueueChunk(deps: FanOutDeps, tx: pg.PoolClient, batch: F
  * remaining cell once. Never rejects: a failure is reported in the result.
  */
 export async function enqueueRest(deps: FanOutDeps, client: pg.PoolClient, batch: FanOutBatch, firstChunkIndex: number): Promise<FanOutResult> {
+  if (batch.enqueued >= batch.total) return { enqueued: batch.enqueued, outcome: 'all' };
+  // The chunks' pg-boss inserts are children of this span, in the batch's trace.
+  const attributes = { [ATTR.batchId]: batch.id, [ATTR.total]: batch.total, [ATTR.enqueuedFrom]: batch.enqueued };
+  return inSpan('batch fan-out', batchContext(batch.traceParent), { attributes }, async (span) => {
+    const result = await enqueueChunks(deps, client, batch, firstChunkIndex);
+    span.setAttributes({ [ATTR.enqueuedTo]: result.enqueued, [ATTR.outcome]: result.outcome });
+    if (result.error) failSpan(span, result.error);
+    return result;
+  });
+}
+
+async function enqueueChunks(deps: FanOutDeps, client: pg.PoolClient, batch: FanOutBatch, firstChunkIndex: number): Promise<FanOutResult> {
   let enqueued = batch.enqueued;
   let chunkIndex = firstChunkIndex;
   try {
@@ -88,7 +102,8 @@ export async function resumeFanOuts(deps: FanOutDeps): Promise<string[]> {
     try {
       const batch = await findBatch(held.client, id);
       if (batch?.status !== 'running' || batch.enqueued >= batch.total) continue;
-      const result = await enqueueRest(deps, held.client, batch, 0);
+      const traceParent = (await findTraceParents(held.client, [id])).get(id) ?? null;
+      const result = await enqueueRest(deps, held.client, { ...batch, traceParent }, 0);
       if (result.outcome === 'all') finished.push(id);
     } finally {
       await releaseFanOutLock(held, id);
@@ -118,8 +133,10 @@ export function startFanOutResumer(deps: FanOutDeps, log: Logger, intervalMs = 2
   });
 }
 
-function cellJobs(batch: FanOutBatch, from: number, to: number): { data: CellJobData }[] {
-  const jobs = new Array<{ data: CellJobData }>(to - from);
-  for (let i = from; i < to; i++) jobs[i - from] = { data: { batchId: batch.id, row: Math.floor(i / batch.cols), col: i % batch.cols } };
+// Every job carries its batch's priority: pg-boss hands out higher priorities first, so the queued
+// cells of a more urgent batch are taken before those of the batches already waiting.
+function cellJobs(batch: FanOutBatch, from: number, to: number): { data: CellJobData; priority: number }[] {
+  const jobs = new Array<{ data: CellJobData; priority: number }>(to - from);
+  for (let i = from; i < to; i++) jobs[i - from] = { data: { batchId: batch.id, row: Math.floor(i / batch.cols), col: i % batch.cols }, priority: batch.priority };
   return jobs;
 }

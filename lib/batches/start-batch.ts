@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { ROOT_CONTEXT } from '@opentelemetry/api';
 import { findBatchByIdempotencyKey, insertBatch, lockFanOut } from '../db/batches';
 import { holdClient, inTransaction } from '../db/pool';
+import { countBatchStarted } from '../telemetry/metrics';
+import { ATTR, inSpan, linkToActive, traceParentOf } from '../telemetry/trace';
 import type { Batch, BatchInput } from '../types';
 import { enqueueChunk, enqueueRest, type FanOutDeps, type FanOutResult, releaseFanOutLock } from './fan-out';
 
@@ -11,37 +14,48 @@ import { enqueueChunk, enqueueRest, type FanOutDeps, type FanOutResult, releaseF
  * lock throughout; if this process dies, the lock goes with its connection and any web server's
  * resumer finishes the fan-out from the batch's `enqueued` mark. With an idempotency key another
  * batch already holds, that batch is the answer and nothing is written.
+ *
+ * With tracing on, this is the root span of the batch's trace (linked to the HTTP request's span,
+ * if any), and its traceparent is stored on the row for every later span of the batch.
  */
 export async function startBatch(
   deps: FanOutDeps,
   input: BatchInput,
   idempotencyKey?: string,
 ): Promise<{ batch: Batch; created: boolean; fanOut?: Promise<FanOutResult> }> {
-  const id = randomUUID();
-  const held = await holdClient(deps.pool);
-  let first: { batch: Batch; created: boolean };
-  try {
-    // Free by construction (the id is new); taken before the row exists, so no resumer can race us.
-    await lockFanOut(held.client, id);
-    first = await inTransaction(held.client, async (tx) => {
-      const deadlineSeconds = input.deadlineSeconds ?? deps.defaultDeadlineSeconds;
-      const batch = await insertBatch(tx, { id, rows: input.rows, cols: input.cols, deadlineSeconds, idempotencyKey });
-      if (!batch) {
-        const existing = await findBatchByIdempotencyKey(tx, idempotencyKey!);
-        if (!existing) throw new Error(`Idempotency key conflict without a batch holding it (key ${JSON.stringify(idempotencyKey)})`);
-        return { batch: existing, created: false };
-      }
-      const enqueued = await enqueueChunk(deps, tx, batch, 0, 0);
-      return { batch: { ...batch, enqueued: enqueued! }, created: true };
-    });
-  } catch (err) {
-    await releaseFanOutLock(held, id);
-    throw err;
-  }
-  if (!first.created) {
-    await releaseFanOutLock(held, id);
-    return first;
-  }
-  const fanOut = enqueueRest(deps, held.client, first.batch, 1).finally(() => releaseFanOutLock(held, id));
-  return { ...first, fanOut };
+  const priority = input.priority ?? 0;
+  const attributes = { [ATTR.rows]: input.rows, [ATTR.cols]: input.cols, [ATTR.total]: input.rows * input.cols, [ATTR.priority]: priority };
+  return inSpan('batch create', ROOT_CONTEXT, { root: true, links: linkToActive(), attributes }, async (span) => {
+    const traceParent = traceParentOf(span);
+    const id = randomUUID();
+    const held = await holdClient(deps.pool);
+    let first: { batch: Batch; created: boolean };
+    try {
+      // Free by construction (the id is new); taken before the row exists, so no resumer can race us.
+      await lockFanOut(held.client, id);
+      first = await inTransaction(held.client, async (tx) => {
+        const deadlineSeconds = input.deadlineSeconds ?? deps.defaultDeadlineSeconds;
+        const batch = await insertBatch(tx, { id, rows: input.rows, cols: input.cols, deadlineSeconds, priority, traceParent, idempotencyKey });
+        if (!batch) {
+          const existing = await findBatchByIdempotencyKey(tx, idempotencyKey!);
+          if (!existing) throw new Error(`Idempotency key conflict without a batch holding it (key ${JSON.stringify(idempotencyKey)})`);
+          return { batch: existing, created: false };
+        }
+        const enqueued = await enqueueChunk(deps, tx, { ...batch, traceParent }, 0, 0);
+        return { batch: { ...batch, enqueued: enqueued! }, created: true };
+      });
+    } catch (err) {
+      await releaseFanOutLock(held, id);
+      throw err;
+    }
+    span.setAttribute(ATTR.batchId, first.batch.id);
+    if (!first.created) {
+      span.setAttribute(ATTR.replayed, true);
+      await releaseFanOutLock(held, id);
+      return first;
+    }
+    countBatchStarted(priority);
+    const fanOut = enqueueRest(deps, held.client, { ...first.batch, traceParent }, 1).finally(() => releaseFanOutLock(held, id));
+    return { ...first, fanOut };
+  });
 }

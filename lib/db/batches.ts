@@ -19,9 +19,10 @@ interface BatchRow {
   last_worker: string | null;
   seq: string;
   enqueued: number;
+  priority: number;
 }
 
-const COLUMNS = 'id, rows, cols, total, done, failed, status, created_at, finished_at, deadline_at, last_row, last_col, last_worker, seq, enqueued';
+const COLUMNS = 'id, rows, cols, total, done, failed, status, created_at, finished_at, deadline_at, last_row, last_col, last_worker, seq, enqueued, priority';
 
 export function toBatch(row: BatchRow): Batch {
   return {
@@ -39,6 +40,7 @@ export function toBatch(row: BatchRow): Batch {
     lastWorker: row.last_worker,
     seq: Number(row.seq),
     enqueued: row.enqueued,
+    priority: row.priority,
   };
 }
 
@@ -49,16 +51,34 @@ export function toBatch(row: BatchRow): Batch {
  */
 export async function insertBatch(
   sql: Sql,
-  batch: { id: string; rows: number; cols: number; deadlineSeconds: number; idempotencyKey?: string },
+  batch: { id: string; rows: number; cols: number; deadlineSeconds: number; priority?: number; traceParent?: string | null; idempotencyKey?: string },
 ): Promise<Batch | null> {
   const { rows } = await sql.query<BatchRow>(
-    `insert into batches (id, rows, cols, total, idempotency_key, deadline_at)
-     values ($1, $2::int, $3::int, $2::int * $3::int, $4, now() + make_interval(secs => $5))
+    `insert into batches (id, rows, cols, total, idempotency_key, deadline_at, priority, trace_parent)
+     values ($1, $2::int, $3::int, $2::int * $3::int, $4, now() + make_interval(secs => $5), $6, $7)
      on conflict (idempotency_key) where idempotency_key is not null do nothing
      returning ${COLUMNS}`,
-    [batch.id, batch.rows, batch.cols, batch.idempotencyKey ?? null, batch.deadlineSeconds],
+    [batch.id, batch.rows, batch.cols, batch.idempotencyKey ?? null, batch.deadlineSeconds, batch.priority ?? 0, batch.traceParent ?? null],
   );
   return rows[0] ? toBatch(rows[0]) : null;
+}
+
+/** The stored traceparent of each of these batches that has one (tracing was on when it started). */
+export async function findTraceParents(sql: Sql, ids: string[]): Promise<Map<string, string>> {
+  const { rows } = await sql.query<{ id: string; trace_parent: string }>(
+    'select id, trace_parent from batches where id = any($1::uuid[]) and trace_parent is not null',
+    [ids],
+  );
+  return new Map(rows.map((r) => [r.id, r.trace_parent]));
+}
+
+/** Per status: how many batches, their cells, and how many of those finished (what `/metrics` reports). */
+export async function summarizeBatches(sql: Sql): Promise<{ status: BatchStatus; batches: number; total: number; done: number; failed: number }[]> {
+  const { rows } = await sql.query<{ status: BatchStatus; batches: number; total: string; done: string; failed: string }>(
+    `select status, count(*)::int as batches, sum(total)::bigint as total, sum(done)::bigint as done, sum(failed)::bigint as failed
+       from batches group by status`,
+  );
+  return rows.map((r) => ({ status: r.status, batches: r.batches, total: Number(r.total), done: Number(r.done), failed: Number(r.failed) }));
 }
 
 export async function findBatchByIdempotencyKey(sql: Sql, key: string): Promise<Batch | null> {

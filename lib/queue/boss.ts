@@ -1,4 +1,5 @@
 import { PgBoss, type Queue } from 'pg-boss';
+import { config } from '../config';
 import type { Logger } from '../log';
 import { CELL_DEAD_LETTER_QUEUE, CELL_QUEUE, type CellQueueSettings, cellQueueOptions, deadLetterQueueOptions } from './cell-job';
 
@@ -22,6 +23,10 @@ export async function startBoss(connectionString: string, role: BossRole, log: L
     useListenNotify: role === 'worker',
     registerInstance: role === 'worker',
     instanceName: role,
+    // pg-boss's built-in spans and metrics (send, process, complete; queue sizes) go to the SDK our
+    // process registers. Off, it skips them entirely (and reads no trace context with each fetch).
+    // Our batches carry their trace on their row, not on each of their jobs, so no per-job context.
+    openTelemetry: { enabled: config().otel.enabled, propagateContext: false },
   });
   // Without a listener an 'error' event would crash the process; pg-boss reconnects on its own.
   boss.on('error', (err) => log.warn('pg-boss error', { err }));

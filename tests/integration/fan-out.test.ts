@@ -91,13 +91,16 @@ describe('fan-out', () => {
           if (index === 3) throw new Error('injected failure after 300 of 1000 jobs');
         },
       }),
-      { rows: 10, cols: 100 },
+      { rows: 10, cols: 100, priority: 7 },
     );
     expect(await fanOut).toMatchObject({ enqueued: 300, outcome: 'failed', error: expect.stringMatching(/injected failure/) });
     expect((await jobsOf(batch.id)).n).toBe(300);
 
     expect(await resumeFanOuts(await deps({ chunkSize: 100 }))).toEqual([batch.id]);
     expect(await jobsOf(batch.id)).toEqual({ n: 1000, distinct_cells: 1000, max_row: 9, max_col: 99 });
+    // The resumed chunks carry the batch's priority like the first ones.
+    const { rows: priorities } = await db.pool.query(`select priority, count(*)::int as n from pgboss.job where name = 'cell' and data->>'batchId' = $1 group by priority`, [batch.id]);
+    expect(priorities).toEqual([{ priority: 7, n: 1000 }]);
     expect(await findBatch(db.pool, batch.id)).toMatchObject({ enqueued: 1000, status: 'running' });
     // Nothing left to resume.
     expect(await resumeFanOuts(await deps())).toEqual([]);

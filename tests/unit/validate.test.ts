@@ -44,6 +44,15 @@ describe('parseBatchInput', () => {
     expect(codeOf(() => parseBatchInput({ rows: 100, cols: 100 }, 10_000))).toBe('accepted');
   });
 
+  it('takes an optional priority from 0 to 100', () => {
+    expect(parseBatchInput({ rows: 2, cols: 2, priority: 0 }, 100)).toEqual({ rows: 2, cols: 2, priority: 0 });
+    expect(parseBatchInput({ rows: 2, cols: 2, priority: 100, deadlineSeconds: 60 }, 100)).toEqual({ rows: 2, cols: 2, priority: 100, deadlineSeconds: 60 });
+    for (const bad of [-1, 101, 2.5, '5', null, true, 1e308, [1], { n: 1 }]) {
+      expect(codeOf(() => parseBatchInput({ rows: 2, cols: 2, priority: bad }, 100))).toBe('invalid_input');
+    }
+    expect(() => parseBatchInput({ rows: 2, cols: 2, priority: 101 }, 100)).toThrow(/"priority" must be an integer from 0 \(the default\) to 100/);
+  });
+
   it('writes messages a person can act on', () => {
     expect(() => parseBatchInput({ rows: 0, cols: 5 }, 100)).toThrow(/"rows" must be an integer from 1 to 1000/);
     expect(() => parseBatchInput({ rows: 5, cols: 5, x: 1 }, 100)).toThrow(/Unknown field: "x"/);

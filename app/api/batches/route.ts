@@ -15,10 +15,11 @@ export async function POST(request: Request) {
     const input = parseBatchInput(await readJsonBody(request, BODY_LIMIT_BYTES), ctx.maxCells);
     const deps = { pool: ctx.pool, boss: await ctx.boss(), chunkSize: ctx.fanoutChunkSize, defaultDeadlineSeconds: ctx.batchDeadlineSeconds };
     const { batch, created, fanOut } = await startBatch(deps, input, idempotencyKey);
-    if (created) ctx.log.info('batch started', { batchId: batch.id, rows: batch.rows, cols: batch.cols });
+    if (created) ctx.log.info('batch started', { batchId: batch.id, rows: batch.rows, cols: batch.cols, priority: batch.priority });
     // The rest of the jobs go in after the answer; a failure is left to the web servers' resumer.
     void fanOut?.then((result) => {
       if (result.outcome === 'failed') ctx.log.warn('fan-out stopped; it will be resumed', { batchId: batch.id, ...result });
+      else ctx.log.debug('fan-out finished', { batchId: batch.id, ...result });
     });
     return json(created ? 201 : 200, batch, { location: `/api/batches/${batch.id}` });
   } catch (err) {

@@ -1,0 +1,62 @@
+import { summarizeBatches } from '../db/batches';
+import { countLiveJobs, LIVE_JOB_STATES } from '../db/jobs';
+import type { Sql } from '../db/sql';
+import { countLiveWorkers } from '../db/workers';
+import { CELL_DEAD_LETTER_QUEUE, CELL_QUEUE } from '../queue/cell-job';
+import type { BatchStatus } from '../types';
+import { processMetrics } from './process-metrics';
+import type { MetricFamily } from './prometheus';
+
+const STATUSES: BatchStatus[] = ['running', 'completed', 'cancelled', 'expired'];
+const QUEUES = [CELL_QUEUE, CELL_DEAD_LETTER_QUEUE];
+
+/**
+ * Everything `/metrics` reports. The application's numbers are read from Postgres, so every web
+ * server answers the same; the process numbers are the answering server's own. Three cheap reads:
+ * the batches table (small: retention keeps it so), the live jobs through pg-boss's index of them,
+ * and the workers table.
+ */
+export async function collectMetrics(sql: Sql, workerWindowSeconds: number): Promise<MetricFamily[]> {
+  const [batches, jobs, workers] = await Promise.all([summarizeBatches(sql), countLiveJobs(sql, QUEUES), countLiveWorkers(sql, workerWindowSeconds)]);
+  const byStatus = new Map(batches.map((b) => [b.status, b]));
+  const sum = (pick: (b: (typeof batches)[number]) => number) => batches.reduce((n, b) => n + pick(b), 0);
+  const running = byStatus.get('running');
+  const jobCount = (queue: string, state: string) => jobs.find((j) => j.queue === queue && j.state === state)?.jobs ?? 0;
+
+  return [
+    {
+      name: 'finishline_batches',
+      help: 'Batches by status (ended batches are kept for RETENTION_DAYS).',
+      type: 'gauge',
+      samples: STATUSES.map((status) => ({ labels: { status }, value: byStatus.get(status)?.batches ?? 0 })),
+    },
+    {
+      name: 'finishline_cells',
+      help: 'Finished cells of the batches kept: done (coloured) or failed (retries exhausted).',
+      type: 'gauge',
+      samples: [
+        { labels: { outcome: 'done' }, value: sum((b) => b.done) },
+        { labels: { outcome: 'failed' }, value: sum((b) => b.failed) },
+      ],
+    },
+    {
+      name: 'finishline_cells_pending',
+      help: 'Cells of running batches not finished yet.',
+      type: 'gauge',
+      samples: [{ value: running ? running.total - running.done - running.failed : 0 }],
+    },
+    {
+      name: 'finishline_queue_jobs',
+      help: 'Unfinished pg-boss jobs by queue and state: created (waiting), retry (waiting to retry), active (claimed by a worker), failed.',
+      type: 'gauge',
+      samples: QUEUES.flatMap((queue) => LIVE_JOB_STATES.map((state) => ({ labels: { queue, state }, value: jobCount(queue, state) }))),
+    },
+    {
+      name: 'finishline_workers_live',
+      help: 'Worker processes that sent a heartbeat within three heartbeat intervals.',
+      type: 'gauge',
+      samples: [{ value: workers }],
+    },
+    ...processMetrics(),
+  ];
+}
