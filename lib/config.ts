@@ -40,6 +40,16 @@ export interface Config {
   workerHeartbeatSeconds: number;
   /** Ended batches (with their cells and jobs) and stopped workers are deleted after this many days. */
   retentionDays: number;
+  /** Origins besides the server's own that may POST and open sockets; requests without Origin always may. */
+  allowedOrigins: readonly string[];
+  /** Batches one client (remote address) may create per minute. */
+  batchesPerMinute: number;
+  /** Batches one client may have running at once. */
+  runningBatchesPerClient: number;
+  /** Behind a reverse proxy: the client is the first X-Forwarded-For hop, not the socket's peer. */
+  trustProxy: boolean;
+  /** With a token, the dashboard and its controls (and cancelling any batch over HTTP) need it. */
+  dashboardToken: string | undefined;
   /** Test-only fault injection; null in every normal start. */
   faults: FaultPlan | null;
 }
@@ -70,6 +80,16 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     problems.push(`LOG_LEVEL must be one of debug, info, warn, error, silent (got "${env.LOG_LEVEL}")`);
   }
 
+  const allowedOrigins: string[] = [];
+  for (const raw of (env.ALLOWED_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean)) {
+    const origin = parseOrigin(raw);
+    if (origin) allowedOrigins.push(origin);
+    else problems.push(`ALLOWED_ORIGINS must be comma-separated origins like https://example.com (got "${raw}")`);
+  }
+
+  const trustProxy = (env.TRUST_PROXY?.trim() || 'false').toLowerCase();
+  if (!['true', 'false', '1', '0'].includes(trustProxy)) problems.push(`TRUST_PROXY must be true or false (got "${env.TRUST_PROXY}")`);
+
   const config: Config = {
     databaseUrl,
     port: int('PORT', 3000, 0, 65535),
@@ -95,6 +115,11 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     batchDeadlineSeconds: int('BATCH_DEADLINE_SECONDS', 600, 1, 7 * 24 * 3600),
     workerHeartbeatSeconds: int('WORKER_HEARTBEAT_SECONDS', 5, 1, 300),
     retentionDays: int('RETENTION_DAYS', 7, 1, 3650),
+    allowedOrigins: Object.freeze(allowedOrigins),
+    batchesPerMinute: int('BATCHES_PER_MINUTE', 30, 1, 1_000_000),
+    runningBatchesPerClient: int('RUNNING_BATCHES_PER_CLIENT', 5, 1, 1_000_000),
+    trustProxy: trustProxy === 'true' || trustProxy === '1',
+    dashboardToken: env.DASHBOARD_TOKEN?.trim() || undefined,
     faults: null,
   };
 
@@ -113,6 +138,18 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
 
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
+}
+
+/** `https://Example.com:443/` → `https://example.com`; null when it is not an http(s) origin. */
+function parseOrigin(raw: string): string | null {
+  try {
+    const url = new URL(raw);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
+    if (url.username || url.password || url.search || url.hash || (url.pathname !== '/' && url.pathname !== '')) return null;
+    return url.origin;
+  } catch {
+    return null;
+  }
 }
 
 let cached: Readonly<Config> | undefined;
