@@ -24,7 +24,7 @@ export async function send(url: string, init: RequestInit = {}): Promise<Answer>
 
 /** POST /api/batches with a JSON body (or exactly the given bytes) and extra headers. */
 export function postBatch(base: string, body: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  const raw = typeof body === 'string' || body instanceof Uint8Array ? body : JSON.stringify(body);
+  const raw: BodyInit = typeof body === 'string' ? body : body instanceof Uint8Array ? new Uint8Array(body) : JSON.stringify(body);
   return send(`${base}/api/batches`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: raw });
 }
 

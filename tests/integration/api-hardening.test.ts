@@ -156,7 +156,7 @@ describe('allowed origins', () => {
   });
 
   it('POST create with no Origin, the same origin, or a listed one is allowed', async () => {
-    for (const headers of [{}, { origin: base }, { origin: ALLOWED }, { origin: 'https://other.example' }]) {
+    for (const headers of [{}, { origin: base }, { origin: ALLOWED }, { origin: 'https://other.example' }] as Record<string, string>[]) {
       expect((await postBatch(base, { rows: 2, cols: 2 }, headers)).status).toBe(201);
     }
   });
