@@ -70,13 +70,27 @@ export function rawRequest(port: number, request: string | Buffer, timeoutMs = 1
 export function parseRaw(answer: string): { status: number; body: any; head: string } {
   const [head, ...rest] = answer.split('\r\n\r\n');
   const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0);
+  let text = rest.join('\r\n\r\n');
+  if (/^transfer-encoding: chunked$/im.test(head)) text = dechunk(text);
   let body: unknown;
   try {
-    body = JSON.parse(rest.join('\r\n\r\n'));
+    body = JSON.parse(text);
   } catch {
     body = undefined;
   }
   return { status, body, head };
+}
+
+function dechunk(text: string): string {
+  let out = '';
+  let rest = text;
+  for (;;) {
+    const eol = rest.indexOf('\r\n');
+    const size = parseInt(rest.slice(0, eol), 16);
+    if (!(size > 0)) return out;
+    out += rest.slice(eol + 2, eol + 2 + size);
+    rest = rest.slice(eol + 2 + size + 2);
+  }
 }
 
 /** Traces of internals that must never reach a client. */
