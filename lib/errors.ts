@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'too_many_running'
   | 'bad_request'
   | 'headers_too_large'
+  | 'request_timeout'
   | 'not_implemented';
 
 const STATUS_BY_CODE: Record<ErrorCode, number> = {
@@ -35,6 +36,7 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   too_many_running: 429,
   bad_request: 400,
   headers_too_large: 431,
+  request_timeout: 408,
   not_implemented: 501,
 };
 

@@ -39,15 +39,18 @@ export function answerUnknownApiMethod(req: IncomingMessage, res: ServerResponse
  * after a parse error its remaining bytes cannot be trusted.
  */
 export function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
-  if (!socket.writable || (err.code === 'ECONNRESET')) {
+  // A response already under way on this connection (Node's own handler checks the same) cannot be
+  // followed by another; nor can a connection the client has gone from.
+  if (!socket.writable || err.code === 'ECONNRESET' || (socket as { _httpMessage?: unknown })._httpMessage) {
     socket.destroy();
     return;
   }
-  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
-  const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
-  const payload = tooLarge
-    ? body('headers_too_large', 'The request headers are too large. Send fewer or shorter headers.')
-    : body('bad_request', 'The request could not be parsed as HTTP. Check the request line and headers.');
+  const [status, payload] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? ['431 Request Header Fields Too Large', body('headers_too_large', 'The request headers are too large. Send fewer or shorter headers.')]
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? ['408 Request Timeout', body('request_timeout', 'The request took too long to arrive. Send it again.')]
+        : ['400 Bad Request', body('bad_request', 'The request could not be parsed as HTTP. Check the request line and headers.')];
   const headers = Object.entries({ ...STATIC_SECURITY_HEADERS, 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(payload)), connection: 'close' })
     .map(([name, value]) => `${name}: ${value}`)
     .join('\r\n');
