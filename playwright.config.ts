@@ -37,6 +37,9 @@ export default defineConfig({
       LOG_LEVEL: 'warn',
       PG_DATA_DIR: '.data/e2e/postgres',
       PG_PORT: process.env.E2E_PG_PORT ?? '54339',
+      // Every test starts batches from 127.0.0.1; the limits themselves are tested in integration.
+      BATCHES_PER_MINUTE: '1000000',
+      RUNNING_BATCHES_PER_CLIENT: '1000000',
       ...(process.env.E2E_DATABASE_URL ? { DATABASE_URL: process.env.E2E_DATABASE_URL } : {}),
     },
   },

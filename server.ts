@@ -5,6 +5,9 @@ import next from 'next';
 import { config } from './lib/config';
 import { createPool } from './lib/db/pool';
 import { errorMessage } from './lib/errors';
+import { stampClientAddress } from './lib/http/client-address';
+import { answerClientError, answerMalformedPath, answerUnknownApiMethod } from './lib/http/raw-errors';
+import { applySecurityHeaders } from './lib/http/security-headers';
 import { runProcess } from './lib/lifecycle';
 import { attachRealtime } from './lib/realtime/server';
 import { watchWorkerPresence } from './lib/realtime/worker-presence';
@@ -34,13 +37,18 @@ runProcess({ proc: 'web', name: 'web server' }, async (life, log) => {
   const handle = app.getRequestHandler();
 
   const httpServer = createServer((req, res) => {
+    applySecurityHeaders(req, res, cfg.dev);
+    stampClientAddress(req, cfg.trustProxy);
+    if (answerMalformedPath(req, res) || answerUnknownApiMethod(req, res)) return;
     handle(req, res).catch((err: unknown) => {
       log.error('request handler crashed', { url: req.url, err: errorMessage(err) });
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: { code: 'internal_error', message: 'Something went wrong on the server.' } }));
     });
   });
-  const { io, close } = attachRealtime(httpServer, { pool, connectionString: cfg.databaseUrl }, log);
+  // Malformed requests Node refuses before any handler runs still answer in the contract's shape.
+  httpServer.on('clientError', answerClientError);
+  const { io, close } = attachRealtime(httpServer, { pool, connectionString: cfg.databaseUrl }, log, { allowedOrigins: cfg.allowedOrigins });
   life.onStop('socket.io', close);
   life.onStop('worker presence', watchWorkerPresence(io, pool, log, cfg.workerHeartbeatSeconds));
 

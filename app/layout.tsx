@@ -2,6 +2,10 @@ import type { Metadata, Viewport } from 'next';
 import type { ReactNode } from 'react';
 import './globals.css';
 
+// Every page is rendered per request: its scripts carry that response's CSP nonce (see
+// lib/http/security-headers.ts), which a page prerendered at build time could not know.
+export const dynamic = 'force-dynamic';
+
 export const metadata: Metadata = {
   title: 'Finish Line',
   description: 'Fan-out/fan-in on Postgres: one job per grid cell, painted live, with an exactly-once finish line.',

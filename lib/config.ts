@@ -47,6 +47,14 @@ export interface Config {
   dashboardToken: string | undefined;
   /** OpenTelemetry traces and metrics over OTLP/HTTP (JSON); off unless switched on. */
   otel: OtelSettings;
+  /** Origins besides the server's own that may POST and open sockets; requests without Origin always may. */
+  allowedOrigins: readonly string[];
+  /** Batches one client (remote address) may create per minute. */
+  batchesPerMinute: number;
+  /** Batches one client may have running at once. */
+  runningBatchesPerClient: number;
+  /** Behind a reverse proxy: the client is the first X-Forwarded-For hop, not the socket's peer. */
+  trustProxy: boolean;
   /** Test-only fault injection; null in every normal start. */
   faults: FaultPlan | null;
 }
@@ -103,6 +111,16 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     problems.push(`OTEL_EXPORTER_OTLP_ENDPOINT must be an http:// or https:// URL such as http://localhost:4318 (got "${env.OTEL_EXPORTER_OTLP_ENDPOINT}")`);
   }
 
+  const allowedOrigins: string[] = [];
+  for (const raw of (env.ALLOWED_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean)) {
+    const origin = parseOrigin(raw);
+    if (origin) allowedOrigins.push(origin);
+    else problems.push(`ALLOWED_ORIGINS must be comma-separated origins like https://example.com (got "${raw}")`);
+  }
+
+  const trustProxy = (env.TRUST_PROXY?.trim() || 'false').toLowerCase();
+  if (!['true', 'false', '1', '0'].includes(trustProxy)) problems.push(`TRUST_PROXY must be true or false (got "${env.TRUST_PROXY}")`);
+
   const config: Config = {
     databaseUrl,
     port: int('PORT', 3000, 0, 65535),
@@ -137,6 +155,10 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       spanExportDelayMs: int('OTEL_BSP_SCHEDULE_DELAY', 5000, 100, 600_000),
       metricExportIntervalMs: int('OTEL_METRIC_EXPORT_INTERVAL', 60_000, 1000, 3_600_000),
     },
+    allowedOrigins: Object.freeze(allowedOrigins),
+    batchesPerMinute: int('BATCHES_PER_MINUTE', 30, 1, 1_000_000),
+    runningBatchesPerClient: int('RUNNING_BATCHES_PER_CLIENT', 5, 1, 1_000_000),
+    trustProxy: trustProxy === 'true' || trustProxy === '1',
     faults: null,
   };
 
@@ -155,6 +177,18 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
 
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(config);
+}
+
+/** `https://Example.com:443/` → `https://example.com`; null when it is not an http(s) origin. */
+function parseOrigin(raw: string): string | null {
+  try {
+    const url = new URL(raw);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return null;
+    if (url.username || url.password || url.search || url.hash || (url.pathname !== '/' && url.pathname !== '')) return null;
+    return url.origin;
+  } catch {
+    return null;
+  }
 }
 
 let cached: Readonly<Config> | undefined;

@@ -10,7 +10,16 @@ export type ErrorCode =
   | 'not_found'
   | 'already_finished'
   | 'internal_error'
-  | 'unavailable';
+  | 'unavailable'
+  | 'method_not_allowed'
+  | 'forbidden_origin'
+  | 'forbidden'
+  | 'rate_limited'
+  | 'too_many_running'
+  | 'bad_request'
+  | 'headers_too_large'
+  | 'request_timeout'
+  | 'not_implemented';
 
 const STATUS_BY_CODE: Record<ErrorCode, number> = {
   invalid_input: 400,
@@ -22,20 +31,32 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   already_finished: 409,
   internal_error: 500,
   unavailable: 503,
+  method_not_allowed: 405,
+  forbidden_origin: 403,
+  forbidden: 403,
+  rate_limited: 429,
+  too_many_running: 429,
+  bad_request: 400,
+  headers_too_large: 431,
+  request_timeout: 408,
+  not_implemented: 501,
 };
 
 /** An error a client may see: a code from the contract and a sentence a person can act on. */
 export class PublicError extends Error {
   override name = 'PublicError';
   readonly status: number;
+  /** Response headers that go with this error: `Retry-After` on 429, `Allow` on 405. */
+  readonly headers: Record<string, string>;
 
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; headers?: Record<string, string> },
   ) {
     super(message, options);
     this.status = STATUS_BY_CODE[code];
+    this.headers = options?.headers ?? {};
   }
 
   toBody(): ErrorBody {

@@ -78,7 +78,17 @@ async function main() {
   const port = await freePort();
   const app = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
     cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: adminUrl, PORT: String(port), WORKERS: String(workers), WEB_SERVERS: String(webServers), LOG_LEVEL: 'warn' },
+    // Every run comes from one client (this script): the per-client limits would only measure themselves.
+    env: {
+      ...process.env,
+      DATABASE_URL: adminUrl,
+      PORT: String(port),
+      WORKERS: String(workers),
+      WEB_SERVERS: String(webServers),
+      LOG_LEVEL: 'warn',
+      BATCHES_PER_MINUTE: '1000000',
+      RUNNING_BATCHES_PER_CLIENT: '1000000',
+    },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const base = `http://127.0.0.1:${port}`;

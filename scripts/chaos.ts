@@ -63,7 +63,8 @@ async function main() {
   await prepareDatabase(pool, databaseUrl, log);
   const boss = await startBoss(databaseUrl, 'producer', log, 4);
   const http = createServer();
-  const realtime = attachRealtime(http, { pool, connectionString: databaseUrl }, log);
+  // One viewer socket follows every batch of the run and rejoins them all after each reconnect.
+  const realtime = attachRealtime(http, { pool, connectionString: databaseUrl }, log, { joinLimits: { burst: 10_000, maxBatches: 10_000 } });
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   const address = http.address();
   const socketPort = typeof address === 'object' && address ? address.port : 0;

@@ -5,6 +5,7 @@ import { holdClient, inTransaction } from '../db/pool';
 import { countBatchStarted } from '../telemetry/metrics';
 import { ATTR, inSpan, linkToActive, traceParentOf } from '../telemetry/trace';
 import type { Batch, BatchInput } from '../types';
+import { admitClient, type BatchClient } from './client-limits';
 import { enqueueChunk, enqueueRest, type FanOutDeps, type FanOutResult, releaseFanOutLock } from './fan-out';
 
 /**
@@ -13,7 +14,9 @@ import { enqueueChunk, enqueueRest, type FanOutDeps, type FanOutResult, releaseF
  * same connection (`fanOut` settles when they are all in). That connection holds the batch's fan-out
  * lock throughout; if this process dies, the lock goes with its connection and any web server's
  * resumer finishes the fan-out from the batch's `enqueued` mark. With an idempotency key another
- * batch already holds, that batch is the answer and nothing is written.
+ * batch already holds, that batch is the answer and nothing is written. With a `client` (requests
+ * through the API), the batch records its client and owner, and the client's limits are enforced
+ * in the same transaction.
  *
  * With tracing on, this is the root span of the batch's trace (linked to the HTTP request's span,
  * if any), and its traceparent is stored on the row for every later span of the batch.
@@ -22,6 +25,7 @@ export async function startBatch(
   deps: FanOutDeps,
   input: BatchInput,
   idempotencyKey?: string,
+  client?: BatchClient,
 ): Promise<{ batch: Batch; created: boolean; fanOut?: Promise<FanOutResult> }> {
   const priority = input.priority ?? 0;
   const attributes = { [ATTR.rows]: input.rows, [ATTR.cols]: input.cols, [ATTR.total]: input.rows * input.cols, [ATTR.priority]: priority };
@@ -34,8 +38,13 @@ export async function startBatch(
       // Free by construction (the id is new); taken before the row exists, so no resumer can race us.
       await lockFanOut(held.client, id);
       first = await inTransaction(held.client, async (tx) => {
+        if (client) {
+          const replay = await admitClient(tx, client, idempotencyKey);
+          if (replay) return { batch: replay, created: false };
+        }
         const deadlineSeconds = input.deadlineSeconds ?? deps.defaultDeadlineSeconds;
-        const batch = await insertBatch(tx, { id, rows: input.rows, cols: input.cols, deadlineSeconds, priority, traceParent, idempotencyKey });
+        const owner = client ? { clientKey: client.key, ownerSession: client.session } : {};
+        const batch = await insertBatch(tx, { id, rows: input.rows, cols: input.cols, deadlineSeconds, priority, traceParent, idempotencyKey, ...owner });
         if (!batch) {
           const existing = await findBatchByIdempotencyKey(tx, idempotencyKey!);
           if (!existing) throw new Error(`Idempotency key conflict without a batch holding it (key ${JSON.stringify(idempotencyKey)})`);

@@ -51,14 +51,34 @@ export function toBatch(row: BatchRow): Batch {
  */
 export async function insertBatch(
   sql: Sql,
-  batch: { id: string; rows: number; cols: number; deadlineSeconds: number; priority?: number; traceParent?: string | null; idempotencyKey?: string },
+  batch: {
+    id: string;
+    rows: number;
+    cols: number;
+    deadlineSeconds: number;
+    priority?: number;
+    traceParent?: string | null;
+    idempotencyKey?: string;
+    clientKey?: string;
+    ownerSession?: string;
+  },
 ): Promise<Batch | null> {
   const { rows } = await sql.query<BatchRow>(
-    `insert into batches (id, rows, cols, total, idempotency_key, deadline_at, priority, trace_parent)
-     values ($1, $2::int, $3::int, $2::int * $3::int, $4, now() + make_interval(secs => $5), $6, $7)
+    `insert into batches (id, rows, cols, total, idempotency_key, deadline_at, priority, trace_parent, client_key, owner_session)
+     values ($1, $2::int, $3::int, $2::int * $3::int, $4, now() + make_interval(secs => $5), $6, $7, $8, $9)
      on conflict (idempotency_key) where idempotency_key is not null do nothing
      returning ${COLUMNS}`,
-    [batch.id, batch.rows, batch.cols, batch.idempotencyKey ?? null, batch.deadlineSeconds, batch.priority ?? 0, batch.traceParent ?? null],
+    [
+      batch.id,
+      batch.rows,
+      batch.cols,
+      batch.idempotencyKey ?? null,
+      batch.deadlineSeconds,
+      batch.priority ?? 0,
+      batch.traceParent ?? null,
+      batch.clientKey ?? null,
+      batch.ownerSession ?? null,
+    ],
   );
   return rows[0] ? toBatch(rows[0]) : null;
 }
@@ -93,6 +113,39 @@ export async function endBatch(sql: Sql, id: string, status: 'cancelled' | 'expi
     [id, status],
   );
   return rows[0] ? toBatch(rows[0]) : null;
+}
+
+/** The hash of the session that started the batch (null: started before sessions, or by a script); null when there is no such batch. */
+export async function findBatchOwner(sql: Sql, id: string): Promise<{ ownerSession: string | null } | null> {
+  const { rows } = await sql.query<{ owner_session: string | null }>('select owner_session from batches where id = $1', [id]);
+  return rows[0] ? { ownerSession: rows[0].owner_session } : null;
+}
+
+// Serializes one client's batch creations, so two parallel requests cannot both pass its limits.
+// Transaction-level: released at commit or rollback, whatever happens to the request.
+const CLIENT_LOCKS = 0x46_4c_43_4c; // "FLCL"
+
+export async function lockClient(sql: Sql, clientKey: string): Promise<void> {
+  await sql.query('select pg_advisory_xact_lock($1, hashtext($2))', [CLIENT_LOCKS, clientKey]);
+}
+
+/**
+ * A client's batches created in the last `windowSeconds` and running now, and when the oldest of
+ * the recent ones leaves the window (seconds from now, at least 1).
+ */
+export async function clientUsage(sql: Sql, clientKey: string, windowSeconds: number): Promise<{ recent: number; running: number; windowFreesInSeconds: number }> {
+  const { rows } = await sql.query<{ recent: number; running: number; frees_in: number | null }>(
+    `with recent as (
+       select count(*)::int as n, min(created_at) as oldest from batches
+       where client_key = $1 and created_at > now() - make_interval(secs => $2))
+     select recent.n as recent,
+            (select count(*)::int from batches where client_key = $1 and status = 'running') as running,
+            ceil(extract(epoch from recent.oldest + make_interval(secs => $2) - clock_timestamp()))::int as frees_in
+     from recent`,
+    [clientKey, windowSeconds],
+  );
+  const row = rows[0];
+  return { recent: row.recent, running: row.running, windowFreesInSeconds: Math.max(1, row.frees_in ?? 1) };
 }
 
 export async function findBatch(sql: Sql, id: string): Promise<Batch | null> {

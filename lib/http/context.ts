@@ -16,6 +16,10 @@ export interface RouteContext {
   maxCells: number;
   fanoutChunkSize: number;
   batchDeadlineSeconds: number;
+  allowedOrigins: readonly string[];
+  clientLimits: { perMinute: number; running: number };
+  trustProxy: boolean;
+  dashboardToken: string | undefined;
   boss(): Promise<PgBoss>;
 }
 
@@ -35,6 +39,10 @@ export function routeContext(): RouteContext {
     maxCells: cfg.maxCells,
     fanoutChunkSize: cfg.fanoutChunkSize,
     batchDeadlineSeconds: cfg.batchDeadlineSeconds,
+    allowedOrigins: cfg.allowedOrigins,
+    clientLimits: { perMinute: cfg.batchesPerMinute, running: cfg.runningBatchesPerClient },
+    trustProxy: cfg.trustProxy,
+    dashboardToken: cfg.dashboardToken,
     boss: () => {
       boss ??= startBoss(url, 'producer', log, 2).catch((err: unknown) => {
         boss = undefined;

@@ -12,7 +12,7 @@ export function json(status: number, body: unknown, headers: Record<string, stri
 export function errorResponse(err: unknown, log: Logger, context: Record<string, unknown> = {}): Response {
   const publicError = toPublicError(err);
   if (publicError.status >= 500) log.error('request failed', { ...context, err: publicError.cause ?? err });
-  return json(publicError.status, publicError.toBody());
+  return json(publicError.status, publicError.toBody(), publicError.headers);
 }
 
 /**
@@ -20,9 +20,8 @@ export function errorResponse(err: unknown, log: Logger, context: Record<string,
  * streaming, so an oversized body never sits in memory.
  */
 export async function readJsonBody(request: Request, limitBytes: number): Promise<unknown> {
-  const type = request.headers.get('content-type') ?? '';
-  if (!/^application\/json\s*(;|$)/i.test(type)) {
-    throw new PublicError('unsupported_media_type', 'Send the body as JSON with "Content-Type: application/json".');
+  if (!isJsonUtf8(request.headers.get('content-type'))) {
+    throw new PublicError('unsupported_media_type', 'Send the body as UTF-8 JSON with "Content-Type: application/json".');
   }
   const declared = Number(request.headers.get('content-length') ?? '0');
   if (declared > limitBytes) throw tooLarge(limitBytes);
@@ -42,12 +41,31 @@ export async function readJsonBody(request: Request, limitBytes: number): Promis
       chunks.push(value);
     }
   }
-  const text = Buffer.concat(chunks).toString('utf8');
+  let text: string;
+  try {
+    text = UTF8.decode(Buffer.concat(chunks));
+  } catch (err) {
+    throw new PublicError('invalid_input', 'The body is not valid UTF-8. Send JSON text such as {"rows": 20, "cols": 20}.', { cause: err });
+  }
   try {
     return JSON.parse(text);
   } catch (err) {
     throw new PublicError('invalid_input', 'The body is not valid JSON. Send e.g. {"rows": 20, "cols": 20}.', { cause: err });
   }
+}
+
+// Fatal: bytes that are not UTF-8 are refused rather than silently replaced.
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+/** `application/json`, with no charset or a UTF-8 one (JSON on the wire is UTF-8). */
+function isJsonUtf8(header: string | null): boolean {
+  if (header === null) return false;
+  const [type, ...params] = header.split(';').map((part) => part.trim().toLowerCase());
+  if (type !== 'application/json') return false;
+  return params.every((param) => {
+    const [name, value] = param.split('=').map((x) => x?.trim());
+    return name !== 'charset' || value === 'utf-8' || value === '"utf-8"' || value === 'utf8';
+  });
 }
 
 function tooLarge(limitBytes: number) {

@@ -5,7 +5,10 @@ import { Server } from 'socket.io';
 import { isBatchId } from '../batches/validate';
 import { findBatch } from '../db/batches';
 import { listOutcomes } from '../db/cells';
+import { isOriginAllowed } from '../http/origin';
+import { STATIC_SECURITY_HEADERS } from '../http/security-headers';
 import type { Logger } from '../log';
+import { createJoinLimiter, DEFAULT_JOIN_LIMITS, type JoinLimits } from './join-limits';
 import { batchRoom, type ClientToServerEvents, type JoinAck, type JoinOptions, type ServerToClientEvents } from './events';
 
 export type RealtimeServer = Server<ClientToServerEvents, ServerToClientEvents>;
@@ -14,6 +17,20 @@ const NOT_FOUND: JoinAck = {
   ok: false,
   error: { code: 'not_found', message: 'No batch has this id. Check the link, or start a new batch.' },
 };
+
+const RATE_LIMITED: JoinAck = {
+  ok: false,
+  error: { code: 'rate_limited', message: 'Too many batch:join requests on this connection; wait a second and try again.' },
+};
+
+/** Largest message a client may send; a bigger one closes its connection. Joins are tiny. */
+export const MAX_MESSAGE_BYTES = 16 * 1024;
+
+export interface RealtimeOptions {
+  /** Origins besides the server's own whose pages may connect (see isOriginAllowed). */
+  allowedOrigins?: readonly string[];
+  joinLimits?: Partial<JoinLimits>;
+}
 
 /**
  * Socket.IO on the web server. Rooms are per batch; broadcasts from workers arrive through the
@@ -24,12 +41,21 @@ export function attachRealtime(
   httpServer: HttpServer,
   db: { pool: pg.Pool; connectionString: string },
   log: Logger,
+  options: RealtimeOptions = {},
 ): { io: RealtimeServer; close(): Promise<void> } {
   const { pool } = db;
+  const allowedOrigins = options.allowedOrigins ?? [];
+  const limits: JoinLimits = { ...DEFAULT_JOIN_LIMITS, ...options.joinLimits };
   const io: RealtimeServer = new Server(httpServer, {
     path: '/socket.io',
     serveClient: false,
-    maxHttpBufferSize: 16 * 1024,
+    maxHttpBufferSize: MAX_MESSAGE_BYTES,
+    // The same origin rule as POST: a page of a foreign origin may not open a socket (browsers
+    // always send Origin on a WebSocket handshake; scripts without one are let in).
+    allowRequest: (req, callback) => {
+      const allowed = isOriginAllowed(req.headers.origin, req.headers.host, allowedOrigins);
+      callback(allowed ? null : 'forbidden_origin: this origin may not connect; ask the operator to add it to ALLOWED_ORIGINS', allowed);
+    },
     // server.ts routes the upgrades that are not ours (Next's hot reload in development).
     destroyUpgrade: false,
     adapter: createAdapter(listenConnections(db.connectionString, pool), {
@@ -37,12 +63,32 @@ export function attachRealtime(
     }),
   });
 
+  // Long-polling answers bypass the page handler; they carry the same headers.
+  io.engine.on('initial_headers', (headers: Record<string, string>) => Object.assign(headers, STATIC_SECURITY_HEADERS));
+  io.engine.on('headers', (headers: Record<string, string>) => Object.assign(headers, STATIC_SECURITY_HEADERS));
+
   io.on('connection', (socket) => {
     shedCellsWhenBehind(socket);
+    const takeJoin = createJoinLimiter(limits);
     socket.on('batch:join', async (batchId, optionsOrAck, maybeAck) => {
       const ack = typeof optionsOrAck === 'function' ? optionsOrAck : maybeAck;
+      const verdict = takeJoin();
+      if (verdict !== 'ok') {
+        if (typeof ack === 'function') ack(RATE_LIMITED);
+        if (verdict === 'disconnect') {
+          log.warn('socket disconnected for flooding batch:join', { address: socket.handshake.address });
+          socket.disconnect(true);
+        }
+        return;
+      }
       if (typeof ack !== 'function') return;
       if (!isBatchId(batchId)) return ack(NOT_FOUND);
+      if (!socket.rooms.has(batchRoom(batchId)) && joinedBatches(socket.rooms) >= limits.maxBatches) {
+        return ack({
+          ok: false,
+          error: { code: 'too_many_joined', message: `This connection follows ${limits.maxBatches} batches already, the most allowed; leave one (batch:leave) first.` },
+        });
+      }
       const afterSeq = typeof optionsOrAck === 'object' ? parseAfterSeq(optionsOrAck) : null;
       try {
         // Join before reading: an event that lands in between is then both in the snapshot and
@@ -87,6 +133,12 @@ function listenConnections(connectionString: string, pool: pg.Pool): pg.Pool {
       return Object.assign(client, { release: () => void client.end().catch(() => undefined) });
     },
   } as unknown as pg.Pool;
+}
+
+function joinedBatches(rooms: Set<string>): number {
+  let n = 0;
+  for (const room of rooms) if (room.startsWith('batch:')) n++;
+  return n;
 }
 
 /** A join's `afterSeq`, if it is a usable event number; anything else asks for the full snapshot. */

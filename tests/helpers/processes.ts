@@ -17,11 +17,24 @@ export function startWorker(databaseUrl: string, id: string, env: Record<string,
 }
 
 /**
+ * Per-client limits high enough for tests that start many batches from 127.0.0.1; the tests of
+ * those limits pass their own.
+ */
+export const GENEROUS_CLIENT_LIMITS = { BATCHES_PER_MINUTE: '1000000', RUNNING_BATCHES_PER_CLIENT: '1000000' };
+
+/**
  * Starts a real web server process (`server.ts`: Next.js and Socket.IO) on `port`; needs the pages
  * built (`npm test` builds them first). Resolves once it answers /healthz.
  */
 export async function startWebServer(databaseUrl: string, port: number, env: Record<string, string> = {}): Promise<WorkerProcess> {
-  const server = startProcess('server.ts', `web-${port}`, { DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', NODE_ENV: 'production', ...env });
+  const server = startProcess('server.ts', `web-${port}`, {
+    DATABASE_URL: databaseUrl,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    NODE_ENV: 'production',
+    ...GENEROUS_CLIENT_LIMITS,
+    ...env,
+  });
   const deadline = Date.now() + 60_000;
   for (;;) {
     const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type pg from 'pg';
 import { io as connect, type Socket } from 'socket.io-client';
 import type { ClientToServerEvents, JoinAck, ServerToClientEvents } from '../../lib/realtime/events';
-import { attachRealtime, type RealtimeServer } from '../../lib/realtime/server';
+import { attachRealtime, type RealtimeOptions, type RealtimeServer } from '../../lib/realtime/server';
 import type { ColoredCell } from '../../lib/types';
 import { withTransaction } from '../../lib/db/pool';
 import { emitInTransaction } from '../../lib/realtime/emitter';
@@ -11,9 +11,13 @@ import { quietLog, waitFor } from './db';
 export type TestClient = Socket<ServerToClientEvents, ClientToServerEvents>;
 
 /** The real Socket.IO server with the Postgres adapter, on a real HTTP server on port 0. */
-export async function startRealtime(pool: pg.Pool, connectionString: string): Promise<{ url: string; io: RealtimeServer; close(): Promise<void> }> {
+export async function startRealtime(
+  pool: pg.Pool,
+  connectionString: string,
+  options?: RealtimeOptions,
+): Promise<{ url: string; io: RealtimeServer; close(): Promise<void> }> {
   const http: Server = createServer();
-  const { io, close } = attachRealtime(http, { pool, connectionString }, quietLog);
+  const { io, close } = attachRealtime(http, { pool, connectionString }, quietLog, options);
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   const address = http.address();
   const port = typeof address === 'object' && address ? address.port : 0;

@@ -1,8 +1,11 @@
 import { startBatch } from '@/lib/batches/start-batch';
 import { parseBatchInput, parseIdempotencyKey, parseListLimit } from '@/lib/batches/validate';
 import { listBatches } from '@/lib/db/batches';
+import { clientKeyOf, isHttps } from '@/lib/http/client-address';
 import { routeContext } from '@/lib/http/context';
+import { assertOrigin, otherMethods, strictQuery } from '@/lib/http/guards';
 import { errorResponse, json, readJsonBody } from '@/lib/http/respond';
+import { hashSession, newSession, readSession, sessionCookie } from '@/lib/http/session';
 
 export const dynamic = 'force-dynamic';
 
@@ -11,17 +14,24 @@ const BODY_LIMIT_BYTES = 1024;
 export async function POST(request: Request) {
   const ctx = routeContext();
   try {
+    assertOrigin(request, ctx.allowedOrigins);
+    strictQuery(request);
     const idempotencyKey = parseIdempotencyKey(request.headers.get('idempotency-key'));
     const input = parseBatchInput(await readJsonBody(request, BODY_LIMIT_BYTES), ctx.maxCells);
+    const existingSession = readSession(request);
+    const session = existingSession ?? newSession();
+    const client = { key: clientKeyOf(request), session: hashSession(session), limits: ctx.clientLimits };
     const deps = { pool: ctx.pool, boss: await ctx.boss(), chunkSize: ctx.fanoutChunkSize, defaultDeadlineSeconds: ctx.batchDeadlineSeconds };
-    const { batch, created, fanOut } = await startBatch(deps, input, idempotencyKey);
+    const { batch, created, fanOut } = await startBatch(deps, input, idempotencyKey, client);
     if (created) ctx.log.info('batch started', { batchId: batch.id, rows: batch.rows, cols: batch.cols, priority: batch.priority });
     // The rest of the jobs go in after the answer; a failure is left to the web servers' resumer.
     void fanOut?.then((result) => {
       if (result.outcome === 'failed') ctx.log.warn('fan-out stopped; it will be resumed', { batchId: batch.id, ...result });
       else ctx.log.debug('fan-out finished', { batchId: batch.id, ...result });
     });
-    return json(created ? 201 : 200, batch, { location: `/api/batches/${batch.id}` });
+    const headers: Record<string, string> = { location: `/api/batches/${batch.id}` };
+    if (!existingSession) headers['set-cookie'] = sessionCookie(session, isHttps(request, ctx.trustProxy));
+    return json(created ? 201 : 200, batch, headers);
   } catch (err) {
     return errorResponse(err, ctx.log, { route: 'POST /api/batches' });
   }
@@ -30,9 +40,15 @@ export async function POST(request: Request) {
 export async function GET(request: Request) {
   const ctx = routeContext();
   try {
-    const limit = parseListLimit(new URL(request.url).searchParams.get('limit'));
+    const limit = parseListLimit(strictQuery(request, ['limit']).get('limit'));
     return json(200, { batches: await listBatches(ctx.pool, limit) });
   } catch (err) {
     return errorResponse(err, ctx.log, { route: 'GET /api/batches' });
   }
 }
+
+const other = otherMethods('GET', 'POST');
+export const PUT = other.notAllowed;
+export const PATCH = other.notAllowed;
+export const DELETE = other.notAllowed;
+export const OPTIONS = other.options;

@@ -1,19 +1,32 @@
 import { isBatchId } from '@/lib/batches/validate';
-import { findBatch } from '@/lib/db/batches';
+import { findBatch, findBatchOwner } from '@/lib/db/batches';
 import { PublicError } from '@/lib/errors';
 import { routeContext } from '@/lib/http/context';
+import { otherMethods, strictQuery } from '@/lib/http/guards';
 import { errorResponse, json } from '@/lib/http/respond';
+import { hashSession, readSession } from '@/lib/http/session';
 
 export const dynamic = 'force-dynamic';
 
-export async function GET(_request: Request, { params }: { params: Promise<{ id: string }> }) {
+export async function GET(request: Request, { params }: { params: Promise<{ id: string }> }) {
   const ctx = routeContext();
   const { id } = await params;
   try {
-    const batch = isBatchId(id) ? await findBatch(ctx.pool, id) : null;
+    strictQuery(request);
+    const [batch, owner] = isBatchId(id) ? await Promise.all([findBatch(ctx.pool, id), findBatchOwner(ctx.pool, id)]) : [null, null];
     if (!batch) throw new PublicError('not_found', 'No batch has this id.');
-    return json(200, batch);
+    // Extension: whether this request's session started the batch (and so may cancel it).
+    const session = readSession(request);
+    const yours = session !== null && owner?.ownerSession === hashSession(session);
+    return json(200, { ...batch, yours });
   } catch (err) {
-    return errorResponse(err, ctx.log, { route: 'GET /api/batches/:id', batchId: id });
+    return errorResponse(err, ctx.log, { route: 'GET /api/batches/:id', batchId: id.slice(0, 100) });
   }
 }
+
+const other = otherMethods('GET');
+export const POST = other.notAllowed;
+export const PUT = other.notAllowed;
+export const PATCH = other.notAllowed;
+export const DELETE = other.notAllowed;
+export const OPTIONS = other.options;

@@ -1,22 +1,43 @@
 import { cancelBatch } from '@/lib/batches/cancel-batch';
 import { isBatchId } from '@/lib/batches/validate';
+import { findBatchOwner } from '@/lib/db/batches';
 import { PublicError } from '@/lib/errors';
 import { routeContext } from '@/lib/http/context';
+import { isDashboardAuthorized } from '@/lib/http/dashboard-auth';
+import { assertOrigin, bearerToken, otherMethods, strictQuery } from '@/lib/http/guards';
 import { errorResponse, json } from '@/lib/http/respond';
+import { hashSession, readSession } from '@/lib/http/session';
 
 export const dynamic = 'force-dynamic';
 
-export async function POST(_request: Request, { params }: { params: Promise<{ id: string }> }) {
+export async function POST(request: Request, { params }: { params: Promise<{ id: string }> }) {
   const ctx = routeContext();
   const { id } = await params;
   try {
-    if (!isBatchId(id)) throw new PublicError('not_found', 'No batch has this id.');
+    assertOrigin(request, ctx.allowedOrigins);
+    strictQuery(request);
+    const owner = isBatchId(id) ? await findBatchOwner(ctx.pool, id) : null;
+    if (!owner) throw new PublicError('not_found', 'No batch has this id.');
+    // Over HTTP the dashboard's token is a master key only when one is configured; without one,
+    // only the session that started the batch may cancel it.
+    const dashboard = ctx.dashboardToken !== undefined && isDashboardAuthorized(ctx.dashboardToken, bearerToken(request));
+    const session = readSession(request);
+    if (!dashboard && (owner.ownerSession === null || session === null || hashSession(session) !== owner.ownerSession)) {
+      throw new PublicError('forbidden', 'Only the browser session that started this batch (or the dashboard) can cancel it.');
+    }
     const { batch, jobsCancelled } = await cancelBatch({ pool: ctx.pool, boss: await ctx.boss() }, id);
-    ctx.log.info('batch cancelled', { batchId: id, done: batch.done, total: batch.total });
+    ctx.log.info('batch cancelled', { batchId: id, done: batch.done, total: batch.total, by: dashboard ? 'dashboard' : 'owner' });
     // Not awaited: the batch is already fenced; leftover jobs would only complete without painting.
     jobsCancelled.catch((err: unknown) => ctx.log.warn('cancelling queued jobs failed; workers will drain them', { batchId: id, err }));
     return json(200, batch);
   } catch (err) {
-    return errorResponse(err, ctx.log, { route: 'POST /api/batches/:id/cancel', batchId: id });
+    return errorResponse(err, ctx.log, { route: 'POST /api/batches/:id/cancel', batchId: id.slice(0, 100) });
   }
 }
+
+const other = otherMethods('POST');
+export const GET = other.notAllowed;
+export const PUT = other.notAllowed;
+export const PATCH = other.notAllowed;
+export const DELETE = other.notAllowed;
+export const OPTIONS = other.options;

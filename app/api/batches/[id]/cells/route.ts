@@ -3,17 +3,26 @@ import { findBatch } from '@/lib/db/batches';
 import { listCellsWithWorkers } from '@/lib/db/cells';
 import { PublicError } from '@/lib/errors';
 import { routeContext } from '@/lib/http/context';
+import { otherMethods, strictQuery } from '@/lib/http/guards';
 import { errorResponse, json } from '@/lib/http/respond';
 
 export const dynamic = 'force-dynamic';
 
-export async function GET(_request: Request, { params }: { params: Promise<{ id: string }> }) {
+export async function GET(request: Request, { params }: { params: Promise<{ id: string }> }) {
   const ctx = routeContext();
   const { id } = await params;
   try {
+    strictQuery(request);
     if (!isBatchId(id) || !(await findBatch(ctx.pool, id))) throw new PublicError('not_found', 'No batch has this id.');
     return json(200, await listCellsWithWorkers(ctx.pool, id));
   } catch (err) {
-    return errorResponse(err, ctx.log, { route: 'GET /api/batches/:id/cells', batchId: id });
+    return errorResponse(err, ctx.log, { route: 'GET /api/batches/:id/cells', batchId: id.slice(0, 100) });
   }
 }
+
+const other = otherMethods('GET');
+export const POST = other.notAllowed;
+export const PUT = other.notAllowed;
+export const PATCH = other.notAllowed;
+export const DELETE = other.notAllowed;
+export const OPTIONS = other.options;

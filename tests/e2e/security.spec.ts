@@ -1,0 +1,84 @@
+import { expect, test, type Page } from '@playwright/test';
+
+// The pages work under their Content-Security-Policy: no violation, no console error, and a batch
+// still paints over the same-origin WebSocket.
+
+/** Collects CSP violations (reported in the page) and console errors from the first script on. */
+async function watchForViolations(page: Page) {
+  const problems: string[] = [];
+  await page.addInitScript(() => {
+    const seen: string[] = [];
+    (window as unknown as { __cspViolations: string[] }).__cspViolations = seen;
+    document.addEventListener('securitypolicyviolation', (e) => seen.push(`${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));
+  });
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+  });
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  return async () => [...problems, ...(await page.evaluate(() => (window as unknown as { __cspViolations?: string[] }).__cspViolations ?? []))];
+}
+
+test('home and batch pages run under the CSP with no violations, and a batch paints to the banner', async ({ page }) => {
+  const problems = await watchForViolations(page);
+  const home = await page.goto('/');
+  const csp = home!.headers()['content-security-policy'];
+  expect(csp).toMatch(/script-src 'self' 'nonce-[^']+' 'strict-dynamic'/);
+  expect(home!.headers()['x-frame-options']).toBe('DENY');
+  await expect(page.getByRole('heading', { name: 'Recent batches' })).toBeVisible();
+  expect(await problems()).toEqual([]);
+
+  await page.getByLabel('Rows').fill('30');
+  await page.getByLabel('Cols').fill('30');
+  await page.getByRole('button', { name: 'Start' }).click();
+  await page.waitForURL(/\/batches\/[0-9a-f-]{36}$/);
+  await expect(page.getByTestId('banner')).toContainText('All 900 cells finished');
+  // The canvas holds the stored colours: sample a cell.
+  const batchId = page.url().split('/').pop()!;
+  const { cells } = await (await page.request.get(`/api/batches/${batchId}/cells`)).json();
+  const cell = cells[0] as { row: number; col: number; color: string };
+  const painted = await page.getByTestId('grid').evaluate((element, c) => {
+    const canvas = element as HTMLCanvasElement;
+    const x = Math.floor(((c.col + 0.5) * canvas.width) / Number(canvas.dataset.cols));
+    const y = Math.floor(((c.row + 0.5) * canvas.height) / Number(canvas.dataset.rows));
+    const [r, g, b] = canvas.getContext('2d')!.getImageData(x, y, 1, 1).data;
+    return `#${[r, g, b].map((n) => n.toString(16).toUpperCase().padStart(2, '0')).join('')}`;
+  }, cell);
+  expect(painted).toBe(cell.color);
+  expect(await problems()).toEqual([]);
+
+  // A client-side navigation back home and a page that does not exist stay clean too.
+  await page.getByRole('link', { name: '← Finish Line' }).click();
+  await expect(page.getByRole('heading', { name: 'Finish Line' })).toBeVisible();
+  await page.goto('/no-such-page');
+  await expect(page.getByRole('heading', { name: 'Page not found' })).toBeVisible();
+  expect((await problems()).filter((p) => !p.includes('404'))).toEqual([]);
+
+  // The watch does see violations: markup with an inline style attribute is refused and reported.
+  await page.evaluate(() => document.body.insertAdjacentHTML('beforeend', '<div style="color: red">x</div>'));
+  await expect.poll(async () => (await problems()).some((p) => p.startsWith('style-src'))).toBe(true);
+});
+
+test('a viewer from another session sees no Cancel button, only a note', async ({ page, browser }) => {
+  await page.goto('/');
+  await page.getByLabel('Rows').fill('400');
+  await page.getByLabel('Cols').fill('400');
+  await page.getByRole('button', { name: 'Start' }).click();
+  await page.waitForURL(/\/batches\/[0-9a-f-]{36}$/);
+  await expect(page.getByRole('button', { name: 'Cancel batch' })).toBeVisible();
+
+  const stranger = await browser.newContext();
+  try {
+    const other = await stranger.newPage();
+    await other.goto(page.url());
+    await expect(other.getByTestId('cancel-not-yours')).toContainText('Only the browser that started this batch can cancel it');
+    await expect(other.getByRole('button', { name: 'Cancel batch' })).toHaveCount(0);
+    const refused = await other.request.post(`${new URL(page.url()).pathname.replace('/batches/', '/api/batches/')}/cancel`);
+    expect(refused.status()).toBe(403);
+    expect((await refused.json()).error.code).toBe('forbidden');
+  } finally {
+    await stranger.close();
+  }
+  // The owner cancels; the banner says so.
+  await page.getByRole('button', { name: 'Cancel batch' }).click();
+  await expect(page.getByTestId('banner')).toContainText(/Cancelled after/);
+});
