@@ -29,7 +29,7 @@ export function postBatch(base: string, body: unknown, headers: Record<string, s
 }
 
 /** The `name=value` pair of the session cookie a response sets, ready for a Cookie header. */
-export function sessionCookieOf(answer: Answer): string | null {
+export function sessionCookieOf(answer: { headers: Headers }): string | null {
   const setCookie = answer.headers.get('set-cookie');
   const match = setCookie ? /(fl_session=[^;]+)/.exec(setCookie) : null;
   return match ? match[1] : null;

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Batch } from '../../lib/types';
 import { freePort } from '../../scripts/ports';
 import { createTestDatabase, type TestDatabase, waitFor } from '../helpers/db';
+import { sessionCookieOf } from '../helpers/http';
 import { startOtlpReceiver } from '../helpers/otlp-receiver';
 import { startWebServer, startWorker, type WorkerProcess } from '../helpers/processes';
 
@@ -94,7 +95,8 @@ describe('OpenTelemetry, switched on', () => {
   it('puts a cancel in the batch trace too', { timeout: 60_000 }, async () => {
     const post = await fetch(`${base}/api/batches`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rows: 1000, cols: 1000 }) });
     const batch = (await post.json()) as Batch;
-    expect((await fetch(`${base}/api/batches/${batch.id}/cancel`, { method: 'POST' })).status).toBe(200);
+    const cookie = sessionCookieOf(post) ?? '';
+    expect((await fetch(`${base}/api/batches/${batch.id}/cancel`, { method: 'POST', headers: { cookie } })).status).toBe(200);
     const { rows } = await db.pool.query<{ trace_parent: string }>('select trace_parent from batches where id = $1', [batch.id]);
     const traceId = rows[0].trace_parent.split('-')[1];
     const cancel = await waitFor(() => receiver.spans.find((s) => s.traceId === traceId && s.name === 'batch cancel'), 'the cancel span');
