@@ -40,6 +40,8 @@ export interface Config {
   workerHeartbeatSeconds: number;
   /** Ended batches (with their cells and jobs) and stopped workers are deleted after this many days. */
   retentionDays: number;
+  /** The dashboard and its controls require this token when set; open when unset (the local default). */
+  dashboardToken: string | undefined;
   /** Test-only fault injection; null in every normal start. */
   faults: FaultPlan | null;
 }
@@ -95,6 +97,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     batchDeadlineSeconds: int('BATCH_DEADLINE_SECONDS', 600, 1, 7 * 24 * 3600),
     workerHeartbeatSeconds: int('WORKER_HEARTBEAT_SECONDS', 5, 1, 300),
     retentionDays: int('RETENTION_DAYS', 7, 1, 3650),
+    dashboardToken: env.DASHBOARD_TOKEN?.trim() || undefined,
     faults: null,
   };
 
