@@ -59,9 +59,9 @@ export function useDashboard(): DashboardView {
     };
   }, []);
 
+  // The form stays up until the server answers: connected, or refused again with its reason.
   const submitToken = useCallback((token: string) => {
     storeToken(token.trim());
-    setConnection('connecting');
     socketRef.current?.connect();
   }, []);
 

@@ -71,7 +71,7 @@ function BatchRow({ batch: b, at, withPriority, cancel }: { batch: DashboardBatc
   };
 
   return (
-    <tr data-testid={`batch-${b.id}`} data-status={b.status}>
+    <tr data-testid={`batch-${b.id}`} data-status={b.status} data-finished={finished}>
       <th scope="row">
         <Link href={`/batches/${b.id}`} title={b.id}>
           {size}

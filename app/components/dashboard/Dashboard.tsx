@@ -36,7 +36,7 @@ export function Dashboard() {
         <TokenForm refused={connection === 'refused'} message={view.authMessage} onSubmit={view.submitToken} />
       ) : snapshot ? (
         <>
-          <p className="muted dash-asof" data-testid="as-of">
+          <p className="muted dash-asof" data-testid="as-of" data-at={snapshot.at}>
             Live from PostgreSQL, updated every second · as of {new Date(snapshot.at).toLocaleTimeString()}
           </p>
           <IntakePanel intake={snapshot.intake} workers={snapshot.workers} setPaused={view.setIntakePaused} />

@@ -1,0 +1,113 @@
+import { mkdir } from 'node:fs/promises';
+import { expect, test, type Page } from '@playwright/test';
+import { freePort } from '../../scripts/ports';
+import { startWebServer } from '../helpers/processes';
+
+// The operator dashboard against the app as `npm start` runs it (two workers, w-1 and w-2).
+
+const SCREENSHOT = 'test-results/e2e/dashboard.png';
+
+const workerStatus = (page: Page, id: string) => page.getByTestId(`worker-${id}`).getByTestId('worker-status');
+const count = async (page: Page, gauge: string) => Number(await page.getByTestId(`queue-${gauge}`).getAttribute('data-count'));
+
+// Whatever happens in a test, intake is on again afterwards.
+test.afterEach(async ({ page }) => {
+  await page.goto('/dashboard');
+  const resume = page.getByRole('button', { name: 'Resume intake' });
+  await expect(page.getByTestId('intake-state')).toHaveText(/paused|running/);
+  if (await resume.isVisible()) {
+    await resume.click();
+    await expect(page.getByTestId('intake-state')).toHaveText('running');
+  }
+});
+
+test('the dashboard follows a 100×100 batch live: queue, workers, progress and chart; pause and resume from the page', async ({ page, request }, testInfo) => {
+  await page.goto('/');
+  await page.getByRole('link', { name: 'Dashboard' }).click();
+  await page.waitForURL(/\/dashboard$/);
+  await expect(page.getByTestId('connection')).toHaveText('Connected');
+  await expect(page.getByTestId('intake-state')).toHaveText('running');
+  for (const id of ['w-1', 'w-2']) await expect(workerStatus(page, id)).toHaveText('alive');
+  for (const gauge of ['queued', 'active', 'retrying', 'failed', 'deadLettered']) await expect(page.getByTestId(`queue-${gauge}`)).toHaveText(/^[≈\d]/);
+
+  // Paused, every worker stops taking cell jobs, and the new batch waits in the queue.
+  await page.getByRole('button', { name: 'Pause intake' }).click();
+  await expect(page.getByTestId('intake-state')).toHaveText('paused');
+  // A 100×100 batch paints in about a second, and the page hears about it once a second: if the
+  // batch finishes between two snapshots, the next attempt starts another one.
+  let row = page.getByTestId('none');
+  for (let attempt = 1; ; attempt++) {
+    if (attempt > 1) await page.getByRole('button', { name: 'Pause intake' }).click();
+    for (const id of ['w-1', 'w-2']) await expect(workerStatus(page, id)).toHaveText('paused');
+    await expect(page.getByTestId('intake-summary')).toContainText('All 2 workers have stopped taking cell jobs');
+
+    const created = await request.post('/api/batches', { data: { rows: 100, cols: 100 } });
+    expect(created.status()).toBe(201);
+    const batch = (await created.json()) as { id: string };
+    row = page.getByTestId(`batch-${batch.id}`);
+    await expect(row.getByTestId('batch-status')).toHaveText('running');
+    await expect(row.getByTestId('batch-progress')).toHaveText('0 / 10,000');
+    await expect.poll(() => count(page, 'queued')).toBeGreaterThanOrEqual(10_000);
+    await expect(row).toHaveAttribute('data-finished', '0');
+
+    // Resumed, the workers paint it; the screenshot is taken while the batch is still running.
+    await page.getByRole('button', { name: 'Resume intake' }).click();
+    await expect(page.getByTestId('intake-state')).toHaveText('running');
+    await expect(row).toHaveAttribute('data-finished', /^[1-9]/);
+    // Kept only if no newer snapshot replaced the one showing the batch part-way.
+    const shownAt = await page.getByTestId('as-of').getAttribute('data-at');
+    if ((await row.getAttribute('data-status')) === 'running') {
+      await mkdir('test-results/e2e', { recursive: true });
+      const screenshot = await page.screenshot({ path: SCREENSHOT, fullPage: true });
+      if ((await page.getByTestId('as-of').getAttribute('data-at')) === shownAt) {
+        await testInfo.attach('dashboard-during-100x100', { body: screenshot, contentType: 'image/png' });
+        const description = `attempt ${attempt}, ${await row.getByTestId('batch-progress').textContent()} cells`;
+        testInfo.annotations.push({ type: 'dashboard screenshot', description });
+        console.log(`dashboard screenshot during the batch: ${description}`);
+        break;
+      }
+    }
+    expect(attempt, 'a snapshot of the batch part-way through').toBeLessThan(4);
+  }
+
+  await expect(row.getByTestId('batch-status')).toHaveText('completed');
+  await expect(row.getByTestId('batch-progress')).toHaveText('10,000 / 10,000');
+  for (const id of ['w-1', 'w-2']) await expect(workerStatus(page, id)).toHaveText('alive');
+  // The chart's samples come from the workers through Postgres.
+  await expect(page.getByTestId('throughput-summary')).toContainText(/[1-9][\d,]* cells in 5 min/);
+});
+
+test('cancelling a running batch from the dashboard', async ({ page, request }) => {
+  await page.goto('/dashboard');
+  await page.getByRole('button', { name: 'Pause intake' }).click();
+  for (const id of ['w-1', 'w-2']) await expect(workerStatus(page, id)).toHaveText('paused');
+  const batch = (await (await request.post('/api/batches', { data: { rows: 50, cols: 50 } })).json()) as { id: string };
+  const row = page.getByTestId(`batch-${batch.id}`);
+  await row.getByRole('button', { name: /^Cancel batch/ }).click();
+  await expect(row.getByTestId('batch-status')).toHaveText('cancelled');
+  await expect(row.getByRole('button', { name: /^Cancel batch/ })).toHaveCount(0);
+  expect((await (await request.get(`/api/batches/${batch.id}`)).json()).status).toBe('cancelled');
+});
+
+test('with DASHBOARD_TOKEN set, the page asks for the token, says when it is wrong, and opens with the right one', async ({ page }) => {
+  // A second web server on the same database, started with a token (the app under test has none).
+  const databaseUrl = process.env.E2E_DATABASE_URL ?? `postgres://finishline:finishline@127.0.0.1:${process.env.E2E_PG_PORT ?? '54339'}/finishline`;
+  const port = await freePort();
+  const server = await startWebServer(databaseUrl, port, { DASHBOARD_TOKEN: 'open-sesame' });
+  try {
+    await page.goto(`http://127.0.0.1:${port}/dashboard`);
+    await expect(page.getByRole('heading', { name: 'This dashboard needs a token' })).toBeVisible();
+    await page.getByRole('textbox', { name: 'Token' }).fill('open-sesame-not');
+    await page.getByRole('button', { name: 'Open dashboard' }).click();
+    await expect(page.getByTestId('token-error')).toContainText('That is not the dashboard token');
+    await page.getByRole('textbox', { name: 'Token' }).fill('open-sesame');
+    await page.getByRole('button', { name: 'Open dashboard' }).click();
+    await expect(page.getByTestId('intake-state')).toHaveText('running');
+    await expect(workerStatus(page, 'w-1')).toHaveText('alive');
+    // Kept for this tab: a reload opens straight away.
+    await page.reload();
+    await expect(page.getByTestId('intake-state')).toHaveText('running');
+  } finally {
+    await server.stop();
+  }
+});
