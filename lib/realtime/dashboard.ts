@@ -49,19 +49,31 @@ export function attachDashboard(io: RealtimeServer, deps: DashboardDeps, log: Lo
   let ticking: Promise<void> | undefined;
   let stopped = false;
 
-  const read = () => readDashboardSnapshot(deps);
+  // While the database is away every tick fails: say so once, and once more when it is back.
+  let failing = false;
+  const read = async () => {
+    try {
+      const snapshot = await readDashboardSnapshot(deps);
+      if (failing) log.info('dashboard snapshots readable again');
+      failing = false;
+      return snapshot;
+    } catch (err) {
+      if (!failing) log.warn('dashboard snapshot failed; dashboards wait for the next one', { err });
+      failing = true;
+      throw err;
+    }
+  };
   // One read at a time: a slow database makes ticks wait instead of piling up.
   const broadcast = () => {
+    // .finally runs after the assignment, even when the body ends without awaiting.
     ticking ??= (async () => {
-      try {
-        if (nsp.sockets.size === 0) return;
-        nsp.local.emit('dashboard:snapshot', await read());
-      } catch (err) {
-        log.warn('dashboard snapshot failed', { err });
-      } finally {
+      if (nsp.sockets.size === 0) return;
+      nsp.local.emit('dashboard:snapshot', await read());
+    })()
+      .catch(() => undefined) // reported by read()
+      .finally(() => {
         ticking = undefined;
-      }
-    })();
+      });
     return ticking;
   };
   const tick = () => {
@@ -78,7 +90,7 @@ export function attachDashboard(io: RealtimeServer, deps: DashboardDeps, log: Lo
     timer ??= setInterval(tick, intervalMs);
     read().then(
       (snapshot) => socket.emit('dashboard:snapshot', snapshot),
-      (err: unknown) => log.warn('dashboard snapshot failed', { err }),
+      () => undefined,
     );
 
     socket.on('batch:cancel', async (batchId, ack) => {
