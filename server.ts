@@ -9,6 +9,7 @@ import { stampClientAddress } from './lib/http/client-address';
 import { answerClientError, answerMalformedPath, answerUnknownApiMethod } from './lib/http/raw-errors';
 import { applySecurityHeaders } from './lib/http/security-headers';
 import { runProcess } from './lib/lifecycle';
+import { attachDashboard } from './lib/realtime/dashboard';
 import { attachRealtime } from './lib/realtime/server';
 import { watchWorkerPresence } from './lib/realtime/worker-presence';
 import { startDeadlineSweeper } from './lib/batches/expire-batches';
@@ -56,6 +57,9 @@ runProcess({ proc: 'web', name: 'web server' }, async (life, log) => {
   const boss = await startBoss(cfg.databaseUrl, 'producer', log, 2);
   life.onStop('pg-boss', () => boss.stop({ graceful: false }));
   life.onStop('deadline sweeper', startDeadlineSweeper({ pool, boss }, log));
+  // Three missed heartbeats make a worker dead, as for the batch page's "no worker" notice.
+  const dashboard = { pool, boss, token: cfg.dashboardToken, deadAfterSeconds: cfg.workerHeartbeatSeconds * 3 };
+  life.onStop('dashboard', attachDashboard(io, dashboard, log));
   // A fan-out whose web server died is finished by whichever web server gets its lock first.
   const fanOutDeps = { pool, boss, chunkSize: cfg.fanoutChunkSize, defaultDeadlineSeconds: cfg.batchDeadlineSeconds };
   life.onStop('fan-out resumer', startFanOutResumer(fanOutDeps, log));

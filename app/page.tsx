@@ -1,3 +1,4 @@
+import Link from 'next/link';
 import { RecentBatches } from './components/RecentBatches';
 import { StartForm } from './components/StartForm';
 
@@ -5,6 +6,9 @@ import { StartForm } from './components/StartForm';
 export default function HomePage() {
   return (
     <main>
+      <header className="home-header">
+        <Link href="/dashboard">Dashboard →</Link>
+      </header>
       <h1>Finish Line</h1>
       <p className="lede">
         Pick a grid and press Start. The server fans out one job per cell; worker processes colour the cells and you watch

@@ -2,7 +2,8 @@ import { hostname } from 'node:os';
 import { config } from '../lib/config';
 import { createPool, withTransaction } from '../lib/db/pool';
 import { toExecutor } from '../lib/db/sql';
-import { heartbeatWorker, markWorkerStopped, registerWorker } from '../lib/db/workers';
+import { readIntake } from '../lib/db/intake';
+import { heartbeatWorker, markWorkerStopped, registerWorker, setWorkerPaused } from '../lib/db/workers';
 import { errorMessage } from '../lib/errors';
 import { runProcess } from '../lib/lifecycle';
 import { startBoss } from '../lib/queue/boss';
@@ -11,7 +12,9 @@ import { prepareDatabase } from '../lib/setup';
 import { startTelemetry } from '../lib/telemetry/sdk';
 import { recordDeadLetters } from './dead-letters';
 import { FetchTraces } from './fetch-spans';
+import { followIntake } from './intake';
 import { processCellJobs } from './process-cells';
+import { ThroughputMeter, startThroughputWriter } from './throughput';
 
 /** A worker process: fetches cell jobs in batches and records them. Holds no web server state. */
 runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId } }, async (life, log) => {
@@ -43,6 +46,9 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
     await markWorkerStopped(pool, cfg.workerId).catch(() => undefined);
     log.info('worker served', { cellsServed });
   });
+  // For the dashboard's chart; registered before pg-boss so its last write follows the last jobs.
+  const meter = new ThroughputMeter();
+  life.onStop('throughput samples', startThroughputWriter(pool, cfg.workerId, meter, log));
 
   const boss = await startBoss(cfg.databaseUrl, 'worker', log, cfg.workerLoops * 2 + 4, idleLimit);
   life.onStop('pg-boss', () => boss.stop({ graceful: true, timeout: 10_000 }));
@@ -60,7 +66,7 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
   // A worker that dies in between leaves jobs whose cells are recorded; they run again and the
   // first-write-wins insert absorbs them. Completing inside the transaction instead would hold the
   // batch's row lock through pg-boss's completion of the whole fetch.
-  await boss.work(CELL_QUEUE, { ...polling, batchSize: cfg.workerFetchSize, localConcurrency: cfg.workerLoops }, async (jobs) => {
+  const cellWork = () => boss.work(CELL_QUEUE, { ...polling, batchSize: cfg.workerFetchSize, localConcurrency: cfg.workerLoops }, async (jobs) => {
     const spans = await traces.start('cells record', jobs);
     let firstFailure: string | undefined;
     try {
@@ -79,6 +85,7 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
       spans.end(result);
       cellsServed += jobs.length - result.failedAttempts;
       unreported += jobs.length - result.failedAttempts;
+      meter.add(jobs.length - result.failedAttempts);
       // One line per fetch, not per cell: a batch of failing cells must not flood the log.
       if (result.failedAttempts > 0) log.warn('cell attempts failed; they will be retried', { queue: CELL_QUEUE, failed: result.failedAttempts, fetched: jobs.length, firstError: firstFailure });
       for (const c of result.completions) log.info('batch completed', { batchId: c.batchId, queue: CELL_QUEUE, total: c.total, failed: c.failed, elapsedMs: c.elapsedMs });
@@ -104,6 +111,18 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
       throw err;
     }
   });
+
+  // Cell jobs are fetched only while intake is on (the dashboard's pause switch, in Postgres).
+  const intake = await followIntake(
+    {
+      readPaused: async () => (await readIntake(pool)).paused,
+      startWork: async () => void (await cellWork()),
+      stopWork: () => boss.offWork(CELL_QUEUE, { wait: true }),
+      recordPaused: (paused) => setWorkerPaused(pool, cfg.workerId, paused),
+    },
+    log,
+  );
+  life.onStop('intake', intake);
 
   log.info('worker started', { queue: CELL_QUEUE, fetchSize: cfg.workerFetchSize, loops: cfg.workerLoops });
 });

@@ -1,3 +1,4 @@
+import type { WorkerInfo, WorkerStatus } from '../dashboard/types';
 import type { Sql } from './sql';
 
 /** All SQL for the `workers` table: which worker processes exist and when each was last heard from. */
@@ -5,7 +6,7 @@ import type { Sql } from './sql';
 export async function registerWorker(sql: Sql, worker: { id: string; host: string; pid: number }): Promise<void> {
   await sql.query(
     `insert into workers (id, host, pid) values ($1, $2, $3)
-     on conflict (id) do update set host = $2, pid = $3, started_at = now(), last_seen_at = now(), cells_served = 0, stopped_at = null`,
+     on conflict (id) do update set host = $2, pid = $3, started_at = now(), last_seen_at = now(), cells_served = 0, stopped_at = null, paused = false`,
     [worker.id, worker.host, worker.pid],
   );
 }
@@ -17,6 +18,49 @@ export async function heartbeatWorker(sql: Sql, id: string, cellsServed: number)
 
 export async function markWorkerStopped(sql: Sql, id: string): Promise<void> {
   await sql.query('update workers set stopped_at = now() where id = $1', [id]);
+}
+
+/** Records whether the worker has stopped taking cell jobs (intake paused) or taken them up again. */
+export async function setWorkerPaused(sql: Sql, id: string, paused: boolean): Promise<void> {
+  await sql.query('update workers set paused = $2 where id = $1', [id, paused]);
+}
+
+interface WorkerRow {
+  id: string;
+  host: string;
+  pid: number;
+  started_at: Date;
+  last_seen_at: Date;
+  cells_served: string;
+  status: WorkerStatus;
+}
+
+/**
+ * Workers heard from in the last hour, by id, with their status on the database's clock: dead when
+ * not heard from within `deadAfterSeconds` (and not stopped cleanly).
+ */
+export async function listRecentWorkers(sql: Sql, deadAfterSeconds: number, limit = 100): Promise<WorkerInfo[]> {
+  const { rows } = await sql.query<WorkerRow>(
+    `select id, host, pid, started_at, last_seen_at, cells_served,
+       case when stopped_at is not null then 'stopped'
+            when last_seen_at < now() - make_interval(secs => $1) then 'dead'
+            when paused then 'paused'
+            else 'alive' end as status
+     from workers
+     where last_seen_at > now() - interval '1 hour'
+     order by id
+     limit $2`,
+    [deadAfterSeconds, limit],
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    host: r.host,
+    pid: r.pid,
+    startedAt: r.started_at.toISOString(),
+    lastSeenAt: r.last_seen_at.toISOString(),
+    cellsServed: Number(r.cells_served),
+    status: r.status,
+  }));
 }
 
 /** Workers heard from within `withinSeconds` and not stopped. */

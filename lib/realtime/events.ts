@@ -1,3 +1,4 @@
+import type { DashboardSnapshot, IntakeInfo } from '../dashboard/types';
 import type { Batch, BatchStatus, CellPosition, CellWorkers, ColoredCell, ErrorBody, FailedCell } from '../types';
 
 /**
@@ -75,6 +76,30 @@ export interface ServerToClientEvents {
 export interface ClientToServerEvents {
   'batch:join': (batchId: string, optionsOrAck: JoinOptions | JoinCallback, ack?: JoinCallback) => void;
   'batch:leave': (batchId: string) => void;
+}
+
+/**
+ * Extension: the operator dashboard, on its own namespace. When DASHBOARD_TOKEN is set the handshake
+ * must carry it as `auth: { token }`; otherwise the connection is refused with a `connect_error`
+ * whose `data` is the contract's error shape, code `unauthorized`.
+ */
+export const DASHBOARD_NAMESPACE = '/dashboard';
+
+export type DashboardAck<T> = ({ ok: true } & T) | ({ ok: false } & ErrorBody);
+export type CancelAck = DashboardAck<{ batch: Batch }>;
+export type IntakeAck = DashboardAck<{ intake: IntakeInfo }>;
+
+export interface DashboardServerToClientEvents {
+  /** On connect, then every second while the socket stays, and right after a control acts. */
+  'dashboard:snapshot': (snapshot: DashboardSnapshot) => void;
+}
+
+export interface DashboardClientToServerEvents {
+  /** Cancels any running batch, as `POST /api/batches/:id/cancel` does. */
+  'batch:cancel': (batchId: string, ack: (response: CancelAck) => void) => void;
+  /** Every worker stops fetching cell jobs (what it holds finishes) until `intake:resume`. */
+  'intake:pause': (ack: (response: IntakeAck) => void) => void;
+  'intake:resume': (ack: (response: IntakeAck) => void) => void;
 }
 
 export function completedEvent(batch: Batch): BatchCompletedEvent {

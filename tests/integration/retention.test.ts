@@ -4,6 +4,7 @@ import { applyRetention } from '../../lib/batches/retention';
 import { endBatch, findBatch, insertBatch } from '../../lib/db/batches';
 import { listCells } from '../../lib/db/cells';
 import { withTransaction } from '../../lib/db/pool';
+import { addThroughputSamples } from '../../lib/db/throughput';
 import { markWorkerStopped, registerWorker } from '../../lib/db/workers';
 import { recordCells } from '../../workers/record-cells';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
@@ -66,5 +67,17 @@ describe('retention', () => {
     const { rows } = await db.pool.query<{ id: string }>('select id from workers order by id');
     expect(rows.map((r) => r.id)).toContain('w-live');
     expect(rows.map((r) => r.id)).not.toContain('w-old');
+  });
+
+  it('deletes throughput samples older than an hour and keeps the recent ones', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    await addThroughputSamples(db.pool, 'w-1', [
+      { second: now - 2 * 3600, cells: 5 },
+      { second: now - 61 * 60, cells: 6 },
+      { second: now - 30, cells: 7 },
+    ]);
+    expect(await applyRetention(db.pool, 7)).toMatchObject({ samples: 2 });
+    const { rows } = await db.pool.query<{ cells: number }>(`select cells from throughput_samples where worker_id = 'w-1'`);
+    expect(rows).toEqual([{ cells: 7 }]);
   });
 });

@@ -12,6 +12,10 @@ describe('loadConfig', () => {
     expect(cfg.workerFetchSize).toBe(1000);
     expect(cfg.embeddedPg.dataDir).toMatch(/\.data\/postgres$/);
     expect(Object.isFrozen(cfg)).toBe(true);
+    // The dashboard is open unless a token is configured.
+    expect(cfg.dashboardToken).toBeUndefined();
+    expect(loadConfig({ DASHBOARD_TOKEN: ' t0ken ' }).dashboardToken).toBe('t0ken');
+    expect(loadConfig({ DASHBOARD_TOKEN: '  ' }).dashboardToken).toBeUndefined();
   });
 
   it('reads values from the environment', () => {

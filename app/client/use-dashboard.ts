@@ -1,0 +1,89 @@
+import { useCallback, useEffect, useRef, useState } from 'react';
+import type { DashboardSnapshot } from '@/lib/dashboard/types';
+import type { CancelAck, IntakeAck } from '@/lib/realtime/events';
+import type { ErrorBody } from '@/lib/types';
+import { openDashboardSocket, storedToken, storeToken, type DashboardSocket } from './dashboard-socket';
+
+/** needs_token: the server wants a token and this tab has none; refused: the one it sent is wrong. */
+export type DashboardConnection = 'connecting' | 'connected' | 'reconnecting' | 'needs_token' | 'refused';
+
+export interface DashboardView {
+  connection: DashboardConnection;
+  /** Why the server refused the connection, in its words. */
+  authMessage: string;
+  snapshot: DashboardSnapshot | null;
+  submitToken(token: string): void;
+  cancelBatch(batchId: string): Promise<CancelAck>;
+  setIntakePaused(paused: boolean): Promise<IntakeAck>;
+}
+
+const ACK_TIMEOUT_MS = 15_000;
+const NO_ANSWER: ErrorBody = { error: { code: 'unavailable', message: 'The server did not answer. Check the connection and try again.' } };
+
+/** The dashboard's one socket: snapshots pushed by the server, and the controls' requests. */
+export function useDashboard(): DashboardView {
+  const [connection, setConnection] = useState<DashboardConnection>('connecting');
+  const [authMessage, setAuthMessage] = useState('');
+  const [snapshot, setSnapshot] = useState<DashboardSnapshot | null>(null);
+  const socketRef = useRef<DashboardSocket | null>(null);
+
+  useEffect(() => {
+    const socket = openDashboardSocket();
+    socketRef.current = socket;
+    const onConnect = () => {
+      setConnection('connected');
+      setAuthMessage('');
+    };
+    const onConnectError = (err: Error & { data?: Partial<ErrorBody> }) => {
+      if (err.data?.error?.code === 'unauthorized') {
+        // A refused handshake is not retried on its own; submitToken connects again.
+        setConnection(storedToken() ? 'refused' : 'needs_token');
+        setAuthMessage(err.data.error.message);
+      } else {
+        setConnection('reconnecting');
+      }
+    };
+    const onDisconnect = () => setConnection('reconnecting');
+    socket.on('connect', onConnect);
+    socket.on('connect_error', onConnectError);
+    socket.on('disconnect', onDisconnect);
+    socket.on('dashboard:snapshot', setSnapshot);
+    socket.connect();
+    return () => {
+      socket.off('connect', onConnect);
+      socket.off('connect_error', onConnectError);
+      socket.off('disconnect', onDisconnect);
+      socket.off('dashboard:snapshot', setSnapshot);
+      socket.disconnect();
+      socketRef.current = null;
+    };
+  }, []);
+
+  // The form stays up until the server answers: connected, or refused again with its reason.
+  const submitToken = useCallback((token: string) => {
+    storeToken(token.trim());
+    socketRef.current?.connect();
+  }, []);
+
+  const cancelBatch = useCallback(
+    (batchId: string) =>
+      new Promise<CancelAck>((resolve) => {
+        const socket = socketRef.current;
+        if (!socket) return resolve({ ok: false, ...NO_ANSWER });
+        socket.timeout(ACK_TIMEOUT_MS).emit('batch:cancel', batchId, (err, ack) => resolve(err ? { ok: false, ...NO_ANSWER } : ack));
+      }),
+    [],
+  );
+
+  const setIntakePaused = useCallback(
+    (paused: boolean) =>
+      new Promise<IntakeAck>((resolve) => {
+        const socket = socketRef.current;
+        if (!socket) return resolve({ ok: false, ...NO_ANSWER });
+        socket.timeout(ACK_TIMEOUT_MS).emit(paused ? 'intake:pause' : 'intake:resume', (err, ack) => resolve(err ? { ok: false, ...NO_ANSWER } : ack));
+      }),
+    [],
+  );
+
+  return { connection, authMessage, snapshot, submitToken, cancelBatch, setIntakePaused };
+}

@@ -1,0 +1,73 @@
+import type { Batch } from '../types';
+
+/**
+ * What the operator dashboard shows, as one snapshot that each web server reads from Postgres and
+ * pushes to its own dashboard sockets. Types only: the browser imports them.
+ */
+
+/** alive: heartbeating and taking jobs; paused: heartbeating, intake paused; dead: no heartbeat for three beats; stopped: shut down cleanly. */
+export type WorkerStatus = 'alive' | 'paused' | 'dead' | 'stopped';
+
+export interface WorkerInfo {
+  id: string;
+  host: string;
+  pid: number;
+  startedAt: string;
+  lastSeenAt: string;
+  /** As of its last heartbeat. */
+  cellsServed: number;
+  status: WorkerStatus;
+}
+
+export interface DashboardWorker extends WorkerInfo {
+  /** Over the last few complete seconds. */
+  cellsPerSecond: number;
+}
+
+/**
+ * One count of the cell queue. Counting stops at a cap, so a tick costs the same however long the
+ * queue is. `exact`: the count. `estimate`: past the cap, pg-boss's own figure from its last monitor
+ * pass (a few seconds old). `atLeast`: past the cap, with no fresher figure than the cap itself.
+ */
+export interface QueueGauge {
+  count: number;
+  kind: 'exact' | 'estimate' | 'atLeast';
+}
+
+export interface QueueCounts {
+  /** Waiting to be fetched (pg-boss state `created`). */
+  queued: QueueGauge;
+  /** Fetched by a worker and not yet completed. */
+  active: QueueGauge;
+  /** Failed an attempt, waiting for their retry. */
+  retrying: QueueGauge;
+  /** Out of retries (kept until retention). */
+  failed: QueueGauge;
+  /** Jobs in the dead-letter queue, recorded or still to be. */
+  deadLettered: QueueGauge;
+}
+
+/** A batch as the dashboard lists it; `priority` is shown when the batch object carries one. */
+export type DashboardBatch = Batch & { priority?: number };
+
+export interface ThroughputSeries {
+  /** The end (exclusive) of the last second in `perSecond`, on the database's clock. */
+  end: string;
+  /** Cells per second, oldest first, one entry per second. */
+  perSecond: number[];
+}
+
+export interface IntakeInfo {
+  paused: boolean;
+  changedAt: string;
+}
+
+export interface DashboardSnapshot {
+  /** When it was read, on the database's clock: durations and ages are measured from here. */
+  at: string;
+  intake: IntakeInfo;
+  queue: QueueCounts;
+  workers: DashboardWorker[];
+  batches: DashboardBatch[];
+  throughput: ThroughputSeries;
+}

@@ -1,0 +1,133 @@
+import type pg from 'pg';
+import type { PgBoss } from 'pg-boss';
+import type { Namespace, Socket } from 'socket.io';
+import { cancelBatch } from '../batches/cancel-batch';
+import { isBatchId } from '../batches/validate';
+import { readDashboardSnapshot } from '../dashboard/snapshot';
+import { setIntakePaused } from '../db/intake';
+import { toPublicError } from '../errors';
+import { isDashboardAuthorized } from '../http/dashboard-auth';
+import type { Logger } from '../log';
+import type { ErrorBody } from '../types';
+import { DASHBOARD_NAMESPACE, type DashboardClientToServerEvents, type DashboardServerToClientEvents, type IntakeAck } from './events';
+import type { RealtimeServer } from './server';
+
+type DashboardNamespace = Namespace<DashboardClientToServerEvents, DashboardServerToClientEvents>;
+type DashboardSocket = Socket<DashboardClientToServerEvents, DashboardServerToClientEvents>;
+
+export interface DashboardDeps {
+  pool: pg.Pool;
+  boss: PgBoss;
+  /** DASHBOARD_TOKEN; undefined leaves the dashboard open. */
+  token: string | undefined;
+  /** A worker not heard from for this long is shown as dead. */
+  deadAfterSeconds: number;
+  /** How often connected dashboards get a fresh snapshot. */
+  intervalMs?: number;
+}
+
+const NOT_FOUND: ErrorBody = { error: { code: 'not_found', message: 'No batch has this id.' } };
+
+/**
+ * The operator dashboard's namespace on this web server. While at least one dashboard socket is
+ * connected here, this server reads a snapshot from Postgres every second and sends it to its own
+ * dashboard sockets only (nothing crosses the adapter: every server reads the same tables). The
+ * controls write to Postgres, where every worker and every other server picks them up.
+ */
+export function attachDashboard(io: RealtimeServer, deps: DashboardDeps, log: Logger): () => Promise<void> {
+  const nsp = io.of(DASHBOARD_NAMESPACE) as unknown as DashboardNamespace;
+  const intervalMs = deps.intervalMs ?? 1000;
+
+  nsp.use((socket, next) => {
+    const presented = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
+    if (isDashboardAuthorized(deps.token, typeof presented === 'string' ? presented : null)) return next();
+    const message = presented ? 'That is not the dashboard token. Check it and try again.' : 'The dashboard needs a token: enter DASHBOARD_TOKEN.';
+    next(Object.assign(new Error(message), { data: { error: { code: 'unauthorized', message } } }));
+  });
+
+  let timer: NodeJS.Timeout | undefined;
+  let ticking: Promise<void> | undefined;
+  let stopped = false;
+
+  // While the database is away every tick fails: say so once, and once more when it is back.
+  let failing = false;
+  const read = async () => {
+    try {
+      const snapshot = await readDashboardSnapshot(deps);
+      if (failing) log.info('dashboard snapshots readable again');
+      failing = false;
+      return snapshot;
+    } catch (err) {
+      if (!failing) log.warn('dashboard snapshot failed; dashboards wait for the next one', { err });
+      failing = true;
+      throw err;
+    }
+  };
+  // One read at a time: a slow database makes ticks wait instead of piling up.
+  const broadcast = () => {
+    // .finally runs after the assignment, even when the body ends without awaiting.
+    ticking ??= (async () => {
+      if (nsp.sockets.size === 0) return;
+      nsp.local.emit('dashboard:snapshot', await read());
+    })()
+      .catch(() => undefined) // reported by read()
+      .finally(() => {
+        ticking = undefined;
+      });
+    return ticking;
+  };
+  const tick = () => {
+    if (nsp.sockets.size === 0) {
+      clearInterval(timer);
+      timer = undefined;
+      return;
+    }
+    void broadcast();
+  };
+
+  nsp.on('connection', (socket: DashboardSocket) => {
+    if (stopped) return void socket.disconnect(true);
+    timer ??= setInterval(tick, intervalMs);
+    read().then(
+      (snapshot) => socket.emit('dashboard:snapshot', snapshot),
+      () => undefined,
+    );
+
+    socket.on('batch:cancel', async (batchId, ack) => {
+      if (typeof ack !== 'function') return;
+      if (typeof batchId !== 'string' || !isBatchId(batchId)) return ack({ ok: false, ...NOT_FOUND });
+      try {
+        const { batch, jobsCancelled } = await cancelBatch(deps, batchId);
+        log.info('batch cancelled from the dashboard', { batchId, done: batch.done, total: batch.total });
+        jobsCancelled.catch((err: unknown) => log.warn('cancelling queued jobs failed; workers will drain them', { batchId, err }));
+        ack({ ok: true, batch });
+        void broadcast();
+      } catch (err) {
+        const error = toPublicError(err);
+        if (error.code === 'internal_error') log.warn('dashboard cancel failed', { batchId, err });
+        ack({ ok: false, ...error.toBody() });
+      }
+    });
+
+    const setIntake = (paused: boolean) => async (ack: (response: IntakeAck) => void) => {
+      try {
+        const intake = await setIntakePaused(deps.pool, paused);
+        log.info(paused ? 'intake paused from the dashboard' : 'intake resumed from the dashboard');
+        if (typeof ack === 'function') ack({ ok: true, intake });
+        void broadcast();
+      } catch (err) {
+        log.warn('dashboard intake change failed', { paused, err });
+        if (typeof ack === 'function') ack({ ok: false, ...toPublicError(err).toBody() });
+      }
+    };
+    socket.on('intake:pause', setIntake(true));
+    socket.on('intake:resume', setIntake(false));
+  });
+
+  return async () => {
+    stopped = true;
+    clearInterval(timer);
+    timer = undefined;
+    await ticking;
+  };
+}

@@ -1,0 +1,117 @@
+import { mkdir } from 'node:fs/promises';
+import { expect, test, type Page } from '@playwright/test';
+import pg from 'pg';
+import { freePort } from '../../scripts/ports';
+import { startWebServer } from '../helpers/processes';
+
+// The operator dashboard against the app as `npm start` runs it (two workers, w-1 and w-2).
+
+const SCREENSHOT = 'test-results/e2e/dashboard.png';
+// The app's embedded PostgreSQL (see playwright.config.ts).
+const DATABASE_URL = process.env.E2E_DATABASE_URL ?? `postgres://finishline:finishline@127.0.0.1:${process.env.E2E_PG_PORT ?? '54339'}/finishline`;
+
+const workerStatus = (page: Page, id: string) => page.getByTestId(`worker-${id}`).getByTestId('worker-status');
+const done = async (db: pg.Client, batchId: string) => (await db.query<{ done: number }>('select done from batches where id = $1', [batchId])).rows[0].done;
+const count = async (page: Page, gauge: string) => Number(await page.getByTestId(`queue-${gauge}`).getAttribute('data-count'));
+
+// Whatever happens in a test, intake is on again afterwards.
+test.afterEach(async ({ page }) => {
+  await page.goto('/dashboard');
+  const resume = page.getByRole('button', { name: 'Resume intake' });
+  await expect(page.getByTestId('intake-state')).toHaveText(/paused|running/);
+  if (await resume.isVisible()) {
+    await resume.click();
+    await expect(page.getByTestId('intake-state')).toHaveText('running');
+  }
+});
+
+test('the dashboard follows a 100×100 batch live: queue, workers, progress and chart; pause and resume from the page', async ({ page, request }, testInfo) => {
+  await page.goto('/');
+  await page.getByRole('link', { name: 'Dashboard' }).click();
+  await page.waitForURL(/\/dashboard$/);
+  await expect(page.getByTestId('connection')).toHaveText('Connected');
+  await expect(page.getByTestId('intake-state')).toHaveText('running');
+  for (const id of ['w-1', 'w-2']) await expect(workerStatus(page, id)).toHaveText('alive');
+  for (const gauge of ['queued', 'active', 'retrying', 'failed', 'deadLettered']) await expect(page.getByTestId(`queue-${gauge}`)).toHaveText(/^[≈\d]/);
+
+  // Paused, every worker stops taking cell jobs, and the new batch waits in the queue.
+  await page.getByRole('button', { name: 'Pause intake' }).click();
+  await expect(page.getByTestId('intake-state')).toHaveText('paused');
+  for (const id of ['w-1', 'w-2']) await expect(workerStatus(page, id)).toHaveText('paused');
+  await expect(page.getByTestId('intake-summary')).toContainText('All 2 workers have stopped taking cell jobs');
+
+  const created = await request.post('/api/batches', { data: { rows: 100, cols: 100 } });
+  expect(created.status()).toBe(201);
+  const batch = (await created.json()) as { id: string };
+  const row = page.getByTestId(`batch-${batch.id}`);
+  await expect(row.getByTestId('batch-status')).toHaveText('running');
+  await expect(row.getByTestId('batch-progress')).toHaveText('0 / 10,000');
+  await expect.poll(() => count(page, 'queued')).toBeGreaterThanOrEqual(10_000);
+  await expect(row).toHaveAttribute('data-finished', '0');
+
+  // Resumed, the workers paint it. They do that in about a second, and the page hears once a
+  // second, so to be sure of a picture of the batch part-way, the test holds the batch's row lock
+  // (as each worker's commit takes it) once the first cells are in: the workers go on painting and
+  // queue their commits behind it until the screenshot is taken.
+  const db = new pg.Client({ connectionString: DATABASE_URL });
+  await db.connect();
+  try {
+    await page.getByRole('button', { name: 'Resume intake' }).click();
+    await expect(page.getByTestId('intake-state')).toHaveText('running');
+    await expect.poll(() => done(db, batch.id), { intervals: [10] }).toBeGreaterThan(0);
+    await db.query('begin');
+    await db.query('select 1 from batches where id = $1 for update', [batch.id]);
+    const held = await done(db, batch.id);
+    expect(held, 'the lock taken while the batch was part-way').toBeLessThan(10_000);
+    await expect(row).toHaveAttribute('data-finished', String(held));
+    await expect(row).toHaveAttribute('data-status', 'running');
+    await expect.poll(() => count(page, 'active')).toBeGreaterThan(0);
+    await mkdir('test-results/e2e', { recursive: true });
+    const screenshot = await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    await testInfo.attach('dashboard-during-100x100', { body: screenshot, contentType: 'image/png' });
+    console.log(`dashboard screenshot during the batch: ${held} of 10,000 cells finished`);
+  } finally {
+    await db.query('commit').catch(() => undefined);
+    await db.end();
+  }
+
+  await expect(row.getByTestId('batch-status')).toHaveText('completed');
+  await expect(row.getByTestId('batch-progress')).toHaveText('10,000 / 10,000');
+  for (const id of ['w-1', 'w-2']) await expect(workerStatus(page, id)).toHaveText('alive');
+  // The chart's samples come from the workers through Postgres.
+  await expect(page.getByTestId('throughput-summary')).toContainText(/[1-9][\d,]* cells in 5 min/);
+});
+
+test('cancelling a running batch from the dashboard', async ({ page, request }) => {
+  await page.goto('/dashboard');
+  await page.getByRole('button', { name: 'Pause intake' }).click();
+  for (const id of ['w-1', 'w-2']) await expect(workerStatus(page, id)).toHaveText('paused');
+  const batch = (await (await request.post('/api/batches', { data: { rows: 50, cols: 50 } })).json()) as { id: string };
+  const row = page.getByTestId(`batch-${batch.id}`);
+  await row.getByRole('button', { name: /^Cancel batch/ }).click();
+  await expect(row.getByTestId('batch-status')).toHaveText('cancelled');
+  await expect(row.getByRole('button', { name: /^Cancel batch/ })).toHaveCount(0);
+  expect((await (await request.get(`/api/batches/${batch.id}`)).json()).status).toBe('cancelled');
+});
+
+test('with DASHBOARD_TOKEN set, the page asks for the token, says when it is wrong, and opens with the right one', async ({ page }) => {
+  // A second web server on the same database, started with a token (the app under test has none).
+  const port = await freePort();
+  const server = await startWebServer(DATABASE_URL, port, { DASHBOARD_TOKEN: 'open-sesame' });
+  try {
+    await page.goto(`http://127.0.0.1:${port}/dashboard`);
+    await expect(page.getByRole('heading', { name: 'This dashboard needs a token' })).toBeVisible();
+    await page.getByRole('textbox', { name: 'Token' }).fill('open-sesame-not');
+    await page.getByRole('button', { name: 'Open dashboard' }).click();
+    await expect(page.getByTestId('token-error')).toContainText('That is not the dashboard token');
+    await page.getByRole('textbox', { name: 'Token' }).fill('open-sesame');
+    await page.getByRole('button', { name: 'Open dashboard' }).click();
+    await expect(page.getByTestId('intake-state')).toHaveText('running');
+    await expect(workerStatus(page, 'w-1')).toHaveText('alive');
+    // Kept for this tab: a reload opens straight away.
+    await page.reload();
+    await expect(page.getByTestId('intake-state')).toHaveText('running');
+  } finally {
+    await server.stop();
+  }
+});
