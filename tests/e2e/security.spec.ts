@@ -1,4 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
+import { readGridPixels } from '../../scripts/canvas-pixels';
 
 // The pages work under their Content-Security-Policy: no violation, no console error, and a batch
 // still paints over the same-origin WebSocket.
@@ -18,7 +19,7 @@ async function watchForViolations(page: Page) {
   return async () => [...problems, ...(await page.evaluate(() => (window as unknown as { __cspViolations?: string[] }).__cspViolations ?? []))];
 }
 
-test('home and batch pages run under the CSP with no violations, and a batch paints to the banner', async ({ page }) => {
+test('home, batch and dashboard pages run under the CSP with no violations, and a batch paints to the banner', async ({ page }) => {
   const problems = await watchForViolations(page);
   const home = await page.goto('/');
   const csp = home!.headers()['content-security-policy'];
@@ -36,14 +37,8 @@ test('home and batch pages run under the CSP with no violations, and a batch pai
   const batchId = page.url().split('/').pop()!;
   const { cells } = await (await page.request.get(`/api/batches/${batchId}/cells`)).json();
   const cell = cells[0] as { row: number; col: number; color: string };
-  const painted = await page.getByTestId('grid').evaluate((element, c) => {
-    const canvas = element as HTMLCanvasElement;
-    const x = Math.floor(((c.col + 0.5) * canvas.width) / Number(canvas.dataset.cols));
-    const y = Math.floor(((c.row + 0.5) * canvas.height) / Number(canvas.dataset.rows));
-    const [r, g, b] = canvas.getContext('2d')!.getImageData(x, y, 1, 1).data;
-    return `#${[r, g, b].map((n) => n.toString(16).toUpperCase().padStart(2, '0')).join('')}`;
-  }, cell);
-  expect(painted).toBe(cell.color);
+  const { colors } = await readGridPixels(page, [cell]);
+  expect(colors[0]).toBe(cell.color);
   expect(await problems()).toEqual([]);
 
   // A client-side navigation back home and a page that does not exist stay clean too.
@@ -51,6 +46,13 @@ test('home and batch pages run under the CSP with no violations, and a batch pai
   await expect(page.getByRole('heading', { name: 'Finish Line' })).toBeVisible();
   await page.goto('/no-such-page');
   await expect(page.getByRole('heading', { name: 'Page not found' })).toBeVisible();
+  expect((await problems()).filter((p) => !p.includes('404'))).toEqual([]);
+
+  // The dashboard, with its live tables and chart, too.
+  await page.goto('/dashboard');
+  await expect(page.getByRole('heading', { name: 'Workers' })).toBeVisible();
+  await expect(page.getByRole('heading', { name: 'Batches' })).toBeVisible();
+  await expect(page.getByText(batchId.slice(0, 8)).first()).toBeVisible();
   expect((await problems()).filter((p) => !p.includes('404'))).toEqual([]);
 
   // The watch does see violations: markup with an inline style attribute is refused and reported.
