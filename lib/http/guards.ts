@@ -28,16 +28,20 @@ export function strictQuery(request: Request, known: readonly string[] = []): UR
   return params;
 }
 
+const ROUTE_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+type RouteMethod = (typeof ROUTE_METHODS)[number];
+
 /**
  * Handlers for the methods an endpoint does not answer: a 405 in the contract's error shape with
  * `Allow` (Next's own 405 has no body), and an OPTIONS that lists the right methods.
  */
-export function otherMethods(...allowed: string[]) {
-  const allow = [...new Set([...allowed, ...(allowed.includes('GET') ? ['HEAD'] : []), 'OPTIONS'])].sort().join(', ');
+export function otherMethods<A extends RouteMethod>(...allowed: A[]): Record<Exclude<RouteMethod, A> | 'OPTIONS', () => Response> {
+  const allow = [...new Set([...allowed, ...(allowed.includes('GET' as A) ? ['HEAD'] : []), 'OPTIONS'])].sort().join(', ');
   const notAllowed = () =>
     json(405, { error: { code: 'method_not_allowed', message: `This endpoint answers ${allow} only.` } }, { allow });
-  const options = () => new Response(null, { status: 204, headers: { allow, 'cache-control': 'no-store' } });
-  return { notAllowed, options };
+  const handlers: Record<string, () => Response> = { OPTIONS: () => new Response(null, { status: 204, headers: { allow, 'cache-control': 'no-store' } }) };
+  for (const method of ROUTE_METHODS) if (!allowed.includes(method as A)) handlers[method] = notAllowed;
+  return handlers as Record<Exclude<RouteMethod, A> | 'OPTIONS', () => Response>;
 }
 
 /** The token of an `Authorization: Bearer <token>` header, if there is one. */

@@ -47,8 +47,4 @@ export async function GET(request: Request) {
   }
 }
 
-const other = otherMethods('GET', 'POST');
-export const PUT = other.notAllowed;
-export const PATCH = other.notAllowed;
-export const DELETE = other.notAllowed;
-export const OPTIONS = other.options;
+export const { PUT, PATCH, DELETE, OPTIONS } = otherMethods('GET', 'POST');

@@ -24,9 +24,4 @@ export async function GET(request: Request, { params }: { params: Promise<{ id: 
   }
 }
 
-const other = otherMethods('GET');
-export const POST = other.notAllowed;
-export const PUT = other.notAllowed;
-export const PATCH = other.notAllowed;
-export const DELETE = other.notAllowed;
-export const OPTIONS = other.options;
+export const { POST, PUT, PATCH, DELETE, OPTIONS } = otherMethods('GET');

@@ -35,9 +35,4 @@ export async function POST(request: Request, { params }: { params: Promise<{ id:
   }
 }
 
-const other = otherMethods('POST');
-export const GET = other.notAllowed;
-export const PUT = other.notAllowed;
-export const PATCH = other.notAllowed;
-export const DELETE = other.notAllowed;
-export const OPTIONS = other.options;
+export const { GET, PUT, PATCH, DELETE, OPTIONS } = otherMethods('POST');
