@@ -47,8 +47,8 @@ export interface QueueCounts {
   deadLettered: QueueGauge;
 }
 
-/** A batch as the dashboard lists it; `priority` is shown when the batch object carries one. */
-export type DashboardBatch = Batch & { priority?: number };
+/** A batch as the dashboard lists it. */
+export type DashboardBatch = Batch;
 
 export interface ThroughputSeries {
   /** The end (exclusive) of the last second in `perSecond`, on the database's clock. */

@@ -1,6 +1,6 @@
 import { expect, test } from '@playwright/test';
 
-test('the start form takes an optional priority, and the batch page shows it', async ({ page }) => {
+test('the start form takes an optional priority; the batch page and the dashboard show it', async ({ page }) => {
   await page.goto('/');
   await page.getByLabel('Rows').fill('10');
   await page.getByLabel('Cols').fill('10');
@@ -13,6 +13,11 @@ test('the start form takes an optional priority, and the batch page shows it', a
   await expect(page.getByTestId('priority')).toHaveText('priority 7');
   expect(await (await page.request.get(`/api/batches/${batchId}`)).json()).toMatchObject({ priority: 7 });
   await expect(page.getByTestId('banner')).toContainText('All 100 cells finished');
+
+  // The dashboard lists it with its priority.
+  await page.goto('/dashboard');
+  const row = page.getByTestId('batches').getByRole('row').filter({ hasText: batchId.slice(0, 8) });
+  await expect(row.getByTestId('batch-priority')).toHaveText('7');
 
   // Left empty, the server's default applies.
   await page.goto('/');

@@ -8,7 +8,6 @@ import { formatCount, formatDuration } from '../../client/format';
 
 /** The latest batches, newest first, with a Cancel control on those still running. */
 export function BatchesTable({ batches, at, cancel }: { batches: DashboardBatch[]; at: string; cancel(batchId: string): Promise<CancelAck> }) {
-  const withPriority = batches.some((b) => b.priority !== undefined);
   return (
     <section aria-labelledby="batches-heading">
       <h2 id="batches-heading">Batches</h2>
@@ -23,11 +22,9 @@ export function BatchesTable({ batches, at, cancel }: { batches: DashboardBatch[
               <tr>
                 <th scope="col">Batch</th>
                 <th scope="col">Status</th>
-                {withPriority && (
-                  <th scope="col" className="num">
-                    Priority
-                  </th>
-                )}
+                <th scope="col" className="num">
+                  Priority
+                </th>
                 <th scope="col" className="progress-col">
                   Progress
                 </th>
@@ -44,7 +41,7 @@ export function BatchesTable({ batches, at, cancel }: { batches: DashboardBatch[
             </thead>
             <tbody>
               {batches.map((b) => (
-                <BatchRow key={b.id} batch={b} at={at} withPriority={withPriority} cancel={cancel} />
+                <BatchRow key={b.id} batch={b} at={at} cancel={cancel} />
               ))}
             </tbody>
           </table>
@@ -54,7 +51,7 @@ export function BatchesTable({ batches, at, cancel }: { batches: DashboardBatch[
   );
 }
 
-function BatchRow({ batch: b, at, withPriority, cancel }: { batch: DashboardBatch; at: string; withPriority: boolean; cancel(batchId: string): Promise<CancelAck> }) {
+function BatchRow({ batch: b, at, cancel }: { batch: DashboardBatch; at: string; cancel(batchId: string): Promise<CancelAck> }) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
   const finished = b.done + b.failed;
@@ -83,7 +80,7 @@ function BatchRow({ batch: b, at, withPriority, cancel }: { batch: DashboardBatc
           {b.status}
         </span>
       </td>
-      {withPriority && <td className="num">{b.priority ?? '—'}</td>}
+      <td className="num" data-testid="batch-priority">{b.priority}</td>
       <td className="progress-col">
         <progress max={b.total} value={finished} aria-label={`Batch ${size}: cells finished`} />
         <span className="progress-numbers" data-testid="batch-progress">
