@@ -1,15 +1,10 @@
 import type pg from 'pg';
 import type { PgBoss } from 'pg-boss';
-import { endBatch, findBatch } from '../db/batches';
-import { withTransaction } from '../db/pool';
+import { findBatch } from '../db/batches';
 import { PublicError } from '../errors';
 import { CELL_QUEUE } from '../queue/cell-job';
-import { completedEvent } from '../realtime/events';
-import { emitInTransaction } from '../realtime/emitter';
-import { countBatchEnded } from '../telemetry/metrics';
-import { ATTR } from '../telemetry/trace';
 import type { Batch } from '../types';
-import { inBatchTrace } from './batch-trace';
+import { endRunningBatch } from './end-batch';
 
 // Each lookup scans the queue's jobs for this batch's payloads, so take many per round.
 const CANCEL_CHUNK = 20_000;
@@ -21,19 +16,7 @@ const CANCEL_CHUNK = 20_000;
  * large batch and is only housekeeping: a job a worker takes first completes without painting.
  */
 export async function cancelBatch(deps: { pool: pg.Pool; boss: PgBoss }, batchId: string): Promise<{ batch: Batch; jobsCancelled: Promise<number> }> {
-  const batch = await inBatchTrace(deps.pool, batchId, 'batch cancel', async (span) => {
-    const ended = await withTransaction(deps.pool, async (tx) => {
-      const ended = await endBatch(tx, batchId, 'cancelled');
-      if (ended) await emitInTransaction(tx, batchId, 'batch:completed', completedEvent(ended));
-      return ended;
-    });
-    if (ended) {
-      const { elapsedMs } = completedEvent(ended);
-      span?.setAttributes({ [ATTR.status]: ended.status, [ATTR.done]: ended.done, [ATTR.failed]: ended.failed, [ATTR.elapsedMs]: elapsedMs });
-      countBatchEnded('cancelled', elapsedMs);
-    }
-    return ended;
-  });
+  const batch = await endRunningBatch(deps.pool, batchId, 'cancelled');
   if (!batch) {
     const existing = await findBatch(deps.pool, batchId);
     if (!existing) throw new PublicError('not_found', 'No batch has this id.');

@@ -1,15 +1,10 @@
 import type pg from 'pg';
 import type { PgBoss } from 'pg-boss';
-import { endBatch, findOverdueBatches } from '../db/batches';
-import { withTransaction } from '../db/pool';
+import { findOverdueBatches } from '../db/batches';
 import { every } from '../lifecycle';
 import type { Logger } from '../log';
-import { completedEvent } from '../realtime/events';
-import { emitInTransaction } from '../realtime/emitter';
-import { countBatchEnded } from '../telemetry/metrics';
-import { ATTR } from '../telemetry/trace';
-import { inBatchTrace } from './batch-trace';
 import { cancelQueuedJobs } from './cancel-batch';
+import { endRunningBatch } from './end-batch';
 
 /**
  * Ends every running batch past its deadline as expired: the guarded status change (which also
@@ -19,19 +14,7 @@ import { cancelQueuedJobs } from './cancel-batch';
 export async function expireOverdueBatches(deps: { pool: pg.Pool; boss: PgBoss }): Promise<string[]> {
   const expired: string[] = [];
   for (const id of await findOverdueBatches(deps.pool, 100)) {
-    const batch = await inBatchTrace(deps.pool, id, 'batch expire', async (span) => {
-      const ended = await withTransaction(deps.pool, async (tx) => {
-        const ended = await endBatch(tx, id, 'expired');
-        if (ended) await emitInTransaction(tx, id, 'batch:completed', completedEvent(ended));
-        return ended;
-      });
-      if (ended) {
-        const { elapsedMs } = completedEvent(ended);
-        span?.setAttributes({ [ATTR.status]: ended.status, [ATTR.done]: ended.done, [ATTR.failed]: ended.failed, [ATTR.elapsedMs]: elapsedMs });
-        countBatchEnded('expired', elapsedMs);
-      }
-      return ended;
-    });
+    const batch = await endRunningBatch(deps.pool, id, 'expired');
     if (!batch) continue;
     expired.push(id);
     // Housekeeping only: the batch is fenced already, and leftover jobs complete without painting.
