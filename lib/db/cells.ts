@@ -49,32 +49,76 @@ export async function insertCellEvent(sql: Sql, batchId: string, seq: number): P
 }
 
 /** A finished cell as read back, with the worker that recorded it. */
-interface RecordedCellRow extends CellOutcomeRow {
+export interface RecordedCellRow extends CellOutcomeRow {
   worker: string;
 }
 
+/** Rows one read of a batch's cells takes at most: a whole batch is read in pages, never at once. */
+const PAGE_ROWS = 10_000;
+/** Recordings one catch-up read takes at most: each is one worker fetch, up to about 1,000 cells. */
+const PAGE_RECORDINGS = 10;
+
 /**
- * Finished cells, coloured and failed, in one read: all of them, or with `afterSeq` only those
- * announced by events numbered after it (what a client that applied up to it missed). The coloured
- * cells come with the worker that recorded each (see CellWorkers).
+ * A batch's finished cells, coloured and failed, a page at a time, so that no reader holds a
+ * million-cell batch whole: all of them in key order, or with `afterSeq` only those announced by
+ * events numbered after it (what a client that applied up to it missed), recording by recording.
+ * Each page is its own statement. That is safe because cells are only ever added, never changed:
+ * every cell committed before the first page is in some page, and a cell committed later either
+ * shows up too or (for a reader that joined the batch's room first) arrives as an event.
+ */
+export async function* outcomePages(sql: Sql, batchId: string, afterSeq = 0): AsyncGenerator<RecordedCellRow[]> {
+  const columns = 'row_no as "row", col_no as "col", color, error, worker_id as worker';
+  if (afterSeq > 0) {
+    for (let seq = afterSeq; ; ) {
+      const { rows: events } = await sql.query<{ seq: string; recording: string }>(
+        'select seq, recording from cell_events where batch_id = $1 and seq > $2 order by seq limit $3',
+        [batchId, seq, PAGE_RECORDINGS],
+      );
+      if (events.length === 0) return;
+      const { rows } = await sql.query<RecordedCellRow>(`select ${columns} from cells where batch_id = $1 and recording = any($2::bigint[])`, [
+        batchId,
+        events.map((e) => e.recording),
+      ]);
+      if (rows.length > 0) yield rows;
+      seq = Number(events[events.length - 1].seq);
+    }
+  }
+  for (let after = { row: -1, col: -1 }; ; ) {
+    const { rows } = await sql.query<RecordedCellRow>(
+      `select ${columns} from cells
+        where batch_id = $1 and (row_no, col_no) > ($2, $3)
+        order by row_no, col_no limit $4`,
+      [batchId, after.row, after.col, PAGE_ROWS],
+    );
+    if (rows.length > 0) yield rows;
+    if (rows.length < PAGE_ROWS) return;
+    after = rows[rows.length - 1];
+  }
+}
+
+/**
+ * Finished cells, coloured and failed, read page by page (see outcomePages) into the compact
+ * shape a join answers with: the coloured cells come with the worker that recorded each (see
+ * CellWorkers), and no row object outlives its page.
  */
 export async function listOutcomes(
   sql: Sql,
   batchId: string,
   afterSeq = 0,
 ): Promise<{ cells: ColoredCell[]; failedCells: FailedCell[] } & CellWorkers> {
-  const columns = 'row_no as "row", col_no as "col", color, error, worker_id as worker';
-  const { rows } =
-    afterSeq > 0
-      ? await sql.query<RecordedCellRow>(
-          `select ${columns} from cells
-            where batch_id = $1
-              and recording in (select recording from cell_events where batch_id = $1 and seq > $2)`,
-          [batchId, afterSeq],
-        )
-      : await sql.query<RecordedCellRow>(`select ${columns} from cells where batch_id = $1`, [batchId]);
-  const { cells, failedCells } = splitOutcomes(rows);
-  return { cells, failedCells, ...indexWorkers(rows.filter((r) => r.color !== null)) };
+  const cells: ColoredCell[] = [];
+  const failedCells: FailedCell[] = [];
+  const workers = new WorkerNames();
+  const cellWorkers: number[] = [];
+  for await (const page of outcomePages(sql, batchId, afterSeq)) {
+    for (const r of page) {
+      if (r.color !== null) {
+        cells.push({ row: r.row, col: r.col, color: r.color });
+        cellWorkers.push(workers.indexOf(r.worker));
+      } else if (r.error !== null) failedCells.push({ row: r.row, col: r.col, error: r.error });
+    }
+  }
+  return { cells, failedCells, workers: workers.names, cellWorkers };
 }
 
 export function splitOutcomes(rows: CellOutcomeRow[]): { cells: ColoredCell[]; failedCells: FailedCell[] } {
@@ -87,17 +131,20 @@ export function splitOutcomes(rows: CellOutcomeRow[]): { cells: ColoredCell[]; f
   return { cells, failedCells };
 }
 
-/** Names each worker once, in order of first appearance, and points every row at its name. */
-function indexWorkers(rows: readonly { worker: string }[]): CellWorkers {
-  const index = new Map<string, number>();
-  const cellWorkers = new Array<number>(rows.length);
-  for (let k = 0; k < rows.length; k++) {
-    const name = rows[k].worker;
-    let w = index.get(name);
-    if (w === undefined) index.set(name, (w = index.size));
-    cellWorkers[k] = w;
+/** Names each worker once, in order of first appearance: cells point at a worker by its index. */
+export class WorkerNames {
+  readonly names: string[] = [];
+  private readonly index = new Map<string, number>();
+
+  indexOf(name: string): number {
+    let w = this.index.get(name);
+    if (w === undefined) {
+      w = this.names.length;
+      this.index.set(name, w);
+      this.names.push(name);
+    }
+    return w;
   }
-  return { workers: [...index.keys()], cellWorkers };
 }
 
 /** Finished cells with a colour (the contract's `cells`). */
@@ -107,15 +154,6 @@ export async function listCells(sql: Sql, batchId: string): Promise<ColoredCell[
     [batchId],
   );
   return rows;
-}
-
-/** Finished cells with a colour, with the worker that recorded each (`GET …/cells` with its extension). */
-export async function listCellsWithWorkers(sql: Sql, batchId: string): Promise<{ cells: ColoredCell[] } & CellWorkers> {
-  const { rows } = await sql.query<ColoredCell & { worker: string }>(
-    'select row_no as "row", col_no as "col", color, worker_id as worker from cells where batch_id = $1 and color is not null',
-    [batchId],
-  );
-  return { cells: rows.map((r) => ({ row: r.row, col: r.col, color: r.color })), ...indexWorkers(rows) };
 }
 
 /** Cells that failed for good, with the reason. */

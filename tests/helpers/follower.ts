@@ -3,7 +3,7 @@ import { expect } from 'vitest';
 import { BatchFollower } from '../../app/client/batch-follower';
 import type { BrowserSocket } from '../../app/client/socket';
 import { findBatch } from '../../lib/db/batches';
-import { listCellsWithWorkers } from '../../lib/db/cells';
+import { listOutcomes } from '../../lib/db/cells';
 import { waitFor, type TestDatabase } from './db';
 
 /** The page's own follower (app/client/batch-follower.ts) on a real socket.io client in this process. */
@@ -39,7 +39,7 @@ export async function expectConverged(db: TestDatabase, follower: BatchFollower,
     return view.completion !== null && stored?.status !== 'running' && view.painted === stored?.done;
   }, `the follower of ${batchId} to hold every cell and the completion`, timeoutMs);
   const store = follower.view().store!;
-  const { cells, workers, cellWorkers } = await listCellsWithWorkers(db.pool, batchId);
+  const { cells, workers, cellWorkers } = await listOutcomes(db.pool, batchId);
   const wrong: string[] = [];
   cells.forEach((cell, k) => {
     const i = cell.row * store.cols + cell.col;

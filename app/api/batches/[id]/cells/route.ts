@@ -1,10 +1,10 @@
 import { isBatchId } from '@/lib/batches/validate';
 import { findBatch } from '@/lib/db/batches';
-import { listCellsWithWorkers } from '@/lib/db/cells';
 import { PublicError } from '@/lib/errors';
+import { cellsResponse } from '@/lib/http/cells-response';
 import { routeContext } from '@/lib/http/context';
 import { otherMethods, strictQuery } from '@/lib/http/guards';
-import { errorResponse, json } from '@/lib/http/respond';
+import { errorResponse } from '@/lib/http/respond';
 
 export const dynamic = 'force-dynamic';
 
@@ -14,7 +14,7 @@ export async function GET(request: Request, { params }: { params: Promise<{ id: 
   try {
     strictQuery(request);
     if (!isBatchId(id) || !(await findBatch(ctx.pool, id))) throw new PublicError('not_found', 'No batch has this id.');
-    return json(200, await listCellsWithWorkers(ctx.pool, id));
+    return cellsResponse(ctx.pool, id, ctx.log);
   } catch (err) {
     return errorResponse(err, ctx.log, { route: 'GET /api/batches/:id/cells', batchId: id.slice(0, 100) });
   }

@@ -1,0 +1,94 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../scripts/ports';
+import { insertBatch } from '../../lib/db/batches';
+import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import { startWebServer, type WorkerProcess } from '../helpers/processes';
+
+// GET /api/batches/:id/cells on a real web server, for batches larger than one read of the cells
+// table: the answer is written page by page and must still be the whole list, once per cell.
+
+let db: TestDatabase;
+let server: WorkerProcess;
+let base: string;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  server = await startWebServer(db.url, port);
+});
+
+afterAll(async () => {
+  await server?.stop();
+  await db?.drop();
+});
+
+/**
+ * A batch whose cells are written straight into the table: three workers, a colour made from each
+ * cell's position, and whole rows `failedRows` failed (no colour). No jobs, no workers running.
+ */
+async function storedBatch(rows: number, cols: number, failedRows: [number, number] | null): Promise<string> {
+  const id = randomUUID();
+  await insertBatch(db.pool, { id, rows, cols, deadlineSeconds: 600 });
+  const [from, to] = failedRows ?? [-1, -1];
+  await db.pool.query(
+    `insert into cells (batch_id, row_no, col_no, color, error, worker_id, recording)
+     select $1, r, c,
+            case when r between $4 and $5 then null else '#' || upper(lpad(to_hex((r * 7919 + c * 31) % 16777216), 6, '0')) end,
+            case when r between $4 and $5 then 'boom' end,
+            'worker-' || ((r + c) % 3), 1
+       from generate_series(0, $2 - 1) r, generate_series(0, $3 - 1) c`,
+    [id, rows, cols, from, to],
+  );
+  return id;
+}
+
+async function storedColours(batchId: string): Promise<Map<string, string>> {
+  const { rows } = await db.pool.query<{ key: string; value: string }>(
+    `select row_no || ':' || col_no as key, color || ' by ' || worker_id as value from cells where batch_id = $1 and color is not null`,
+    [batchId],
+  );
+  return new Map(rows.map((r) => [r.key, r.value]));
+}
+
+interface CellsAnswer {
+  cells: { row: number; col: number; color: string }[];
+  workers: string[];
+  cellWorkers: number[];
+}
+
+/** The answer's cells as "row:col" → "colour by worker", failing on any cell listed twice. */
+function listed(answer: CellsAnswer): Map<string, string> {
+  expect(answer.cellWorkers).toHaveLength(answer.cells.length);
+  const byCell = new Map(answer.cells.map((c, k) => [`${c.row}:${c.col}`, `${c.color} by ${answer.workers[answer.cellWorkers[k]]}`]));
+  expect(byCell.size).toBe(answer.cells.length);
+  return byCell;
+}
+
+describe('GET /api/batches/:id/cells', () => {
+  it('lists every coloured cell of a batch spanning several reads, each once, with its worker', async () => {
+    // 25,000 cells, with 10,000 failed ones in the middle: a whole read that has nothing to list.
+    const id = await storedBatch(250, 100, [100, 199]);
+    const response = await fetch(`${base}/api/batches/${id}/cells`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+    const answer = (await response.json()) as CellsAnswer;
+    expect(answer.cells).toHaveLength(15_000);
+    expect(answer.workers.sort()).toEqual(['worker-0', 'worker-1', 'worker-2']);
+    expect(listed(answer)).toEqual(await storedColours(id));
+  });
+
+  it('answers a batch without finished cells with empty lists', async () => {
+    const id = randomUUID();
+    await insertBatch(db.pool, { id, rows: 2, cols: 2, deadlineSeconds: 600 });
+    const answer = await (await fetch(`${base}/api/batches/${id}/cells`)).json();
+    expect(answer).toEqual({ cells: [], workers: [], cellWorkers: [] });
+  });
+
+  it('answers a batch whose cells all failed with empty lists', async () => {
+    const id = await storedBatch(3, 4, [0, 2]);
+    const answer = await (await fetch(`${base}/api/batches/${id}/cells`)).json();
+    expect(answer).toEqual({ cells: [], workers: [], cellWorkers: [] });
+  });
+});
