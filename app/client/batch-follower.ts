@@ -15,6 +15,8 @@ export interface BatchView {
   failed: number;
   /** Painted cells whose worker is known. */
   attributed: number;
+  /** A large batch's finished cells are on their way over HTTP (see BatchFollower.loadCells). */
+  loadingCells: boolean;
   /** The batch's end, published only once the store holds every finished cell (or we tried). */
   completion: BatchCompletedEvent | null;
   connection: Connection;
@@ -37,6 +39,11 @@ const QUIET_RESYNC_MS = 4_000;
  * by a server that found us behind, or dropped with a connection).
  */
 const GAP_GRACE_MS = 1_000;
+/**
+ * The most coloured cells a first join takes inline. A bigger batch's cells come from GET …/cells,
+ * which the server streams, so it never holds a million of them in one Socket.IO answer.
+ */
+export const INLINE_CELLS = 50_000;
 
 /**
  * Follows one batch over the shared socket, outside React: joins its room on every (re)connect and
@@ -57,6 +64,9 @@ export class BatchFollower {
   private pendingColored: { cells: ColoredCell[]; worker?: string }[] = [];
   private pendingFailed: FailedCell[] = [];
   private reconciled = false;
+  /** The read of every coloured cell over HTTP, while one is under way (see loadCells). */
+  private cellsLoad: Promise<void> | null = null;
+  private cellsRetryTimer: ReturnType<typeof setTimeout> | undefined;
   /** The batch's event numbers: every event up to lastSeq is applied; a higher one means a gap. */
   private lastSeq = 0;
   /** Event numbers above lastSeq + 1 that arrived early, until the ones before them fill in. */
@@ -74,6 +84,8 @@ export class BatchFollower {
     private readonly batchId: string,
     private readonly socket: BrowserSocket,
     private readonly onChange: () => void,
+    /** Where the HTTP API lives: the page's own origin in a browser. */
+    private readonly apiBase = '',
   ) {
     this.connection = socket.connected ? 'connected' : 'connecting';
   }
@@ -90,6 +102,7 @@ export class BatchFollower {
       painted: store?.painted ?? 0,
       failed: store?.failed ?? 0,
       attributed: store?.workers.attributed ?? 0,
+      loadingCells: this.cellsLoad !== null,
       completion: settled ? c : null,
       connection: this.connection,
       workersAlive: this.workersAlive,
@@ -114,6 +127,7 @@ export class BatchFollower {
       clearInterval(this.quietTimer);
       clearTimeout(this.reconcileTimer);
       clearTimeout(this.retryTimer);
+      clearTimeout(this.cellsRetryTimer);
       clearTimeout(this.gapTimer);
       socket.off('connect', this.onConnect);
       socket.off('disconnect', this.onDisconnect);
@@ -140,11 +154,14 @@ export class BatchFollower {
     this.onChange();
   };
 
-  /** Joins the room: a full snapshot the first time, afterwards only what came after lastSeq. */
+  /**
+   * Joins the room: a full snapshot the first time (a large batch's coloured cells then come over
+   * HTTP, see loadCells), afterwards only what came after lastSeq.
+   */
   private join() {
     clearTimeout(this.retryTimer);
     this.catchingUp = this.store !== null;
-    const options = this.store ? { afterSeq: this.lastSeq } : {};
+    const options = this.store ? { afterSeq: this.lastSeq } : { maxCells: INLINE_CELLS };
     this.socket.emit('batch:join', this.batchId, options, this.onJoined);
   }
 
@@ -208,6 +225,7 @@ export class BatchFollower {
     }
     this.store.applyColored(ack.cells, ack);
     this.store.applyFailed(ack.failedCells ?? []);
+    if (ack.cellsOmitted) this.loadCells();
     for (const event of this.pendingColored) this.store.applyColored(event.cells, event.worker);
     this.store.applyFailed(this.pendingFailed);
     this.pendingColored = [];
@@ -265,20 +283,46 @@ export class BatchFollower {
     this.reconcileTimer = setTimeout(() => void this.reconcile(), RECONCILE_GRACE_MS);
   }
 
-  /** Fetches every finished cell once, if the events so far fall short of the completion's count. */
+  /**
+   * Fetches every finished cell once, if the events so far fall short of the completion's count.
+   * A read of every cell already under way is waited for instead: it may well close the gap.
+   */
   private async reconcile() {
+    if (this.cellsLoad) await this.cellsLoad;
     const { store, completion } = this;
-    if (!store || !completion || store.painted >= completion.done) return;
-    try {
-      const response = await fetch(`/api/batches/${encodeURIComponent(this.batchId)}/cells`, { signal: this.aborter.signal });
-      if (response.ok) {
-        const body = (await response.json()) as { cells: ColoredCell[] } & Partial<CellWorkers>;
-        store.applyColored(body.cells, body);
+    if (this.stopped || !store || !completion || store.painted >= completion.done) return;
+    // Offline or refused: the banner still shows, and the next reconnect's catch-up fills the gap.
+    await this.fetchCells();
+    this.reconciled = true;
+    if (!this.stopped) this.onChange();
+  }
+
+  /**
+   * Reads the coloured cells a first join left out (cellsOmitted), until a read succeeds. The read
+   * starts after that join was answered, so it holds every cell up to the answer's seq; everything
+   * after comes as events or catch-up joins, as for an inline snapshot.
+   */
+  private loadCells() {
+    this.cellsLoad ??= (async () => {
+      while (!this.stopped && !(await this.fetchCells())) {
+        await new Promise((resolve) => (this.cellsRetryTimer = setTimeout(resolve, JOIN_RETRY_MS)));
       }
+      this.cellsLoad = null;
+      if (!this.stopped) this.onChange();
+    })();
+  }
+
+  /** GET …/cells into the store; false if it is worth trying again (offline, or a server error). */
+  private async fetchCells(): Promise<boolean> {
+    try {
+      const response = await fetch(`${this.apiBase}/api/batches/${encodeURIComponent(this.batchId)}/cells`, { signal: this.aborter.signal });
+      if (!response.ok) return response.status < 500 && response.status !== 429;
+      const body = (await response.json()) as { cells: ColoredCell[] } & Partial<CellWorkers>;
+      this.store?.applyColored(body.cells, body);
+      return true;
     } catch {
-      // Offline or aborted: the banner still shows, and the next reconnect's snapshot fills the gap.
+      return this.aborter.signal.aborted;
     } finally {
-      this.reconciled = true;
       if (!this.stopped) this.onChange();
     }
   }

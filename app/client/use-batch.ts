@@ -15,6 +15,7 @@ const INITIAL: BatchView = {
   painted: 0,
   failed: 0,
   attributed: 0,
+  loadingCells: false,
   completion: null,
   connection: 'connecting',
   workersAlive: null,

@@ -56,6 +56,11 @@ export function BatchLive({ batchId }: { batchId: string }) {
               batch expires at {new Date(batch.deadlineAt).toLocaleTimeString()}.
             </p>
           )}
+          {view.loadingCells && (
+            <p className="notice" aria-busy="true" data-testid="loading-cells">
+              Loading {batch.done.toLocaleString('en-US')} finished cells…
+            </p>
+          )}
           <BatchBanner batch={batch} completion={view.completion} />
           <ColorByToggle colorBy={colorBy} onChange={setColorBy} />
           {colorBy === 'worker' && <WorkerLegend store={store} painted={view.painted} attributed={view.attributed} failed={view.failed} />}

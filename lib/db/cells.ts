@@ -66,8 +66,9 @@ const PAGE_RECORDINGS = 10;
  * every cell committed before the first page is in some page, and a cell committed later either
  * shows up too or (for a reader that joined the batch's room first) arrives as an event.
  */
-export async function* outcomePages(sql: Sql, batchId: string, afterSeq = 0): AsyncGenerator<RecordedCellRow[]> {
+export async function* outcomePages(sql: Sql, batchId: string, afterSeq = 0, { colored = true } = {}): AsyncGenerator<RecordedCellRow[]> {
   const columns = 'row_no as "row", col_no as "col", color, error, worker_id as worker';
+  const which = colored ? '' : 'and color is null';
   if (afterSeq > 0) {
     for (let seq = afterSeq; ; ) {
       const { rows: events } = await sql.query<{ seq: string; recording: string }>(
@@ -75,7 +76,7 @@ export async function* outcomePages(sql: Sql, batchId: string, afterSeq = 0): As
         [batchId, seq, PAGE_RECORDINGS],
       );
       if (events.length === 0) return;
-      const { rows } = await sql.query<RecordedCellRow>(`select ${columns} from cells where batch_id = $1 and recording = any($2::bigint[])`, [
+      const { rows } = await sql.query<RecordedCellRow>(`select ${columns} from cells where batch_id = $1 and recording = any($2::bigint[]) ${which}`, [
         batchId,
         events.map((e) => e.recording),
       ]);
@@ -86,7 +87,7 @@ export async function* outcomePages(sql: Sql, batchId: string, afterSeq = 0): As
   for (let after = { row: -1, col: -1 }; ; ) {
     const { rows } = await sql.query<RecordedCellRow>(
       `select ${columns} from cells
-        where batch_id = $1 and (row_no, col_no) > ($2, $3)
+        where batch_id = $1 and (row_no, col_no) > ($2, $3) ${which}
         order by row_no, col_no limit $4`,
       [batchId, after.row, after.col, PAGE_ROWS],
     );
@@ -97,20 +98,21 @@ export async function* outcomePages(sql: Sql, batchId: string, afterSeq = 0): As
 }
 
 /**
- * Finished cells, coloured and failed, read page by page (see outcomePages) into the compact
- * shape a join answers with: the coloured cells come with the worker that recorded each (see
- * CellWorkers), and no row object outlives its page.
+ * Finished cells, coloured and failed (or with `colored: false` the failed ones only), read page by
+ * page (see outcomePages) into the compact shape a join answers with: the coloured cells come with
+ * the worker that recorded each (see CellWorkers), and no row object outlives its page.
  */
 export async function listOutcomes(
   sql: Sql,
   batchId: string,
   afterSeq = 0,
+  which: { colored?: boolean } = {},
 ): Promise<{ cells: ColoredCell[]; failedCells: FailedCell[] } & CellWorkers> {
   const cells: ColoredCell[] = [];
   const failedCells: FailedCell[] = [];
   const workers = new WorkerNames();
   const cellWorkers: number[] = [];
-  for await (const page of outcomePages(sql, batchId, afterSeq)) {
+  for await (const page of outcomePages(sql, batchId, afterSeq, which)) {
     for (const r of page) {
       if (r.color !== null) {
         cells.push({ row: r.row, col: r.col, color: r.color });

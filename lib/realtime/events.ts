@@ -48,15 +48,23 @@ export interface BatchCompletedEvent extends Sequenced {
  * `failedCells` is an extension: the snapshot of cells that failed for good. So is `seq` (the
  * batch's latest event number: the snapshot holds everything up to it) and `afterSeq`, echoed when
  * the join asked only for what came after that number. So are `workers` and `cellWorkers`: the
- * worker that recorded each of `cells`, in the compact form of CellWorkers.
+ * worker that recorded each of `cells`, in the compact form of CellWorkers. So is `cellsOmitted`:
+ * true when the join's `maxCells` left the coloured cells out.
  */
 export type JoinAck =
-  | ({ ok: true; batch: Batch; cells: ColoredCell[]; failedCells: FailedCell[]; seq: number; afterSeq: number | null } & CellWorkers)
+  | ({ ok: true; batch: Batch; cells: ColoredCell[]; failedCells: FailedCell[]; seq: number; afterSeq: number | null; cellsOmitted: boolean } & CellWorkers)
   | ({ ok: false } & ErrorBody);
 
-/** Extension: rejoin with the last event number applied, to receive only what came after it. */
+/** Extensions of `batch:join`. */
 export interface JoinOptions {
+  /** Rejoin with the last event number applied, to receive only what came after it. */
   afterSeq?: number;
+  /**
+   * Answer with the coloured cells only if the batch has at most this many; past it `cells`,
+   * `workers` and `cellWorkers` come empty and `cellsOmitted` is true, and the client reads them
+   * from `GET …/cells`, which streams. A million cells then never have to fit into one answer.
+   */
+  maxCells?: number;
 }
 
 export type JoinCallback = (response: JoinAck) => void;

@@ -9,7 +9,7 @@ import { isOriginAllowed } from '../http/origin';
 import { STATIC_SECURITY_HEADERS } from '../http/security-headers';
 import type { Logger } from '../log';
 import { createJoinLimiter, DEFAULT_JOIN_LIMITS, type JoinLimits } from './join-limits';
-import { batchRoom, type ClientToServerEvents, type JoinAck, type JoinOptions, type ServerToClientEvents } from './events';
+import { batchRoom, type ClientToServerEvents, type JoinAck, type ServerToClientEvents } from './events';
 
 export type RealtimeServer = Server<ClientToServerEvents, ServerToClientEvents>;
 
@@ -89,7 +89,8 @@ export function attachRealtime(
           error: { code: 'too_many_joined', message: `This connection follows ${limits.maxBatches} batches already, the most allowed; leave one (batch:leave) first.` },
         });
       }
-      const afterSeq = typeof optionsOrAck === 'object' ? parseAfterSeq(optionsOrAck) : null;
+      const options = typeof optionsOrAck === 'object' ? optionsOrAck : null;
+      const afterSeq = parseCount(options?.afterSeq);
       try {
         // Join before reading: an event that lands in between is then both in the snapshot and
         // delivered, which is harmless (same colour), while the other order could lose it. Read the
@@ -100,8 +101,10 @@ export function attachRealtime(
           await socket.leave(batchRoom(batchId));
           return ack(NOT_FOUND);
         }
-        const outcomes = await listOutcomes(pool, batchId, afterSeq ?? undefined);
-        ack({ ok: true, batch, ...outcomes, seq: batch.seq, afterSeq });
+        const maxCells = parseCount(options?.maxCells);
+        const cellsOmitted = maxCells !== null && batch.done > maxCells;
+        const outcomes = await listOutcomes(pool, batchId, afterSeq ?? undefined, { colored: !cellsOmitted });
+        ack({ ok: true, batch, ...outcomes, seq: batch.seq, afterSeq, cellsOmitted });
       } catch (err) {
         log.warn('batch:join failed', { batchId, err });
         ack({ ok: false, error: { code: 'unavailable', message: 'The server could not read this batch right now. Try again in a moment.' } });
@@ -142,8 +145,8 @@ function joinedBatches(rooms: Set<string>): number {
 }
 
 /** A join's `afterSeq`, if it is a usable event number; anything else asks for the full snapshot. */
-function parseAfterSeq(options: JoinOptions | null): number | null {
-  const value = options?.afterSeq;
+/** A join option that counts something: a safe integer from 0, or (anything else) not given. */
+function parseCount(value: unknown): number | null {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : null;
 }
 

@@ -6,10 +6,13 @@ import { findBatch } from '../../lib/db/batches';
 import { listOutcomes } from '../../lib/db/cells';
 import { waitFor, type TestDatabase } from './db';
 
-/** The page's own follower (app/client/batch-follower.ts) on a real socket.io client in this process. */
-export function follow(url: string, batchId: string) {
+/**
+ * The page's own follower (app/client/batch-follower.ts) on a real socket.io client in this process.
+ * Its HTTP reads go to `apiBase`; without one they fail, as they would from a page offline.
+ */
+export function follow(url: string, batchId: string, { apiBase = '' } = {}) {
   const socket = connect(url, { path: '/socket.io', transports: ['websocket'], forceNew: true, reconnectionDelay: 200, reconnectionDelayMax: 1000 }) as BrowserSocket;
-  const follower = new BatchFollower(batchId, socket, () => undefined);
+  const follower = new BatchFollower(batchId, socket, () => undefined, apiBase);
   const stop = follower.start();
   // Completion events heard: a catch-up may deliver the end through a snapshot instead, never twice.
   const completions: number[] = [];

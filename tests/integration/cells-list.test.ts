@@ -4,9 +4,14 @@ import { freePort } from '../../scripts/ports';
 import { insertBatch } from '../../lib/db/batches';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { startWebServer, type WorkerProcess } from '../helpers/processes';
+import { connectClient } from '../helpers/realtime';
+import { expectConverged, follow } from '../helpers/follower';
+import { INLINE_CELLS } from '../../app/client/batch-follower';
+import type { JoinAck } from '../../lib/realtime/events';
 
 // GET /api/batches/:id/cells on a real web server, for batches larger than one read of the cells
-// table: the answer is written page by page and must still be the whole list, once per cell.
+// table: the answer is written page by page and must still be the whole list, once per cell. And
+// the join that leaves the coloured cells to it, which is how the page reads a large batch.
 
 let db: TestDatabase;
 let server: WorkerProcess;
@@ -40,6 +45,12 @@ async function storedBatch(rows: number, cols: number, failedRows: [number, numb
             'worker-' || ((r + c) % 3), 1
        from generate_series(0, $2 - 1) r, generate_series(0, $3 - 1) c`,
     [id, rows, cols, from, to],
+  );
+  await db.pool.query(
+    `update batches set done = (select count(color) from cells where batch_id = $1),
+                        failed = (select count(error) from cells where batch_id = $1)
+      where id = $1`,
+    [id],
   );
   return id;
 }
@@ -90,5 +101,56 @@ describe('GET /api/batches/:id/cells', () => {
     const id = await storedBatch(3, 4, [0, 2]);
     const answer = await (await fetch(`${base}/api/batches/${id}/cells`)).json();
     expect(answer).toEqual({ cells: [], workers: [], cellWorkers: [] });
+  });
+});
+
+describe('batch:join with maxCells', () => {
+  it('past maxCells finished cells, answers without the coloured ones (left to GET …/cells) and says so', async () => {
+    const id = await storedBatch(30, 40, [10, 11]); // 1,120 coloured, 80 failed
+    const socket = await connectClient(base);
+    try {
+      const ask = async (options: object) => {
+        const ack = await new Promise<JoinAck>((resolve) => socket.emit('batch:join', id, options, resolve));
+        if (!ack.ok) throw new Error(`join refused: ${ack.error.code}`);
+        return ack;
+      };
+      const lean = await ask({ maxCells: 1119 });
+      expect(lean.cellsOmitted).toBe(true);
+      expect(lean.batch.id).toBe(id);
+      expect({ cells: lean.cells, workers: lean.workers, cellWorkers: lean.cellWorkers }).toEqual({ cells: [], workers: [], cellWorkers: [] });
+      expect(lean.failedCells).toHaveLength(80);
+      expect(new Set(lean.failedCells.map((c) => c.row))).toEqual(new Set([10, 11]));
+      expect(lean.seq).toBe(lean.batch.seq);
+
+      // At the limit, and without the option (the contract's join), the whole snapshot.
+      for (const options of [{ maxCells: 1120 }, {}, { maxCells: 'all' }]) {
+        const full = await ask(options);
+        expect(full.cellsOmitted).toBe(false);
+        expect(full.cells).toHaveLength(1120);
+        expect(full.failedCells).toHaveLength(80);
+      }
+    } finally {
+      socket.disconnect();
+    }
+  });
+});
+
+describe("the page's follower on a batch too large for one join answer", () => {
+  it('joins without the coloured cells, reads them over HTTP, and only then shows the end', async () => {
+    const id = await storedBatch(250, 250, [0, 0]); // 62,250 coloured, 250 failed
+    await db.pool.query(`update batches set status = 'completed', finished_at = now() where id = $1`, [id]);
+    expect(62_250).toBeGreaterThan(INLINE_CELLS);
+
+    const f = follow(base, id, { apiBase: base });
+    try {
+      const joins: unknown[] = [];
+      f.socket.onAnyOutgoing((event, _id, options) => event === 'batch:join' && joins.push(options));
+      await expectConverged(db, f.follower, id);
+      expect(joins[0]).toEqual({ maxCells: INLINE_CELLS });
+      const view = f.follower.view();
+      expect({ painted: view.painted, failed: view.failed, loadingCells: view.loadingCells }).toEqual({ painted: 62_250, failed: 250, loadingCells: false });
+    } finally {
+      f.close();
+    }
   });
 });
