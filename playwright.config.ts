@@ -36,7 +36,8 @@ export default defineConfig({
       WORKERS: '2',
       LOG_LEVEL: 'warn',
       PG_DATA_DIR: '.data/e2e/postgres',
-      PG_PORT: process.env.E2E_PG_PORT ?? '54339',
+      // Below Linux's ephemeral range (32768–60999): no outgoing connection can be sitting on it.
+      PG_PORT: process.env.E2E_PG_PORT ?? '25439',
       // Every test starts batches from 127.0.0.1; the limits themselves are tested in integration.
       BATCHES_PER_MINUTE: '1000000',
       RUNNING_BATCHES_PER_CLIENT: '1000000',

@@ -8,7 +8,7 @@ import { startWebServer } from '../helpers/processes';
 
 const SCREENSHOT = 'test-results/e2e/dashboard.png';
 // The app's embedded PostgreSQL (see playwright.config.ts).
-const DATABASE_URL = process.env.E2E_DATABASE_URL ?? `postgres://finishline:finishline@127.0.0.1:${process.env.E2E_PG_PORT ?? '54339'}/finishline`;
+const DATABASE_URL = process.env.E2E_DATABASE_URL ?? `postgres://finishline:finishline@127.0.0.1:${process.env.E2E_PG_PORT ?? '25439'}/finishline`;
 
 const workerStatus = (page: Page, id: string) => page.getByTestId(`worker-${id}`).getByTestId('worker-status');
 const done = async (db: pg.Client, batchId: string) => (await db.query<{ done: number }>('select done from batches where id = $1', [batchId])).rows[0].done;

@@ -256,6 +256,11 @@ const CASES: Hostile[] = [
     for (const ack of acks) expect(ack).toMatchObject({ ok: true, afterSeq: null, batch: { id: existing.id } });
     return acks[0];
   }),
+  socketCase('batch:join with maxCells -1, "0", 1e308 and an operator object (full snapshot)', { code: 'ok' }, async (s) => {
+    const acks = await Promise.all([-1, '0', 1e308, { $gt: 0 }].map((maxCells) => joinWith(s, existing.id, { maxCells })));
+    for (const ack of acks) expect(ack).toMatchObject({ ok: true, cellsOmitted: false, batch: { id: existing.id } });
+    return acks[0];
+  }),
   socketCase('batch:join with options that are not an object (a string)', { code: 'ok' }, (s) => joinWith(s, existing.id, 'afterSeq=5')),
   socketCase('batch:join with no ack: ignored, socket stays', { code: null }, async (s) => {
     (s.emit as (...a: unknown[]) => void)('batch:join', existing.id);
