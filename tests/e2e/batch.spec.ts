@@ -66,6 +66,27 @@ test('reloading mid-batch still reaches the banner with every cell painted', asy
   expect(grid.mismatches).toEqual([]);
 });
 
+test('opening a finished batch too large for one join answer: its cells come over HTTP, every one painted', async ({ page }) => {
+  const total = 250 * 250;
+  const created = await page.request.post('/api/batches', { data: { rows: 250, cols: 250 } });
+  expect(created.status()).toBe(201);
+  const { id } = await created.json();
+  await expect.poll(async () => (await (await page.request.get(`/api/batches/${id}`)).json()).status, { timeout: 90_000 }).toBe('completed');
+
+  // The join answer, as the page receives it over its WebSocket.
+  const joinAnswers: string[] = [];
+  page.on('websocket', (ws) => ws.on('framereceived', ({ payload }) => typeof payload === 'string' && payload.includes('"cellsOmitted"') && joinAnswers.push(payload)));
+  await page.goto(`/batches/${id}`);
+  await expect(page.getByTestId('banner')).toContainText(`All ${total.toLocaleString('en-US')} cells finished`);
+  expect(joinAnswers).toHaveLength(1);
+  expect(joinAnswers[0]).toContain('"cellsOmitted":true');
+  await expect(page.getByTestId('loading-cells')).toHaveCount(0);
+
+  const grid = await compareGridWithApi(page, id);
+  expect(grid.cells).toHaveLength(total);
+  expect(grid.mismatches).toEqual([]);
+});
+
 test('an unknown batch says so', async ({ page }) => {
   await page.goto('/batches/3f0c8a8e-8a55-4a8e-9f6e-1b1f8f0f2a61');
   await expect(page.getByText(/no batch/i)).toBeVisible();
