@@ -49,7 +49,7 @@ export async function insertCellEvent(sql: Sql, batchId: string, seq: number): P
 }
 
 /** A finished cell as read back, with the worker that recorded it. */
-export interface RecordedCellRow extends CellOutcomeRow {
+interface RecordedCellRow extends CellOutcomeRow {
   worker: string;
 }
 
@@ -58,17 +58,24 @@ const PAGE_ROWS = 10_000;
 /** Recordings one catch-up read takes at most: each is one worker fetch, up to about 1,000 cells. */
 const PAGE_RECORDINGS = 10;
 
+/** Which finished cells a read takes: both kinds unless it names one. */
+export interface CellKinds {
+  only?: 'colored' | 'failed';
+}
+
+const KIND_FILTER = { colored: 'and color is not null', failed: 'and color is null' } as const;
+
 /**
- * A batch's finished cells, coloured and failed, a page at a time, so that no reader holds a
+ * A batch's finished cells, coloured and failed (or of the one kind `only` names), a page at a time, so that no reader holds a
  * million-cell batch whole: all of them in key order, or with `afterSeq` only those announced by
  * events numbered after it (what a client that applied up to it missed), recording by recording.
  * Each page is its own statement. That is safe because cells are only ever added, never changed:
  * every cell committed before the first page is in some page, and a cell committed later either
  * shows up too or (for a reader that joined the batch's room first) arrives as an event.
  */
-export async function* outcomePages(sql: Sql, batchId: string, afterSeq = 0, { colored = true } = {}): AsyncGenerator<RecordedCellRow[]> {
+export async function* outcomePages(sql: Sql, batchId: string, afterSeq = 0, { only }: CellKinds = {}): AsyncGenerator<RecordedCellRow[]> {
   const columns = 'row_no as "row", col_no as "col", color, error, worker_id as worker';
-  const which = colored ? '' : 'and color is null';
+  const which = only ? KIND_FILTER[only] : '';
   if (afterSeq > 0) {
     for (let seq = afterSeq; ; ) {
       const { rows: events } = await sql.query<{ seq: string; recording: string }>(
@@ -98,21 +105,20 @@ export async function* outcomePages(sql: Sql, batchId: string, afterSeq = 0, { c
 }
 
 /**
- * Finished cells, coloured and failed (or with `colored: false` the failed ones only), read page by
- * page (see outcomePages) into the compact shape a join answers with: the coloured cells come with
+ * Finished cells, coloured and failed (or of the one kind `only` names), read page by page (see outcomePages) into the compact shape a join answers with: the coloured cells come with
  * the worker that recorded each (see CellWorkers), and no row object outlives its page.
  */
 export async function listOutcomes(
   sql: Sql,
   batchId: string,
   afterSeq = 0,
-  which: { colored?: boolean } = {},
+  kinds: CellKinds = {},
 ): Promise<{ cells: ColoredCell[]; failedCells: FailedCell[] } & CellWorkers> {
   const cells: ColoredCell[] = [];
   const failedCells: FailedCell[] = [];
   const workers = new WorkerNames();
   const cellWorkers: number[] = [];
-  for await (const page of outcomePages(sql, batchId, afterSeq, which)) {
+  for await (const page of outcomePages(sql, batchId, afterSeq, kinds)) {
     for (const r of page) {
       if (r.color !== null) {
         cells.push({ row: r.row, col: r.col, color: r.color });

@@ -15,7 +15,7 @@ const INDEXES_PER_PIECE = 50_000;
  */
 export function cellsResponse(sql: Sql, batchId: string, log: Logger): Response {
   const encoder = new TextEncoder();
-  const pages = outcomePages(sql, batchId);
+  const pages = outcomePages(sql, batchId, 0, { only: 'colored' });
   const workers = new WorkerNames();
   const cellWorkers: number[] = [];
   let separator = '';
@@ -26,18 +26,15 @@ export function cellsResponse(sql: Sql, batchId: string, log: Logger): Response 
     },
     async pull(controller) {
       try {
-        for (;;) {
-          const page = await pages.next();
-          if (page.done) break;
+        const page = await pages.next();
+        if (!page.done) {
           let text = '';
           for (const r of page.value) {
-            if (r.color === null) continue;
             text += `${separator}{"row":${r.row},"col":${r.col},"color":${JSON.stringify(r.color)}}`;
             separator = ',';
             cellWorkers.push(workers.indexOf(r.worker));
           }
-          // A page of failed cells only sends nothing: read on rather than answer a pull empty.
-          if (text !== '') return controller.enqueue(encoder.encode(text));
+          return controller.enqueue(encoder.encode(text));
         }
         controller.enqueue(encoder.encode(`],"workers":${JSON.stringify(workers.names)},"cellWorkers":[`));
         for (let k = 0; k < cellWorkers.length; k += INDEXES_PER_PIECE) {

@@ -103,7 +103,7 @@ export function attachRealtime(
         }
         const maxCells = parseCount(options?.maxCells);
         const cellsOmitted = maxCells !== null && batch.done > maxCells;
-        const outcomes = await listOutcomes(pool, batchId, afterSeq ?? undefined, { colored: !cellsOmitted });
+        const outcomes = await listOutcomes(pool, batchId, afterSeq ?? undefined, cellsOmitted ? { only: 'failed' } : {});
         ack({ ok: true, batch, ...outcomes, seq: batch.seq, afterSeq, cellsOmitted });
       } catch (err) {
         log.warn('batch:join failed', { batchId, err });

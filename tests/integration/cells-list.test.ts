@@ -79,7 +79,7 @@ function listed(answer: CellsAnswer): Map<string, string> {
 
 describe('GET /api/batches/:id/cells', () => {
   it('lists every coloured cell of a batch spanning several reads, each once, with its worker', async () => {
-    // 25,000 cells, with 10,000 failed ones in the middle: a whole read that has nothing to list.
+    // 25,000 cells, with 10,000 failed ones in the middle that the list leaves out.
     const id = await storedBatch(250, 100, [100, 199]);
     const response = await fetch(`${base}/api/batches/${id}/cells`);
     expect(response.status).toBe(200);
