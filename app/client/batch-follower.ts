@@ -21,6 +21,8 @@ export interface BatchView {
   completion: BatchCompletedEvent | null;
   connection: Connection;
   workersAlive: number | null;
+  /** An operator paused intake on the dashboard: workers take no cell jobs until it is resumed. */
+  intakePaused: boolean;
 }
 
 /** How long a completion may wait for `cells:colored` events it overtook before asking HTTP. */
@@ -59,6 +61,7 @@ export class BatchFollower {
   private store: CellStore | null = null;
   private connection: Connection;
   private workersAlive: number | null = null;
+  private intakePaused = false;
   private completion: BatchCompletedEvent | null = null;
   /** Cells (with their worker) that arrived before the first snapshot told us the grid's size. */
   private pendingColored: { cells: ColoredCell[]; worker?: string }[] = [];
@@ -106,6 +109,7 @@ export class BatchFollower {
       completion: settled ? c : null,
       connection: this.connection,
       workersAlive: this.workersAlive,
+      intakePaused: this.intakePaused,
     };
   }
 
@@ -275,6 +279,7 @@ export class BatchFollower {
 
   private readonly onWorkers = (event: WorkersStatusEvent) => {
     this.workersAlive = event.alive;
+    this.intakePaused = event.intakePaused === true;
     this.onChange();
   };
 

@@ -19,6 +19,7 @@ const INITIAL: BatchView = {
   completion: null,
   connection: 'connecting',
   workersAlive: null,
+  intakePaused: false,
 };
 
 /**

@@ -56,6 +56,12 @@ export function BatchLive({ batchId }: { batchId: string }) {
               batch expires at {new Date(batch.deadlineAt).toLocaleTimeString()}.
             </p>
           )}
+          {batch.status === 'running' && view.intakePaused && (
+            <p className="notice" data-testid="intake-paused">
+              An operator has paused intake on the <Link href="/dashboard">dashboard</Link>: workers take no new cells
+              until it is resumed. Cells already taken still finish.
+            </p>
+          )}
           {view.loadingCells && (
             <p className="notice" aria-busy="true" data-testid="loading-cells">
               Loading {batch.done.toLocaleString('en-US')} finished cells…

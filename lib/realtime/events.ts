@@ -69,9 +69,13 @@ export interface JoinOptions {
 
 export type JoinCallback = (response: JoinAck) => void;
 
-/** Extension: how many worker processes are alive, sent on connect and whenever it changes. */
+/**
+ * Extension: how many worker processes are alive, and whether an operator paused intake (workers
+ * then take no cell jobs), sent on connect and whenever either changes.
+ */
 export interface WorkersStatusEvent {
   alive: number;
+  intakePaused: boolean;
 }
 
 export interface ServerToClientEvents {

@@ -1,30 +1,32 @@
 import type pg from 'pg';
+import { readIntake } from '../db/intake';
 import { countLiveWorkers } from '../db/workers';
 import type { Logger } from '../log';
+import type { WorkersStatusEvent } from './events';
 import type { RealtimeServer } from './server';
 
 /**
- * Tells this server's sockets how many workers are alive (from their heartbeats in Postgres), so a
- * page can say "no worker is running" instead of spinning. Each web server reads and sends on its
- * own; nothing crosses the adapter.
+ * Tells this server's sockets how many workers are alive (from their heartbeats in Postgres) and
+ * whether intake is paused, so a page can say "no worker is running" or "intake is paused" instead
+ * of spinning. Each web server reads and sends on its own; nothing crosses the adapter.
  */
 export function watchWorkerPresence(io: RealtimeServer, pool: pg.Pool, log: Logger, heartbeatSeconds: number): () => void {
   // Three missed heartbeats mean a worker is gone.
   const window = heartbeatSeconds * 3;
-  let alive: number | undefined;
+  let status: WorkersStatusEvent | undefined;
   const refresh = async () => {
     try {
-      const now = await countLiveWorkers(pool, window);
-      if (now !== alive) {
-        alive = now;
-        io.local.emit('workers:status', { alive: now });
+      const [alive, intake] = await Promise.all([countLiveWorkers(pool, window), readIntake(pool)]);
+      if (alive !== status?.alive || intake.paused !== status.intakePaused) {
+        status = { alive, intakePaused: intake.paused };
+        io.local.emit('workers:status', status);
       }
     } catch (err) {
       log.debug('worker presence check failed', { err });
     }
   };
   const onConnection = (socket: Parameters<Parameters<RealtimeServer['on']>[1]>[0]) => {
-    if (alive !== undefined) socket.emit('workers:status', { alive });
+    if (status !== undefined) socket.emit('workers:status', status);
   };
   io.on('connection', onConnection);
   const timer = setInterval(() => void refresh(), 2000);

@@ -48,6 +48,10 @@ test('the dashboard follows a 100×100 batch live: queue, workers, progress and 
   await expect(row.getByTestId('batch-progress')).toHaveText('0 / 10,000');
   await expect.poll(() => count(page, 'queued')).toBeGreaterThanOrEqual(10_000);
   await expect(row).toHaveAttribute('data-finished', '0');
+  // The batch's own page says why nothing moves.
+  const batchPage = await page.context().newPage();
+  await batchPage.goto(`/batches/${batch.id}`);
+  await expect(batchPage.getByTestId('intake-paused')).toContainText('An operator has paused intake');
 
   // Resumed, the workers paint it. They do that in about a second, and the page hears once a
   // second, so to be sure of a picture of the batch part-way, the test holds the batch's row lock
@@ -77,6 +81,9 @@ test('the dashboard follows a 100×100 batch live: queue, workers, progress and 
 
   await expect(row.getByTestId('batch-status')).toHaveText('completed');
   await expect(row.getByTestId('batch-progress')).toHaveText('10,000 / 10,000');
+  await expect(batchPage.getByTestId('banner')).toContainText('All 10,000 cells finished');
+  await expect(batchPage.getByTestId('intake-paused')).toHaveCount(0);
+  await batchPage.close();
   for (const id of ['w-1', 'w-2']) await expect(workerStatus(page, id)).toHaveText('alive');
   // The chart's samples come from the workers through Postgres.
   await expect(page.getByTestId('throughput-summary')).toContainText(/[1-9][\d,]* cells in 5 min/);

@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DashboardSnapshot } from '../../lib/dashboard/types';
 import { findBatch } from '../../lib/db/batches';
 import { CELL_DEAD_LETTER_QUEUE } from '../../lib/queue/cell-job';
-import type { DashboardClientToServerEvents, DashboardServerToClientEvents, IntakeAck } from '../../lib/realtime/events';
+import type { DashboardClientToServerEvents, DashboardServerToClientEvents, IntakeAck, WorkersStatusEvent } from '../../lib/realtime/events';
 import type { Batch, ErrorBody } from '../../lib/types';
 import { freePort } from '../../scripts/ports';
 import { waitUntilUnderWay } from '../helpers/batch-checks';
@@ -157,8 +157,13 @@ describe('dashboard', () => {
     await dashboard.until((s) => s.queue.queued.count === 0 && s.queue.active.count === 0, 'an empty queue');
   });
 
-  it('a pause mid-batch lets the jobs in hand finish and then holds the rest; resume completes the batch', async () => {
+  it('a pause mid-batch lets the jobs in hand finish and then holds the rest, and batch pages hear of it; resume completes the batch', async () => {
     const dashboard = await openDashboard();
+    // A batch page's socket: it is told whether intake is paused, so the page can say why nothing moves.
+    const statuses: WorkersStatusEvent[] = [];
+    const page = connect(`http://127.0.0.1:${port}`, { path: '/socket.io', transports: ['websocket'], forceNew: true, reconnection: false });
+    page.on('workers:status', (event: WorkersStatusEvent) => statuses.push(event));
+    await waitFor(() => statuses.at(-1)?.intakePaused === false, 'the page to hear that intake is on');
     // About four seconds of work for the two slow workers.
     const batch = await post(40, 100);
     await waitUntilUnderWay(db, batch.id, 200);
@@ -169,8 +174,12 @@ describe('dashboard', () => {
     expect(doneAtPause).toBeLessThan(4000);
     expect(held.queue.queued).toEqual({ count: 4000 - doneAtPause, kind: 'exact' });
     for (const s of await dashboard.next(2)) expect(batchIn(s, batch.id)).toMatchObject({ status: 'running', done: doneAtPause });
+    await waitFor(() => statuses.at(-1)?.intakePaused === true, 'the page to hear that intake is paused');
+    expect(statuses.at(-1)?.alive).toBe(2);
 
     await dashboard.resume();
+    await waitFor(() => statuses.at(-1)?.intakePaused === false, 'the page to hear that intake is on again');
+    page.disconnect();
     // Each worker's rate covers the last few seconds, so it shows while the rest is painted and just after.
     await dashboard.until((s) => s.workers.some((w) => w.cellsPerSecond > 0), 'a worker serving cells');
     await dashboard.until((s) => batchIn(s, batch.id)?.status === 'completed', 'the batch completed', 60_000);
