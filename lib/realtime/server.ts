@@ -144,8 +144,10 @@ function joinedBatches(rooms: Set<string>): number {
   return n;
 }
 
-/** A join's `afterSeq`, if it is a usable event number; anything else asks for the full snapshot. */
-/** A join option that counts something: a safe integer from 0, or (anything else) not given. */
+/**
+ * A join option that counts something (`afterSeq`, `maxCells`): a safe integer from 0. Anything else
+ * counts as not given, which asks for the full snapshot.
+ */
 function parseCount(value: unknown): number | null {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : null;
 }
