@@ -1,4 +1,6 @@
-import { expect, test, type Page } from '@playwright/test';
+import { type Browser, expect, test, type Page } from '@playwright/test';
+import { io } from 'socket.io-client';
+import type { DashboardSnapshot } from '../../lib/dashboard/types';
 import { readGridPixels } from '../../scripts/canvas-pixels';
 
 // The pages work under their Content-Security-Policy: no violation, no console error, and a batch
@@ -60,7 +62,37 @@ test('home, batch and dashboard pages run under the CSP with no violations, and 
   await expect.poll(async () => (await problems()).some((p) => p.startsWith('style-src'))).toBe(true);
 });
 
-test('a viewer from another session sees no Cancel button, only a note', async ({ page, browser }) => {
+/**
+ * Pauses intake through the dashboard's socket and waits until every live worker has stopped taking
+ * cell jobs, so a batch started now stays running for as long as a test needs; returns the resume.
+ */
+async function holdIntake(baseURL: string): Promise<() => Promise<void>> {
+  const dashboard = io(`${baseURL}/dashboard`, { transports: ['websocket'], forceNew: true });
+  const allPaused = new Promise<void>((resolve) =>
+    dashboard.on('dashboard:snapshot', (s: DashboardSnapshot) => {
+      const live = s.workers.filter((w) => w.status === 'alive' || w.status === 'paused');
+      if (live.length > 0 && live.every((w) => w.status === 'paused')) resolve();
+    }),
+  );
+  await new Promise((resolve) => dashboard.emit('intake:pause', resolve));
+  await allPaused;
+  return async () => {
+    await new Promise((resolve) => dashboard.emit('intake:resume', resolve));
+    dashboard.disconnect();
+  };
+}
+
+test('a viewer from another session sees no Cancel button, only a note', async ({ page, browser, baseURL }) => {
+  // Held, the batch is still running when its owner cancels it, however slow this machine is.
+  const resume = await holdIntake(baseURL!);
+  try {
+    await viewerAndOwner(page, browser);
+  } finally {
+    await resume();
+  }
+});
+
+async function viewerAndOwner(page: Page, browser: Browser) {
   await page.goto('/');
   await page.getByLabel('Rows').fill('400');
   await page.getByLabel('Cols').fill('400');
@@ -83,4 +115,4 @@ test('a viewer from another session sees no Cancel button, only a note', async (
   // The owner cancels; the banner says so.
   await page.getByRole('button', { name: 'Cancel batch' }).click();
   await expect(page.getByTestId('banner')).toContainText(/Cancelled after/);
-});
+}
