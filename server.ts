@@ -12,6 +12,7 @@ import { runProcess } from './lib/lifecycle';
 import { attachDashboard } from './lib/realtime/dashboard';
 import { attachRealtime } from './lib/realtime/server';
 import { watchWorkerPresence } from './lib/realtime/worker-presence';
+import { startBatchActivity } from './lib/realtime/batch-activity';
 import { startDeadlineSweeper } from './lib/batches/expire-batches';
 import { startFanOutResumer } from './lib/batches/fan-out';
 import { startRetentionSweeper } from './lib/batches/retention';
@@ -52,6 +53,7 @@ runProcess({ proc: 'web', name: 'web server' }, async (life, log) => {
   const { io, close } = attachRealtime(httpServer, { pool, connectionString: cfg.databaseUrl }, log, { allowedOrigins: cfg.allowedOrigins });
   life.onStop('socket.io', close);
   life.onStop('worker presence', watchWorkerPresence(io, pool, log, cfg.workerHeartbeatSeconds));
+  life.onStop('batch activity', startBatchActivity(io, pool, log, cfg.workerHeartbeatSeconds * 3));
 
   // Deadlines are kept here, not by workers: a batch must expire even when no worker is alive.
   const boss = await startBoss(cfg.databaseUrl, 'producer', log, 2);

@@ -22,6 +22,12 @@ export interface Config {
   webServers: number;
   workerId: string;
   maxCells: number;
+  /** A picture's pixels at most (rows·cols·tileSize²). */
+  maxPixels: number;
+  /** Picture tiles a worker fetches at once; they render one after another and land as they are done. */
+  tileFetchSize: number;
+  /** Threads per worker process that render tiles, off the event loop. */
+  renderThreads: number;
   /** Cell jobs a worker fetches, records and completes in one transaction. */
   workerFetchSize: number;
   /** Independent fetch loops per worker process. */
@@ -137,6 +143,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     webServers: int('WEB_SERVERS', 1, 1, 16),
     workerId: env.WORKER_ID?.trim() || `${hostname()}-${process.pid}`,
     maxCells: int('MAX_CELLS', 1_000_000, 1, 1_000_000),
+    maxPixels: int('MAX_PIXELS', 16_777_216, 16, 64 * 1024 * 1024),
+    tileFetchSize: int('TILE_FETCH_SIZE', 64, 1, 1000),
+    renderThreads: int('RENDER_THREADS', 1, 1, 64),
     workerFetchSize: int('WORKER_FETCH_SIZE', 1000, 1, 5000),
     workerLoops: int('WORKER_LOOPS', 2, 1, 16),
     fanoutChunkSize: int('FANOUT_CHUNK_SIZE', 5000, 100, 50_000),

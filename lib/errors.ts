@@ -4,6 +4,8 @@ import type { ErrorBody } from './types';
 export type ErrorCode =
   | 'invalid_input'
   | 'too_many_cells'
+  | 'too_many_pixels'
+  | 'not_ready'
   | 'payload_too_large'
   | 'unsupported_media_type'
   | 'unauthorized'
@@ -24,6 +26,8 @@ export type ErrorCode =
 const STATUS_BY_CODE: Record<ErrorCode, number> = {
   invalid_input: 400,
   too_many_cells: 400,
+  too_many_pixels: 400,
+  not_ready: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
   unauthorized: 401,

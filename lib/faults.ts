@@ -12,6 +12,8 @@ export interface FaultPlan {
   hangOnce: string[];
   /** Every cell takes this long (ms), honouring its abort signal: keeps a batch in flight for a test. */
   delayMs: number;
+  /** The image stage waits this long (ms) after each grid row: keeps a stitch in progress for a test. */
+  stitchRowDelayMs: number;
 }
 
 export function parseFaultPlan(raw: string): FaultPlan {
@@ -22,5 +24,6 @@ export function parseFaultPlan(raw: string): FaultPlan {
     throwAlways: cells(value.throwAlways),
     hangOnce: cells(value.hangOnce),
     delayMs: Number(value.delayMs) || 0,
+    stitchRowDelayMs: Number(value.stitchRowDelayMs) || 0,
   };
 }

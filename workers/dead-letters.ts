@@ -1,6 +1,6 @@
 import type { Sql } from '../lib/db/sql';
 import { parseCellJob } from '../lib/queue/cell-job';
-import { recordCells, type RecordResult } from './record-cells';
+import { recordCells, type RecordDeps, type RecordResult } from './record-cells';
 
 /** A dead-lettered cell job: pg-boss's copy of a job that exhausted its retries, with its last error. */
 export interface DeadLetterJob {
@@ -13,11 +13,11 @@ export interface DeadLetterJob {
  * can fail for good (thrown, timed out, its worker gone) ends here, so no failed cell can leave its
  * batch waiting forever.
  */
-export function recordDeadLetters(tx: Sql, jobs: DeadLetterJob[], workerId: string): Promise<RecordResult> {
+export function recordDeadLetters(tx: Sql, jobs: DeadLetterJob[], deps: RecordDeps): Promise<RecordResult> {
   return recordCells(
     tx,
     jobs.map((job) => ({ ...parseCellJob(job.data), error: failureReason(job.sourceOutput) })),
-    workerId,
+    deps,
   );
 }
 

@@ -7,14 +7,23 @@ import { heartbeatWorker, markWorkerStopped, registerWorker, setWorkerPaused } f
 import { errorMessage } from '../lib/errors';
 import { runProcess } from '../lib/lifecycle';
 import { startBoss } from '../lib/queue/boss';
-import { CELL_DEAD_LETTER_QUEUE, CELL_QUEUE } from '../lib/queue/cell-job';
+import { CELL_DEAD_LETTER_QUEUE, CELL_QUEUE, SLOW_CELL_QUEUE } from '../lib/queue/cell-job';
+import { IMAGE_QUEUE, parseImageJob } from '../lib/queue/image-job';
 import { prepareDatabase } from '../lib/setup';
 import { startTelemetry } from '../lib/telemetry/sdk';
 import { recordDeadLetters } from './dead-letters';
 import { FetchTraces } from './fetch-spans';
 import { followIntake } from './intake';
+import { buildImage } from './build-image';
+import { Holding } from './holding';
+import { PaintParamsCache } from './paint-params';
 import { processCellJobs } from './process-cells';
+import { processSlowCells } from './process-slow-cells';
+import { RenderPool } from './render-pool';
 import { ThroughputMeter, startThroughputWriter } from './throughput';
+
+/** Finished slow cells wait at most this long to be recorded: a person sees them land about 10 times a second. */
+const SLOW_CELL_FLUSH_MS = 100;
 
 /** A worker process: fetches cell jobs in batches and records them. Holds no web server state. */
 runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId } }, async (life, log) => {
@@ -50,6 +59,10 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
   const meter = new ThroughputMeter();
   life.onStop('throughput samples', startThroughputWriter(pool, cfg.workerId, meter, log));
 
+  // What this worker holds, for the batch page's panel; stopped after pg-boss, so it ends at "nothing".
+  const holding = new Holding();
+  life.onStop('held cells', holding.startWriter(pool, cfg.workerId, log));
+
   const boss = await startBoss(cfg.databaseUrl, 'worker', log, cfg.workerLoops * 2 + 4, idleLimit);
   life.onStop('pg-boss', () => boss.stop({ graceful: true, timeout: 10_000 }));
 
@@ -68,10 +81,13 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
   // batch's row lock through pg-boss's completion of the whole fetch.
   const cellWork = () => boss.work(CELL_QUEUE, { ...polling, batchSize: cfg.workerFetchSize, localConcurrency: cfg.workerLoops }, async (jobs) => {
     const spans = await traces.start('cells record', jobs);
+    const held = Holding.countByBatch(jobs);
+    for (const [batchId, n] of held) holding.add(batchId, n);
     let firstFailure: string | undefined;
     try {
       const result = await withTransaction(pool, (tx) =>
         processCellJobs(tx, jobs, {
+          boss,
           workerId: cfg.workerId,
           cellTimeoutMs: cfg.cellTimeoutMs,
           faults: cfg.faults,
@@ -94,14 +110,72 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
       // pg-boss fails the fetch's jobs and retries them, saying nothing: this is the one line about it.
       log.warn('recording a fetch failed; its jobs will be retried', { queue: CELL_QUEUE, jobs: jobs.length, err: errorMessage(err) });
       throw err;
+    } finally {
+      for (const [batchId, n] of held) holding.remove(batchId, n);
     }
+  });
+
+  // Slow cells (picture tiles, simulated work): a few per fetch, each recorded soon after it is done.
+  const render = new RenderPool(cfg.renderThreads);
+  life.onStop('render threads', () => render.close());
+  const params = new PaintParamsCache();
+  const slowCellWork = () =>
+    boss.work(SLOW_CELL_QUEUE, { ...polling, batchSize: cfg.tileFetchSize, localConcurrency: cfg.workerLoops }, async (jobs) => {
+      const spans = await traces.start('cells record', jobs);
+      const held = Holding.countByBatch(jobs);
+      for (const [batchId, n] of held) holding.add(batchId, n);
+      try {
+        await processSlowCells(jobs, {
+          boss,
+          pool,
+          render,
+          params,
+          workerId: cfg.workerId,
+          slots: cfg.renderThreads,
+          cellTimeoutMs: cfg.cellTimeoutMs,
+          faults: cfg.faults,
+          flushMs: SLOW_CELL_FLUSH_MS,
+          failAttempt: async (tx, job, message) => {
+            log.debug('cell attempt failed', { queue: SLOW_CELL_QUEUE, jobId: job.id, attempt: job.retryCount + 1, err: message });
+            await boss.fail(SLOW_CELL_QUEUE, { id: job.id, retryCount: job.retryCount }, { message }, { db: toExecutor(tx) });
+          },
+          onRecorded: (result) => {
+            for (const [batchId, n] of result.settled) {
+              holding.remove(batchId, n);
+              held.set(batchId, (held.get(batchId) ?? 0) - n);
+            }
+            const served = [...result.colored.values()].reduce((n, cells) => n + cells.length, 0);
+            cellsServed += served;
+            unreported += served;
+            meter.add(served);
+            if (result.failedAttempts > 0) log.warn('cell attempts failed; they will be retried', { queue: SLOW_CELL_QUEUE, failed: result.failedAttempts, firstError: result.firstFailure });
+            for (const c of result.completions) log.info('batch completed', { batchId: c.batchId, queue: SLOW_CELL_QUEUE, total: c.total, failed: c.failed, elapsedMs: c.elapsedMs });
+          },
+        });
+        spans.end({ colored: new Map(), failed: new Map(), completed: [], completions: [] });
+      } catch (err) {
+        spans.fail(err);
+        log.warn('recording slow cells failed; their jobs will be retried', { queue: SLOW_CELL_QUEUE, jobs: jobs.length, err: errorMessage(err) });
+        throw err;
+      } finally {
+        for (const [batchId, n] of held) if (n > 0) holding.remove(batchId, n);
+      }
+    });
+
+  // The image stage of each ended batch: one job per batch, retried from scratch if cut short.
+  await boss.work(IMAGE_QUEUE, { ...polling, batchSize: 1 }, async ([job]) => {
+    const { batchId } = parseImageJob(job.data);
+    const started = Date.now();
+    const outcome = await buildImage(pool, batchId, cfg.faults);
+    if ('built' in outcome) log.info('batch image built', { batchId, queue: IMAGE_QUEUE, jobId: job.id, ...outcome.built.image, ms: Date.now() - started });
+    else log.debug('batch image skipped', { batchId, queue: IMAGE_QUEUE, jobId: job.id, reason: outcome.skipped });
   });
 
   // The metadata carries the failed job's last error (sourceOutput).
   await boss.work(CELL_DEAD_LETTER_QUEUE, { ...polling, batchSize: 100, includeMetadata: true }, async (jobs) => {
     const spans = await traces.start('cells dead-letter', jobs);
     try {
-      const result = await withTransaction(pool, (tx) => recordDeadLetters(tx, jobs, cfg.workerId));
+      const result = await withTransaction(pool, (tx) => recordDeadLetters(tx, jobs, { boss, workerId: cfg.workerId }));
       spans.end(result);
       for (const [batchId, cells] of result.failed) log.warn('cells failed for good', { batchId, queue: CELL_DEAD_LETTER_QUEUE, cells: cells.length });
       for (const c of result.completions) log.info('batch completed', { batchId: c.batchId, queue: CELL_DEAD_LETTER_QUEUE, total: c.total, failed: c.failed, elapsedMs: c.elapsedMs });
@@ -116,8 +190,14 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
   const intake = await followIntake(
     {
       readPaused: async () => (await readIntake(pool)).paused,
-      startWork: async () => void (await cellWork()),
-      stopWork: () => boss.offWork(CELL_QUEUE, { wait: true }),
+      startWork: async () => {
+        await cellWork();
+        await slowCellWork();
+      },
+      stopWork: async () => {
+        await boss.offWork(CELL_QUEUE, { wait: true });
+        await boss.offWork(SLOW_CELL_QUEUE, { wait: true });
+      },
       recordPaused: (paused) => setWorkerPaused(pool, cfg.workerId, paused),
     },
     log,

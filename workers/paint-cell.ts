@@ -4,10 +4,11 @@ import type { FaultPlan } from '../lib/faults';
 import type { CellJobData } from '../lib/queue/cell-job';
 
 /**
- * The work one cell job stands for: pick its colour. With a test fault plan, chosen cells throw,
- * hang or dawdle, so the fault tests can exercise retries, dead letters and timeouts.
+ * The work one colour cell job stands for: pick its colour, after the batch's simulated work
+ * (`workMs`, which the cell's signal cuts short). With a test fault plan, chosen cells throw, hang or
+ * dawdle, so the fault tests can exercise retries, dead letters and timeouts.
  */
-export async function paintCell(cell: CellJobData, attempt: number, signal: AbortSignal, faults: FaultPlan | null): Promise<string> {
+export async function paintCell(cell: CellJobData, attempt: number, signal: AbortSignal, faults: FaultPlan | null, workMs = 0): Promise<string> {
   if (faults) {
     const key = `${cell.row},${cell.col}`;
     if (faults.throwAlways.includes(key)) throw new Error(`cell (${key}) is poisoned: it fails on every attempt`);
@@ -16,5 +17,6 @@ export async function paintCell(cell: CellJobData, attempt: number, signal: Abor
     if (attempt === 0 && faults.hangOnce.includes(key)) await new Promise<never>(() => undefined);
     if (faults.delayMs > 0) await sleep(faults.delayMs, undefined, { signal });
   }
+  if (workMs > 0) await sleep(workMs, undefined, { signal });
   return randomColor();
 }

@@ -3,7 +3,7 @@ import { errorMessage } from '../lib/errors';
 import type { FaultPlan } from '../lib/faults';
 import { parseCellJob } from '../lib/queue/cell-job';
 import { paintCell } from './paint-cell';
-import { recordCells, type CellOutcome, type RecordResult } from './record-cells';
+import { recordCells, type CellOutcome, type RecordDeps, type RecordResult } from './record-cells';
 
 /** A cell job as pg-boss hands it to the worker (with metadata). */
 export interface CellJob {
@@ -13,8 +13,7 @@ export interface CellJob {
   signal?: AbortSignal;
 }
 
-export interface ProcessDeps {
-  workerId: string;
+export interface ProcessDeps extends RecordDeps {
   cellTimeoutMs: number;
   faults: FaultPlan | null;
   /**
@@ -62,7 +61,7 @@ export async function processCellJobs(tx: Sql, jobs: CellJob[], deps: ProcessDep
       failedAttempts++;
     }
   }
-  return { ...(await recordCells(tx, painted, deps.workerId)), failedAttempts };
+  return { ...(await recordCells(tx, painted, deps)), failedAttempts };
 }
 
 /**

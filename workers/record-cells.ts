@@ -1,13 +1,21 @@
+import type { PgBoss } from 'pg-boss';
 import { advanceBatch } from '../lib/db/batches';
-import { insertCellEvent, insertOutcomes, splitOutcomes, unrecordCells } from '../lib/db/cells';
+import { type CellOutcomeRow, insertCellEvent, insertOutcomes, unrecordCells } from '../lib/db/cells';
 import type { Sql } from '../lib/db/sql';
 import type { CellJobData } from '../lib/queue/cell-job';
+import { queueImageJob } from '../lib/queue/image-job';
 import { type BatchCompletedEvent, completedEvent } from '../lib/realtime/events';
 import { emitInTransaction } from '../lib/realtime/emitter';
 import type { ColoredCell, FailedCell } from '../lib/types';
 
 /** How a cell finished: with a colour, or (its retries exhausted) with an error. */
-export type CellOutcome = CellJobData & ({ color: string; error?: undefined } | { error: string; color?: undefined });
+export type CellOutcome = CellJobData & ({ color: string; error?: undefined; tile?: Uint8Array } | { error: string; color?: undefined; tile?: undefined });
+
+/** What a recording needs besides its transaction: pg-boss, to queue the image stage of a batch it ends. */
+export interface RecordDeps {
+  boss: PgBoss;
+  workerId: string;
+}
 
 export interface RecordResult {
   /** Cells this call finished for the first time, by batch. */
@@ -29,18 +37,29 @@ export interface RecordResult {
  * lock is held from there to the commit
  * and no longer, so the recordings of a batch's fetches run side by side and queue only for that
  * last step. Postgres delivers the news when the transaction commits (in commit order, which is
- * also the order of the numbers) and never if it rolls back.
+ * also the order of the numbers) and never if it rolls back. A picture's cells carry their tiles,
+ * and so does their event. The transaction that ends a batch also queues its image stage.
  */
-export async function recordCells(tx: Sql, outcomes: CellOutcome[], workerId: string): Promise<RecordResult> {
+export async function recordCells(tx: Sql, outcomes: CellOutcome[], deps: RecordDeps): Promise<RecordResult> {
+  const { workerId } = deps;
   const result: RecordResult = { colored: new Map(), failed: new Map(), completed: [], completions: [] };
-  const toRow = (c: CellOutcome) => ({ row: c.row, col: c.col, color: c.color ?? null, error: c.error ?? null });
-  const recorded: { batchId: string; colored: ColoredCell[]; failed: FailedCell[] }[] = [];
+  const toRow = (c: CellOutcome): CellOutcomeRow => ({ row: c.row, col: c.col, color: c.color ?? null, error: c.error ?? null, tile: c.tile ?? null });
+  const recorded: { batchId: string; colored: ColoredCell[]; tiles: string[] | undefined; failed: FailedCell[] }[] = [];
   for (const [batchId, cells] of [...groupByBatch(outcomes)].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const { cells: colored, failedCells: failed } = splitOutcomes(await insertOutcomes(tx, batchId, cells.map(toRow), workerId));
-    if (colored.length + failed.length > 0) recorded.push({ batchId, colored, failed });
+    const rows = await insertOutcomes(tx, batchId, cells.map(toRow), workerId);
+    const colored: ColoredCell[] = [];
+    const tiles: string[] = [];
+    const failed: FailedCell[] = [];
+    for (const r of rows) {
+      if (r.color !== null) {
+        colored.push({ row: r.row, col: r.col, color: r.color });
+        if (r.tile) tiles.push(Buffer.from(r.tile.buffer, r.tile.byteOffset, r.tile.byteLength).toString('base64'));
+      } else if (r.error !== null) failed.push({ row: r.row, col: r.col, error: r.error });
+    }
+    if (colored.length + failed.length > 0) recorded.push({ batchId, colored, tiles: tiles.length === colored.length && tiles.length > 0 ? tiles : undefined, failed });
   }
 
-  for (const { batchId, colored, failed } of recorded) {
+  for (const { batchId, colored, tiles, failed } of recorded) {
     const last = (colored.at(-1) ?? failed.at(-1))!;
     // One event per kind: workers record one kind at a time (colours, or dead letters).
     const events = (colored.length > 0 ? 1 : 0) + (failed.length > 0 ? 1 : 0);
@@ -54,7 +73,7 @@ export async function recordCells(tx: Sql, outcomes: CellOutcome[], workerId: st
     if (colored.length > 0) {
       result.colored.set(batchId, colored);
       await insertCellEvent(tx, batchId, seq);
-      await emitInTransaction(tx, batchId, 'cells:colored', { batchId, seq: seq++, cells: colored, worker: workerId });
+      await emitInTransaction(tx, batchId, 'cells:colored', { batchId, seq: seq++, cells: colored, worker: workerId, ...(tiles ? { tiles } : {}) });
     }
     if (failed.length > 0) {
       result.failed.set(batchId, failed);
@@ -66,6 +85,7 @@ export async function recordCells(tx: Sql, outcomes: CellOutcome[], workerId: st
       result.completed.push(batchId);
       result.completions.push(completion);
       await emitInTransaction(tx, batchId, 'batch:completed', completion);
+      await queueImageJob(deps.boss, tx, batchId);
     }
   }
   return result;

@@ -1,6 +1,8 @@
 import type pg from 'pg';
+import type { PgBoss } from 'pg-boss';
 import { endBatch } from '../db/batches';
 import { withTransaction } from '../db/pool';
+import { queueImageJob } from '../queue/image-job';
 import { completedEvent } from '../realtime/events';
 import { emitInTransaction } from '../realtime/emitter';
 import { countBatchEnded } from '../telemetry/metrics';
@@ -11,13 +13,17 @@ import { inBatchTrace } from './batch-trace';
 /**
  * Ends a running batch early, as cancelled or expired: the guarded status change (which waits for
  * any worker recording its cells, then fences out every later one) and its one `batch:completed`
- * commit together, in the batch's trace. Null when the batch was not running (or does not exist).
+ * commit together with the batch's image stage, in the batch's trace. Null when the batch was not
+ * running (or does not exist).
  */
-export async function endRunningBatch(pool: pg.Pool, batchId: string, status: 'cancelled' | 'expired'): Promise<Batch | null> {
+export async function endRunningBatch(deps: { pool: pg.Pool; boss: PgBoss }, batchId: string, status: 'cancelled' | 'expired'): Promise<Batch | null> {
+  const { pool, boss } = deps;
   return inBatchTrace(pool, batchId, status === 'cancelled' ? 'batch cancel' : 'batch expire', async (span) => {
     const ended = await withTransaction(pool, async (tx) => {
       const ended = await endBatch(tx, batchId, status);
-      if (ended) await emitInTransaction(tx, batchId, 'batch:completed', completedEvent(ended));
+      if (!ended) return null;
+      await emitInTransaction(tx, batchId, 'batch:completed', completedEvent(ended));
+      await queueImageJob(boss, tx, batchId);
       return ended;
     });
     if (ended) {

@@ -14,11 +14,11 @@ import { endRunningBatch } from './end-batch';
 export async function expireOverdueBatches(deps: { pool: pg.Pool; boss: PgBoss }): Promise<string[]> {
   const expired: string[] = [];
   for (const id of await findOverdueBatches(deps.pool, 100)) {
-    const batch = await endRunningBatch(deps.pool, id, 'expired');
+    const batch = await endRunningBatch(deps, id, 'expired');
     if (!batch) continue;
     expired.push(id);
     // Housekeeping only: the batch is fenced already, and leftover jobs complete without painting.
-    await cancelQueuedJobs(deps.boss, id).catch(() => undefined);
+    await cancelQueuedJobs(deps.boss, batch).catch(() => undefined);
   }
   return expired;
 }

@@ -6,7 +6,7 @@ import { toExecutor } from '../db/sql';
 import { errorMessage } from '../errors';
 import type { Logger } from '../log';
 import { every } from '../lifecycle';
-import { CELL_QUEUE, type CellJobData } from '../queue/cell-job';
+import { type CellJobData, cellQueueOf } from '../queue/cell-job';
 import { ATTR, batchContext, failSpan, inSpan } from '../telemetry/trace';
 import type { Batch } from '../types';
 
@@ -31,7 +31,7 @@ export interface FanOutResult {
 const FIRST_CHUNK_MAX = 1000;
 
 /** What a fan-out needs of its batch; `traceParent` is the batch's stored trace (null when untraced). */
-export type FanOutBatch = Pick<Batch, 'id' | 'cols' | 'total' | 'enqueued' | 'priority'> & { traceParent: string | null };
+export type FanOutBatch = Pick<Batch, 'id' | 'kind' | 'workMs' | 'cols' | 'total' | 'enqueued' | 'priority'> & { traceParent: string | null };
 
 /**
  * Inserts the jobs of the batch's cells numbered [from, to) in row-major order, then moves the
@@ -40,7 +40,7 @@ export type FanOutBatch = Pick<Batch, 'id' | 'cols' | 'total' | 'enqueued' | 'pr
  */
 export async function enqueueChunk(deps: FanOutDeps, tx: pg.PoolClient, batch: FanOutBatch, from: number, chunkIndex: number): Promise<number | null> {
   const to = Math.min(batch.total, from + (from === 0 ? Math.min(deps.chunkSize, FIRST_CHUNK_MAX) : deps.chunkSize));
-  await deps.boss.insert(CELL_QUEUE, cellJobs(batch, from, to), { db: toExecutor(tx) });
+  await deps.boss.insert(cellQueueOf(batch), cellJobs(batch, from, to), { db: toExecutor(tx) });
   await deps.afterChunk?.(chunkIndex);
   return (await advanceEnqueued(tx, batch.id, from, to)) ? to : null;
 }

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { deleteEndedBatch, findBatchesPastRetention } from '../db/batches';
 import { deleteCellsOf } from '../db/cells';
+import { deleteImageOf } from '../db/images';
 import { withTransaction } from '../db/pool';
 import { deleteThroughputBefore } from '../db/throughput';
 import { deleteWorkersStoppedBefore } from '../db/workers';
@@ -12,8 +13,8 @@ import type { Logger } from '../log';
 export const THROUGHPUT_RETENTION_MINUTES = 60;
 
 /**
- * Deletes what has outlived the retention: batches that ended more than `days` ago, with their cells
- * and cell events, one batch per transaction so no lock is held for long, and workers that stopped
+ * Deletes what has outlived the retention: batches that ended more than `days` ago, with their cells,
+ * cell events and image, one batch per transaction so no lock is held for long, and workers that stopped
  * that long ago, and throughput samples older than an hour. pg-boss deletes the batches' jobs on the same schedule (the queues' `deleteAfterSeconds`
  * is set from the same setting). A running batch is never touched: its deadline ends it first.
  */
@@ -24,6 +25,7 @@ export async function applyRetention(pool: pg.Pool, days: number): Promise<{ bat
     for (const id of ids) {
       await withTransaction(pool, async (tx) => {
         const cells = await deleteCellsOf(tx, id);
+        await deleteImageOf(tx, id);
         if (await deleteEndedBatch(tx, id)) {
           deleted.batches++;
           deleted.cells += cells;

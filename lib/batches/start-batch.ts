@@ -6,6 +6,7 @@ import { countBatchStarted } from '../telemetry/metrics';
 import { ATTR, inSpan, linkToActive, traceParentOf } from '../telemetry/trace';
 import type { Batch, BatchInput } from '../types';
 import { admitClient, type BatchClient } from './client-limits';
+import { withPictureDefaults } from './validate';
 import { enqueueChunk, enqueueRest, type FanOutDeps, type FanOutResult, releaseFanOutLock } from './fan-out';
 
 /**
@@ -44,7 +45,8 @@ export async function startBatch(
         }
         const deadlineSeconds = input.deadlineSeconds ?? deps.defaultDeadlineSeconds;
         const owner = client ? { clientKey: client.key, ownerSession: client.session } : {};
-        const batch = await insertBatch(tx, { id, rows: input.rows, cols: input.cols, deadlineSeconds, priority, traceParent, idempotencyKey, ...owner });
+        const { rows, cols, kind, view, maxIterations, tileSize, workMs } = withPictureDefaults(input);
+        const batch = await insertBatch(tx, { id, rows, cols, kind, view, maxIterations, tileSize, workMs, deadlineSeconds, priority, traceParent, idempotencyKey, ...owner });
         if (!batch) {
           const existing = await findBatchByIdempotencyKey(tx, idempotencyKey!);
           if (!existing) throw new Error(`Idempotency key conflict without a batch holding it (key ${JSON.stringify(idempotencyKey)})`);

@@ -1,24 +1,36 @@
 import { PublicError } from '../errors';
-import type { BatchInput } from '../types';
+import { VIEW_LIMITS } from '../pictures/mandelbrot';
+import type { BatchInput, PictureView } from '../types';
 
 const DIMENSION_MAX = 1000;
 const DEADLINE_MAX = 7 * 24 * 3600;
 export const PRIORITY_MAX = 100;
-const KNOWN_FIELDS = ['rows', 'cols', 'deadlineSeconds', 'priority'];
+const KNOWN_FIELDS = ['rows', 'cols', 'deadlineSeconds', 'priority', 'kind', 'view', 'maxIterations', 'tileSize', 'workMs'];
+const PICTURE_FIELDS = ['view', 'maxIterations', 'tileSize'];
+/** The contract's default picture: the whole set. */
+export const DEFAULT_VIEW: PictureView = { x: -0.75, y: 0, width: 3.5 };
+export const DEFAULT_MAX_ITERATIONS = 500;
+export const DEFAULT_TILE_SIZE = 32;
+export const DEFAULT_MAX_PIXELS = 16_777_216;
+export const WORK_MS_MAX = 5000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Checks a `POST /api/batches` body: `rows` and `cols`, integers 1..1000, within the cell cap, and
- * optionally `deadlineSeconds` and `priority`; nothing else.
+ * optionally `deadlineSeconds`, `priority`, `kind` with a picture's `view`, `maxIterations` and
+ * `tileSize` (within the pixel cap), or a colour batch's `workMs`; nothing else.
  */
-export function parseBatchInput(body: unknown, maxCells: number): BatchInput {
+export function parseBatchInput(body: unknown, maxCells: number, maxPixels = DEFAULT_MAX_PIXELS): BatchInput {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new PublicError('invalid_input', 'The body must be a JSON object like {"rows": 20, "cols": 20}.');
   }
   const fields = body as Record<string, unknown>;
   const unknown = Object.keys(fields).filter((key) => !KNOWN_FIELDS.includes(key));
   if (unknown.length > 0) {
-    throw new PublicError('invalid_input', `Unknown field${unknown.length > 1 ? 's' : ''}: ${unknown.slice(0, 5).map(quote).join(', ')}. Send "rows" and "cols" (and optionally "deadlineSeconds" and "priority").`);
+    throw new PublicError(
+      'invalid_input',
+      `Unknown field${unknown.length > 1 ? 's' : ''}: ${unknown.slice(0, 5).map(quote).join(', ')}. Send "rows" and "cols" (and optionally "deadlineSeconds", "priority", "kind", "view", "maxIterations", "tileSize" and "workMs").`,
+    );
   }
   const rows = dimension(fields, 'rows');
   const cols = dimension(fields, 'cols');
@@ -40,7 +52,63 @@ export function parseBatchInput(body: unknown, maxCells: number): BatchInput {
     }
     input.priority = priority;
   }
+  const kind = fields.kind ?? 'colors';
+  if (kind !== 'colors' && kind !== 'mandelbrot') throw new PublicError('invalid_input', '"kind" must be "colors" (the default) or "mandelbrot".');
+  if (kind === 'mandelbrot') {
+    if (fields.workMs !== undefined) throw new PublicError('invalid_input', '"workMs" is for colour batches; a picture\'s work is its rendering.');
+    const tileSize = integerField(fields, 'tileSize', DEFAULT_TILE_SIZE, VIEW_LIMITS.minTileSize, VIEW_LIMITS.maxTileSize, 'pixels on a side of each tile');
+    const pixels = rows * cols * tileSize * tileSize;
+    if (pixels > maxPixels) {
+      throw new PublicError(
+        'too_many_pixels',
+        `${cols * tileSize} × ${rows * tileSize} is ${pixels} pixels; this server renders at most ${maxPixels} pixels per picture. Use fewer cells or a smaller "tileSize".`,
+      );
+    }
+    return {
+      ...input,
+      kind,
+      view: parseView(fields.view),
+      maxIterations: integerField(fields, 'maxIterations', DEFAULT_MAX_ITERATIONS, VIEW_LIMITS.minIterations, VIEW_LIMITS.maxIterations, 'iterations per pixel'),
+      tileSize,
+    };
+  }
+  const misplaced = PICTURE_FIELDS.filter((key) => fields[key] !== undefined);
+  if (misplaced.length > 0) throw new PublicError('invalid_input', `${misplaced.map(quote).join(', ')} only apply to pictures: send "kind": "mandelbrot" with them.`);
+  if (fields.kind !== undefined) input.kind = 'colors';
+  if (fields.workMs !== undefined) input.workMs = integerField(fields, 'workMs', 0, 0, WORK_MS_MAX, 'milliseconds of simulated work per cell');
   return input;
+}
+
+/** A picture input with the contract's defaults filled in (for callers that skip parseBatchInput, such as scripts). */
+export function withPictureDefaults(input: BatchInput): BatchInput {
+  if (input.kind !== 'mandelbrot') return input;
+  return { ...input, view: input.view ?? { ...DEFAULT_VIEW }, maxIterations: input.maxIterations ?? DEFAULT_MAX_ITERATIONS, tileSize: input.tileSize ?? DEFAULT_TILE_SIZE };
+}
+
+function integerField(fields: Record<string, unknown>, name: string, fallback: number, min: number, max: number, what: string): number {
+  const value = fields[name];
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new PublicError('invalid_input', `"${name}" must be an integer from ${min} to ${max} (${what}; default ${fallback}).`);
+  }
+  return value;
+}
+
+/** A picture's `view`: finite x and y within ±4 and a width from 1e-13 to 8; absent, the whole set. */
+function parseView(raw: unknown): PictureView {
+  if (raw === undefined) return { ...DEFAULT_VIEW };
+  const hint = 'like {"x": -0.75, "y": 0, "width": 3.5}: finite numbers, |x| and |y| at most 4, width from 1e-13 to 8';
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new PublicError('invalid_input', `"view" must be an object ${hint}.`);
+  const view = raw as Record<string, unknown>;
+  const extra = Object.keys(view).filter((key) => !['x', 'y', 'width'].includes(key));
+  if (extra.length > 0) throw new PublicError('invalid_input', `"view" has unknown field${extra.length > 1 ? 's' : ''} ${extra.slice(0, 5).map(quote).join(', ')}; it takes x, y and width.`);
+  const { x, y, width } = view;
+  const { maxAbsCenter, minWidth, maxWidth } = VIEW_LIMITS;
+  const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+  if (!finite(x) || !finite(y) || Math.abs(x) > maxAbsCenter || Math.abs(y) > maxAbsCenter || !finite(width) || width < minWidth || width > maxWidth) {
+    throw new PublicError('invalid_input', `"view" must be ${hint}.`);
+  }
+  return { x, y, width };
 }
 
 function dimension(fields: Record<string, unknown>, name: 'rows' | 'cols'): number {

@@ -1,4 +1,4 @@
-import type { Batch, BatchStatus, CellPosition } from '../types';
+import type { Batch, BatchKind, BatchStatus, CellPosition, PictureView } from '../types';
 import type { Sql } from './sql';
 
 /** All SQL for the `batches` table. */
@@ -20,12 +20,28 @@ interface BatchRow {
   seq: string;
   enqueued: number;
   priority: number;
+  kind: BatchKind;
+  view_x: number | null;
+  view_y: number | null;
+  view_width: number | null;
+  max_iterations: number | null;
+  tile_size: number | null;
+  work_ms: number;
+  image_at: Date | null;
 }
 
-const COLUMNS = 'id, rows, cols, total, done, failed, status, created_at, finished_at, deadline_at, last_row, last_col, last_worker, seq, enqueued, priority';
+const COLUMNS =
+  'id, rows, cols, total, done, failed, status, created_at, finished_at, deadline_at, last_row, last_col, last_worker, seq, enqueued, priority, ' +
+  'kind, view_x, view_y, view_width, max_iterations, tile_size, work_ms, image_at';
+
+/** The image's size in pixels: a pixel per cell for colours, a tile per cell for pictures. */
+export function imageSize(batch: Pick<Batch, 'rows' | 'cols' | 'tileSize'>): { width: number; height: number } {
+  const side = batch.tileSize ?? 1;
+  return { width: batch.cols * side, height: batch.rows * side };
+}
 
 export function toBatch(row: BatchRow): Batch {
-  return {
+  const batch: Batch = {
     id: row.id,
     rows: row.rows,
     cols: row.cols,
@@ -41,7 +57,16 @@ export function toBatch(row: BatchRow): Batch {
     seq: Number(row.seq),
     enqueued: row.enqueued,
     priority: row.priority,
+    kind: row.kind,
+    image: null,
   };
+  if (row.kind === 'mandelbrot') {
+    batch.view = { x: row.view_x!, y: row.view_y!, width: row.view_width! };
+    batch.maxIterations = row.max_iterations!;
+    batch.tileSize = row.tile_size!;
+  } else if (row.work_ms > 0) batch.workMs = row.work_ms;
+  if (row.image_at) batch.image = { url: `/api/batches/${row.id}/image.png`, ...imageSize(batch) };
+  return batch;
 }
 
 /**
@@ -61,11 +86,19 @@ export async function insertBatch(
     idempotencyKey?: string;
     clientKey?: string;
     ownerSession?: string;
+    kind?: BatchKind;
+    view?: PictureView;
+    maxIterations?: number;
+    tileSize?: number;
+    workMs?: number;
   },
 ): Promise<Batch | null> {
+  const picture = batch.kind === 'mandelbrot';
   const { rows } = await sql.query<BatchRow>(
-    `insert into batches (id, rows, cols, total, idempotency_key, deadline_at, priority, trace_parent, client_key, owner_session)
-     values ($1, $2::int, $3::int, $2::int * $3::int, $4, now() + make_interval(secs => $5), $6, $7, $8, $9)
+    `insert into batches (id, rows, cols, total, idempotency_key, deadline_at, priority, trace_parent, client_key, owner_session,
+                          kind, view_x, view_y, view_width, max_iterations, tile_size, work_ms)
+     values ($1, $2::int, $3::int, $2::int * $3::int, $4, now() + make_interval(secs => $5), $6, $7, $8, $9,
+             $10, $11, $12, $13, $14, $15, $16)
      on conflict (idempotency_key) where idempotency_key is not null do nothing
      returning ${COLUMNS}`,
     [
@@ -78,6 +111,13 @@ export async function insertBatch(
       batch.traceParent ?? null,
       batch.clientKey ?? null,
       batch.ownerSession ?? null,
+      batch.kind ?? 'colors',
+      picture ? batch.view!.x : null,
+      picture ? batch.view!.y : null,
+      picture ? batch.view!.width : null,
+      picture ? batch.maxIterations : null,
+      picture ? batch.tileSize : null,
+      picture ? 0 : (batch.workMs ?? 0),
     ],
   );
   return rows[0] ? toBatch(rows[0]) : null;
@@ -250,4 +290,22 @@ export async function findBatchesPastRetention(sql: Sql, days: number, limit: nu
 export async function deleteEndedBatch(sql: Sql, id: string): Promise<boolean> {
   const { rows } = await sql.query(`delete from batches where id = $1 and status <> 'running' returning 1`, [id]);
   return rows.length > 0;
+}
+
+/**
+ * Marks an ended batch's image as built, once: true for the one caller that moves it (who then
+ * announces it in the same transaction), false when it was built already.
+ */
+export async function markImageReady(sql: Sql, id: string): Promise<Batch | null> {
+  const { rows } = await sql.query<BatchRow>(
+    `update batches set image_at = now() where id = $1 and status <> 'running' and image_at is null returning ${COLUMNS}`,
+    [id],
+  );
+  return rows[0] ? toBatch(rows[0]) : null;
+}
+
+/** What a worker needs of a batch to paint its cells: its kind and its picture's parameters. */
+export async function findPaintParams(sql: Sql, ids: string[]): Promise<Map<string, Pick<Batch, 'id' | 'rows' | 'cols' | 'kind' | 'view' | 'maxIterations' | 'tileSize' | 'workMs'>>> {
+  const { rows } = await sql.query<BatchRow>(`select ${COLUMNS} from batches where id = any($1::uuid[])`, [ids]);
+  return new Map(rows.map((r) => [r.id, toBatch(r)]));
 }

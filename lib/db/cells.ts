@@ -9,6 +9,8 @@ export interface CellOutcomeRow {
   col: number;
   color: string | null;
   error: string | null;
+  /** A picture cell's pixels (see the glossary in lib/types.ts); absent for everything else. */
+  tile?: Uint8Array | null;
 }
 
 /** The recording a transaction writes its cells under: its own transaction id, unique for good. */
@@ -27,15 +29,26 @@ export async function insertOutcomes(sql: Sql, batchId: string, cells: CellOutco
   if (cells.length === 0) return [];
   const sorted = [...cells].sort((a, b) => a.row - b.row || a.col - b.col);
   const { rows } = await sql.query<CellOutcomeRow>(
-    `insert into cells (batch_id, row_no, col_no, color, error, worker_id, recording)
-     select $1, c.row_no, c.col_no, c.color, c.error, $6, ${THIS_RECORDING}
-       from unnest($2::int[], $3::int[], $4::text[], $5::text[]) as c (row_no, col_no, color, error)
+    `insert into cells (batch_id, row_no, col_no, color, error, worker_id, recording, tile)
+     select $1, c.row_no, c.col_no, c.color, c.error, $6, ${THIS_RECORDING}, c.tile
+       from unnest($2::int[], $3::int[], $4::text[], $5::text[], $7::bytea[]) as c (row_no, col_no, color, error, tile)
       where exists (select 1 from batches b where b.id = $1 and b.status = 'running')
      on conflict (batch_id, row_no, col_no) do nothing
      returning row_no as "row", col_no as "col", color, error`,
-    [batchId, sorted.map((c) => c.row), sorted.map((c) => c.col), sorted.map((c) => c.color), sorted.map((c) => c.error), workerId],
+    [
+      batchId,
+      sorted.map((c) => c.row),
+      sorted.map((c) => c.col),
+      sorted.map((c) => c.color),
+      sorted.map((c) => c.error),
+      workerId,
+      sorted.map((c) => (c.tile ? Buffer.from(c.tile.buffer, c.tile.byteOffset, c.tile.byteLength) : null)),
+    ],
   );
-  return rows;
+  if (!sorted.some((c) => c.tile)) return rows;
+  // The tiles are not read back: the caller's own copies go with the cells that were new.
+  const tiles = new Map(sorted.map((c) => [c.row * 65536 + c.col, c.tile]));
+  return rows.map((r) => ({ ...r, tile: tiles.get(r.row * 65536 + r.col) ?? null }));
 }
 
 /** Takes back the cells this transaction recorded for a batch that turned out to have ended. */
@@ -152,6 +165,65 @@ export class WorkerNames {
       this.names.push(name);
     }
     return w;
+  }
+}
+
+/** A picture cell's pixels as read back for the page or the image stage. */
+export interface TileRow {
+  row: number;
+  col: number;
+  tile: Buffer;
+}
+
+/**
+ * A picture's tiles, a page at a time in key order (all of them), or with `afterSeq` only those
+ * announced by events numbered after it, recording by recording (see outcomePages for why paging is
+ * safe). Pages are small: a tile is up to 12 KB.
+ */
+export async function* tilePages(sql: Sql, batchId: string, afterSeq = 0, pageRows = 256): AsyncGenerator<TileRow[]> {
+  if (afterSeq > 0) {
+    for (let seq = afterSeq; ; ) {
+      const { rows: events } = await sql.query<{ seq: string; recording: string }>(
+        'select seq, recording from cell_events where batch_id = $1 and seq > $2 order by seq limit $3',
+        [batchId, seq, 1],
+      );
+      if (events.length === 0) return;
+      const { rows } = await sql.query<TileRow>(
+        `select row_no as "row", col_no as "col", tile from cells where batch_id = $1 and recording = $2 and tile is not null`,
+        [batchId, events[0].recording],
+      );
+      if (rows.length > 0) yield rows;
+      seq = Number(events[0].seq);
+    }
+  }
+  yield* rowsInKeyOrder(sql, batchId, 'row_no as "row", col_no as "col", tile', 'and tile is not null', pageRows);
+}
+
+/**
+ * The coloured cells of grid rows [fromRow, toRow) in key order, as the image stage reads them: the
+ * colour of each and, for pictures, its tile. Cells without a colour are absent.
+ */
+export async function readImageBand(sql: Sql, batchId: string, fromRow: number, toRow: number): Promise<{ row: number; col: number; color: string; tile: Buffer | null }[]> {
+  const { rows } = await sql.query<{ row: number; col: number; color: string; tile: Buffer | null }>(
+    `select row_no as "row", col_no as "col", color, tile from cells
+      where batch_id = $1 and row_no >= $2 and row_no < $3 and color is not null
+      order by row_no, col_no`,
+    [batchId, fromRow, toRow],
+  );
+  return rows;
+}
+
+async function* rowsInKeyOrder<R extends { row: number; col: number }>(sql: Sql, batchId: string, columns: string, filter: string, pageRows: number): AsyncGenerator<R[]> {
+  for (let after = { row: -1, col: -1 }; ; ) {
+    const { rows } = await sql.query<R>(
+      `select ${columns} from cells
+        where batch_id = $1 and (row_no, col_no) > ($2, $3) ${filter}
+        order by row_no, col_no limit $4`,
+      [batchId, after.row, after.col, pageRows],
+    );
+    if (rows.length > 0) yield rows;
+    if (rows.length < pageRows) return;
+    after = rows[rows.length - 1];
   }
 }
 

@@ -16,8 +16,13 @@ export async function heartbeatWorker(sql: Sql, id: string, cellsServed: number)
   await sql.query('update workers set last_seen_at = now(), cells_served = cells_served + $2 where id = $1', [id, cellsServed]);
 }
 
+/** Records the cells the worker holds now, by batch id (an empty object when idle). */
+export async function setWorkerHolding(sql: Sql, id: string, holding: Record<string, number>): Promise<void> {
+  await sql.query('update workers set holding = $2 where id = $1', [id, JSON.stringify(holding)]);
+}
+
 export async function markWorkerStopped(sql: Sql, id: string): Promise<void> {
-  await sql.query('update workers set stopped_at = now() where id = $1', [id]);
+  await sql.query(`update workers set stopped_at = now(), holding = '{}' where id = $1`, [id]);
 }
 
 /** Records whether the worker has stopped taking cell jobs (intake paused) or taken them up again. */
@@ -79,4 +84,26 @@ export async function deleteWorkersStoppedBefore(sql: Sql, days: number): Promis
     [days],
   );
   return rows[0].n;
+}
+
+/**
+ * For each of these batches still running: its counters, and the cells each live worker (heard from
+ * within `withinSeconds`) says it holds of it.
+ */
+export async function readBatchActivity(
+  sql: Sql,
+  batchIds: string[],
+  withinSeconds: number,
+): Promise<{ id: string; total: number; enqueued: number; done: number; failed: number; inFlight: { worker: string; cells: number }[] }[]> {
+  const { rows } = await sql.query<{ id: string; total: number; enqueued: number; done: number; failed: number; in_flight: { worker: string; cells: number }[] }>(
+    `select b.id, b.total, b.enqueued, b.done, b.failed,
+            coalesce((select jsonb_agg(jsonb_build_object('worker', w.id, 'cells', (w.holding ->> b.id::text)::int) order by w.id)
+                        from workers w
+                       where w.holding ? b.id::text and w.stopped_at is null
+                         and w.last_seen_at > now() - make_interval(secs => $2)), '[]'::jsonb) as in_flight
+       from batches b
+      where b.id = any($1::uuid[]) and b.status = 'running'`,
+    [batchIds, withinSeconds],
+  );
+  return rows.map((r) => ({ id: r.id, total: r.total, enqueued: r.enqueued, done: r.done, failed: r.failed, inFlight: r.in_flight }));
 }

@@ -14,6 +14,7 @@ export interface RouteContext {
   pool: pg.Pool;
   log: Logger;
   maxCells: number;
+  maxPixels: number;
   fanoutChunkSize: number;
   batchDeadlineSeconds: number;
   allowedOrigins: readonly string[];
@@ -37,6 +38,7 @@ export function routeContext(): RouteContext {
     pool,
     log,
     maxCells: cfg.maxCells,
+    maxPixels: cfg.maxPixels,
     fanoutChunkSize: cfg.fanoutChunkSize,
     batchDeadlineSeconds: cfg.batchDeadlineSeconds,
     allowedOrigins: cfg.allowedOrigins,

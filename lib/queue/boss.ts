@@ -1,7 +1,8 @@
 import { PgBoss, type Queue } from 'pg-boss';
 import { config } from '../config';
 import type { Logger } from '../log';
-import { CELL_DEAD_LETTER_QUEUE, CELL_QUEUE, type CellQueueSettings, cellQueueOptions, deadLetterQueueOptions } from './cell-job';
+import { CELL_DEAD_LETTER_QUEUE, CELL_QUEUE, type CellQueueSettings, SLOW_CELL_QUEUE, cellQueueOptions, deadLetterQueueOptions, slowCellQueueOptions } from './cell-job';
+import { IMAGE_QUEUE, imageQueueOptions } from './image-job';
 
 export type BossRole = 'producer' | 'worker';
 
@@ -36,12 +37,14 @@ export async function startBoss(connectionString: string, role: BossRole, log: L
 }
 
 /**
- * Creates the cell queue and its dead-letter queue, or brings their settings up to date; safe to
+ * Creates the cell queues, their dead-letter queue and the image queue, or brings their settings up to date; safe to
  * call from every process.
  */
 export async function ensureQueues(boss: PgBoss, settings: CellQueueSettings): Promise<void> {
   await ensureQueue(boss, CELL_DEAD_LETTER_QUEUE, deadLetterQueueOptions(settings));
   await ensureQueue(boss, CELL_QUEUE, cellQueueOptions(settings));
+  await ensureQueue(boss, SLOW_CELL_QUEUE, slowCellQueueOptions(settings));
+  await ensureQueue(boss, IMAGE_QUEUE, imageQueueOptions(settings));
 }
 
 async function ensureQueue(boss: PgBoss, name: string, options: Omit<Queue, 'name'>) {

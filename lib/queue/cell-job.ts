@@ -1,11 +1,23 @@
 import type { Queue } from 'pg-boss';
+import type { BatchKind } from '../types';
 
 /**
  * The cell job's contract, imported by the producer (fan-out) and the worker alike:
  * one job per cell, named by its batch and position.
  */
 export const CELL_QUEUE = 'cell';
+/**
+ * Cells whose work takes real time (a picture's tiles, colour cells with simulated work), one job
+ * each like any cell, on a queue of their own: workers take a few at a time and record them as they
+ * finish, so a person watches them land one by one instead of a thousand at once.
+ */
+export const SLOW_CELL_QUEUE = 'cell-slow';
 export const CELL_DEAD_LETTER_QUEUE = 'cell-dead';
+
+/** The queue a batch's cell jobs go to. */
+export function cellQueueOf(batch: { kind: BatchKind; workMs?: number }): typeof CELL_QUEUE | typeof SLOW_CELL_QUEUE {
+  return batch.kind === 'mandelbrot' || (batch.workMs ?? 0) > 0 ? SLOW_CELL_QUEUE : CELL_QUEUE;
+}
 
 export interface CellJobData {
   batchId: string;
@@ -36,6 +48,14 @@ export function cellQueueOptions(settings: CellQueueSettings): Omit<Queue, 'name
     deadLetter: CELL_DEAD_LETTER_QUEUE,
     deleteAfterSeconds: settings.retentionDays * 24 * 60 * 60,
   };
+}
+
+/**
+ * Slow cells take real time: a fetch works its cells a few at a time, each under its own time limit,
+ * so the fetch as a whole gets a far longer backstop. A dead worker is still caught by its heartbeat.
+ */
+export function slowCellQueueOptions(settings: CellQueueSettings): Omit<Queue, 'name'> {
+  return { ...cellQueueOptions(settings), expireInSeconds: 3600 };
 }
 
 /** Dead letters are recorded once, quickly; they retry on their own if that fails. */

@@ -1,5 +1,5 @@
 import type { DashboardSnapshot, IntakeInfo } from '../dashboard/types';
-import type { Batch, BatchStatus, CellPosition, CellWorkers, ColoredCell, ErrorBody, FailedCell } from '../types';
+import type { Batch, BatchImage, BatchStatus, CellPosition, CellWorkers, ColoredCell, ErrorBody, FailedCell } from '../types';
 
 /**
  * The Socket.IO event maps of the public contract, typed once and imported by the server, the
@@ -24,6 +24,36 @@ export interface CellsColoredEvent extends Sequenced {
    * transaction, so the name is said once for all its cells.
    */
   worker?: string;
+  /**
+   * Extension, pictures only: each cell's tile, base64 of its tileSize² RGB pixels (row-major),
+   * in the order of `cells`.
+   */
+  tiles?: string[];
+}
+
+/** A batch's image is ready (see the contract's Pictures section). */
+export interface BatchImageEvent {
+  batchId: string;
+  image: BatchImage;
+}
+
+/**
+ * Extension: what the fan-out is doing right now, for the batch page's "what you are seeing" panel.
+ * Sent about once a second to a running batch's room (by each web server to its own sockets), and
+ * once more when it ends.
+ */
+export interface BatchActivityEvent {
+  batchId: string;
+  total: number;
+  /** Jobs in the queue: enqueued by the fan-out so far. */
+  enqueued: number;
+  /** Jobs waiting for a worker: enqueued, not finished and not held by any worker. */
+  queued: number;
+  /** Cells each worker holds right now (fetched, being worked on, not yet recorded), as it last said. */
+  inFlight: { worker: string; cells: number }[];
+  /** The tracker's count: cells finished with a colour, and failed for good. */
+  done: number;
+  failed: number;
 }
 
 /** Extension: cells whose jobs exhausted their retries. */
@@ -83,6 +113,8 @@ export interface ServerToClientEvents {
   'cells:colored': (event: CellsColoredEvent) => void;
   'cells:failed': (event: CellsFailedEvent) => void;
   'batch:completed': (event: BatchCompletedEvent) => void;
+  'batch:image': (event: BatchImageEvent) => void;
+  'batch:activity': (event: BatchActivityEvent) => void;
 }
 
 export interface ClientToServerEvents {

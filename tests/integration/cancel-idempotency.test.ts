@@ -31,7 +31,7 @@ describe('cancel', () => {
     const { batch } = await startBatch(await deps(), { rows: 10, cols: 10 });
     const heard = record(watcher);
     await join(watcher, batch.id, heard);
-    await withTransaction(db.pool, (tx) => recordCells(tx, cellJobs(batch.id, [[0, 0], [0, 1]]), 'w-1'));
+    await withTransaction(db.pool, async (tx) => recordCells(tx, cellJobs(batch.id, [[0, 0], [0, 1]]), { boss: await db.boss(), workerId: 'w-1' }));
 
     const { batch: cancelled, jobsCancelled } = await cancelBatch({ pool: db.pool, boss: await db.boss() }, batch.id);
     await jobsCancelled;
@@ -39,7 +39,7 @@ describe('cancel', () => {
     expect(cancelled.finishedAt).not.toBeNull();
 
     // A worker that took a job before the cancel records nothing after it.
-    const late = await withTransaction(db.pool, (tx) => recordCells(tx, cellJobs(batch.id, [[5, 5]]), 'w-2'));
+    const late = await withTransaction(db.pool, async (tx) => recordCells(tx, cellJobs(batch.id, [[5, 5]]), { boss: await db.boss(), workerId: 'w-2' }));
     expect(late.colored.size).toBe(0);
     expect(await listCells(db.pool, batch.id)).toHaveLength(2);
 
@@ -58,7 +58,7 @@ describe('cancel', () => {
     const client = await db.pool.connect();
     try {
       await client.query('begin');
-      await recordCells(client, cellJobs(batch.id, [[0, 0]]), 'w-1');
+      await recordCells(client, cellJobs(batch.id, [[0, 0]]), { boss: await db.boss(), workerId: 'w-1' });
       // The worker's transaction holds the batch row; the cancel has to wait for it.
       const cancelling = cancelBatch({ pool: db.pool, boss: await db.boss() }, batch.id);
       let settled = false;

@@ -114,7 +114,7 @@ describe('colour by worker: the data', () => {
     // A batch without jobs: only these recordings touch it.
     const batch = (await insertBatch(db.pool, { id: randomUUID(), rows: 2, cols: 2, deadlineSeconds: 600 }))!;
     const record = (cells: { row: number; col: number; color?: string; error?: string }[], worker: string) =>
-      withTransaction(db.pool, (tx) => recordCells(tx, cells.map((c) => ({ batchId: batch.id, ...c }) as CellOutcome), worker));
+      withTransaction(db.pool, async (tx) => recordCells(tx, cells.map((c) => ({ batchId: batch.id, ...c }) as CellOutcome), { boss: await db.boss(), workerId: worker }));
     await record([{ row: 0, col: 0, color: '#111111' }, { row: 1, col: 1, color: '#111111' }], 'w-a');
     await record([{ row: 0, col: 1, color: '#222222' }], 'w-b');
     await record([{ row: 1, col: 0, error: 'boom' }], 'w-dead');

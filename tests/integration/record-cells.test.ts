@@ -20,7 +20,7 @@ async function newBatch(rows: number, cols: number) {
 
 const job = (batchId: string, row: number, col: number) => ({ batchId, row, col });
 const record = (cells: { batchId: string; row: number; col: number }[], worker: string, color: string) =>
-  withTransaction(db.pool, (client) => recordCells(client, cells.map((c) => ({ ...c, color })), worker));
+  withTransaction(db.pool, async (client) => recordCells(client, cells.map((c) => ({ ...c, color })), { boss: await db.boss(), workerId: worker }));
 
 describe('recording cells (first write wins, counted once)', () => {
   it('keeps the first colour and counts a cell delivered twice once', async () => {
@@ -118,7 +118,7 @@ describe('recording cells (first write wins, counted once)', () => {
   it('counts a failed cell once, and never over a colour', async () => {
     const batch = await newBatch(1, 2);
     const fail = (row: number, col: number, worker: string) =>
-      withTransaction(db.pool, (client) => recordCells(client, [{ batchId: batch.id, row, col, error: 'poisoned' }], worker));
+      withTransaction(db.pool, async (client) => recordCells(client, [{ batchId: batch.id, row, col, error: 'poisoned' }], { boss: await db.boss(), workerId: worker }));
     await record([job(batch.id, 0, 0)], 'w-1', '#00FF00');
     const overColour = await fail(0, 0, 'w-2');
     expect(overColour.failed.size).toBe(0);

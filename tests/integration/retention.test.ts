@@ -19,7 +19,7 @@ afterAll(() => db.drop());
 async function batchWithCells(finish: boolean) {
   const batch = (await insertBatch(db.pool, { id: randomUUID(), rows: 2, cols: 2, deadlineSeconds: 600 }))!;
   const cells = [[0, 0], [0, 1], [1, 0], [1, 1]].slice(0, finish ? 4 : 3).map(([row, col]) => ({ batchId: batch.id, row, col, color: '#123456' }));
-  await withTransaction(db.pool, (tx) => recordCells(tx, cells, 'w-1'));
+  await withTransaction(db.pool, async (tx) => recordCells(tx, cells, { boss: await db.boss(), workerId: 'w-1' }));
   return batch.id;
 }
 

@@ -17,13 +17,13 @@ export async function POST(request: Request) {
     assertOrigin(request, ctx.allowedOrigins);
     strictQuery(request);
     const idempotencyKey = parseIdempotencyKey(request.headers.get('idempotency-key'));
-    const input = parseBatchInput(await readJsonBody(request, BODY_LIMIT_BYTES), ctx.maxCells);
+    const input = parseBatchInput(await readJsonBody(request, BODY_LIMIT_BYTES), ctx.maxCells, ctx.maxPixels);
     const existingSession = readSession(request);
     const session = existingSession ?? newSession();
     const client = { key: clientKeyOf(request), session: hashSession(session), limits: ctx.clientLimits };
     const deps = { pool: ctx.pool, boss: await ctx.boss(), chunkSize: ctx.fanoutChunkSize, defaultDeadlineSeconds: ctx.batchDeadlineSeconds };
     const { batch, created, fanOut } = await startBatch(deps, input, idempotencyKey, client);
-    if (created) ctx.log.info('batch started', { batchId: batch.id, rows: batch.rows, cols: batch.cols, priority: batch.priority });
+    if (created) ctx.log.info('batch started', { batchId: batch.id, kind: batch.kind, rows: batch.rows, cols: batch.cols, priority: batch.priority });
     // The rest of the jobs go in after the answer; a failure is left to the web servers' resumer.
     void fanOut?.then((result) => {
       if (result.outcome === 'failed') ctx.log.warn('fan-out stopped; it will be resumed', { batchId: batch.id, ...result });

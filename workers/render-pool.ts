@@ -1,0 +1,214 @@
+/**
+ * Render threads: picture tiles are rendered on `node:worker_threads` threads so that a worker
+ * process's event loop — its pg-boss heartbeats, its database writes, the other cells of its
+ * fetch — never waits for arithmetic.
+ *
+ * A tile's time limit runs from the moment a thread starts it, not from when it was queued. A
+ * thread that overruns is terminated (JavaScript cannot interrupt a running loop any other way)
+ * and a fresh one takes its place, so a hung tile never keeps a thread.
+ */
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { PictureParams } from '../lib/pictures/mandelbrot';
+
+/** Main thread → render thread. */
+export interface RenderRequest {
+  id: number;
+  params: PictureParams;
+  row: number;
+  col: number;
+}
+
+/** Render thread → main thread. */
+export type RenderReply = { type: 'ready' } | { type: 'done'; id: number; rgb: Uint8Array } | { type: 'error'; id: number; message: string };
+
+export interface RenderOptions {
+  /** Longest the tile may take once a thread has started it. */
+  timeoutMs: number;
+  /** Aborting removes a queued tile, or stops its thread if it is being rendered. */
+  signal?: AbortSignal;
+}
+
+/** A tile that ran past its time limit; its thread was terminated. */
+export class TileTimeoutError extends Error {
+  override name = 'TileTimeoutError';
+  constructor(
+    readonly row: number,
+    readonly col: number,
+    readonly timeoutMs: number,
+  ) {
+    super(`tile (${row}, ${col}) took longer than its limit of ${timeoutMs} ms to render; its render thread was stopped and replaced`);
+  }
+}
+
+/** A render thread that failed: it could not start, or it died mid-tile. */
+export class RenderThreadError extends Error {
+  override name = 'RenderThreadError';
+}
+
+interface Task {
+  id: number;
+  request: RenderRequest;
+  timeoutMs: number;
+  signal?: AbortSignal;
+  onAbort?: () => void;
+  timer?: NodeJS.Timeout;
+  resolve(rgb: Uint8Array): void;
+  reject(err: unknown): void;
+}
+
+interface Slot {
+  worker: Worker;
+  ready: boolean;
+  task?: Task;
+}
+
+const THREAD_ENTRY = new URL('./render-thread.ts', import.meta.url);
+
+/**
+ * How a thread loads TypeScript. A process started with tsx (`node --import tsx`, or the `tsx`
+ * command) passes it on through execArgv, which threads inherit; one that was not (Vitest's test
+ * processes) gets tsx's loader added, so render-thread.ts loads the same way everywhere.
+ */
+function threadExecArgv(): string[] | undefined {
+  if (process.execArgv.some((arg) => /(^|[\\/])tsx([\\/]|$)/.test(arg))) return undefined;
+  const loader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+  return [...process.execArgv, '--import', loader];
+}
+
+export class RenderPool {
+  private readonly threads: number;
+  private readonly slots = new Set<Slot>();
+  private readonly queue: Task[] = [];
+  private nextId = 1;
+  private closed = false;
+  private readonly execArgv = threadExecArgv();
+
+  /** Threads start when the first tiles arrive, not here, so an idle pool costs nothing. */
+  constructor(threads = 1) {
+    if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`a render pool needs a whole number of threads, at least 1; got ${threads}`);
+    this.threads = threads;
+  }
+
+  /** Threads alive now (starting or started); 0 after close(). */
+  get size(): number {
+    return this.slots.size;
+  }
+
+  /** The tile of cell (row, col): tileSize² RGB pixels, as renderTile gives them. */
+  render(params: PictureParams, row: number, col: number, opts: RenderOptions): Promise<Uint8Array> {
+    if (this.closed) return Promise.reject(new RenderThreadError(`the render pool is closed; tile (${row}, ${col}) was not rendered`));
+    const { signal, timeoutMs } = opts;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const id = this.nextId++;
+      const task: Task = { id, request: { id, params, row, col }, timeoutMs, signal, resolve, reject };
+      if (signal) {
+        task.onAbort = () => this.abort(task, signal.reason);
+        signal.addEventListener('abort', task.onAbort, { once: true });
+      }
+      this.queue.push(task);
+      this.dispatch();
+    });
+  }
+
+  /** Rejects what is queued or running and ends every thread. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const error = new RenderThreadError('the render pool was closed before this tile was rendered');
+    for (const task of this.queue.splice(0)) this.settle(task, error);
+    const exits: Promise<number>[] = [];
+    for (const slot of this.slots) {
+      if (slot.task) this.settle(slot.task, error);
+      exits.push(slot.worker.terminate());
+    }
+    this.slots.clear();
+    await Promise.all(exits);
+  }
+
+  /** Gives queued tiles to idle threads, and starts threads while tiles wait and there is room. */
+  private dispatch(): void {
+    if (this.closed) return;
+    for (const slot of this.slots) {
+      if (this.queue.length === 0) break;
+      if (slot.ready && !slot.task) this.start(slot, this.queue.shift()!);
+    }
+    let starting = [...this.slots].filter((s) => !s.ready).length;
+    while (this.queue.length > starting && this.slots.size < this.threads) {
+      this.spawn();
+      starting++;
+    }
+  }
+
+  private start(slot: Slot, task: Task): void {
+    slot.task = task;
+    task.timer = setTimeout(() => {
+      this.retire(slot);
+      this.settle(task, new TileTimeoutError(task.request.row, task.request.col, task.timeoutMs));
+    }, task.timeoutMs);
+    slot.worker.postMessage(task.request);
+  }
+
+  private spawn(): void {
+    const worker = new Worker(THREAD_ENTRY, { execArgv: this.execArgv, name: 'render-thread' });
+    const slot: Slot = { worker, ready: false };
+    this.slots.add(slot);
+    worker.on('message', (reply: RenderReply) => {
+      if (reply.type === 'ready') {
+        slot.ready = true;
+        this.dispatch();
+        return;
+      }
+      const task = slot.task;
+      if (!task || task.id !== reply.id) return;
+      slot.task = undefined;
+      if (reply.type === 'done') this.settle(task, undefined, reply.rgb);
+      else this.settle(task, new RenderThreadError(`rendering tile (${task.request.row}, ${task.request.col}) failed: ${reply.message}`));
+      this.dispatch();
+    });
+    worker.on('error', (err) => this.lost(slot, err));
+    worker.on('exit', (code) => this.lost(slot, new RenderThreadError(`render thread exited with code ${code}`)));
+  }
+
+  /** A thread died on its own (an uncaught error, an exit). */
+  private lost(slot: Slot, err: Error): void {
+    if (!this.slots.delete(slot)) return;
+    const { row, col } = slot.task?.request ?? {};
+    if (slot.task) this.settle(slot.task, new RenderThreadError(`the render thread died while rendering tile (${row}, ${col}): ${err.message}`, { cause: err }));
+    if (!slot.ready) {
+      // It never started: the next one most likely would not either, so fail what waits instead
+      // of starting threads in a loop. The next render() tries again.
+      const error = new RenderThreadError(`a render thread could not start: ${err.message}`, { cause: err });
+      for (const task of this.queue.splice(0)) this.settle(task, error);
+      return;
+    }
+    this.dispatch();
+  }
+
+  /** Stops a thread whose tile is no longer wanted or overran; dispatch() starts a replacement. */
+  private retire(slot: Slot): void {
+    if (!this.slots.delete(slot)) return;
+    slot.task = undefined;
+    slot.worker.removeAllListeners('message');
+    // Its 'error'/'exit' must not reach lost(): the slot is already gone, so they are no-ops.
+    void slot.worker.terminate();
+    this.dispatch();
+  }
+
+  private abort(task: Task, reason: unknown): void {
+    const queued = this.queue.indexOf(task);
+    if (queued >= 0) this.queue.splice(queued, 1);
+    else {
+      for (const slot of this.slots) if (slot.task === task) this.retire(slot);
+    }
+    this.settle(task, reason);
+  }
+
+  private settle(task: Task, err: unknown, rgb?: Uint8Array): void {
+    clearTimeout(task.timer);
+    if (task.onAbort) task.signal?.removeEventListener('abort', task.onAbort);
+    if (err === undefined && rgb) task.resolve(rgb);
+    else task.reject(err);
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * Entry of one render thread (see render-pool.ts): renders the tiles it is sent, one at a time,
+ * and sends each back with its buffer transferred, not copied.
+ */
+import { parentPort } from 'node:worker_threads';
+import { renderTile } from '../lib/pictures/mandelbrot';
+import type { RenderReply, RenderRequest } from './render-pool';
+
+if (!parentPort) throw new Error('render-thread.ts runs as a worker thread of a RenderPool, not on its own');
+const port = parentPort;
+
+port.on('message', (task: RenderRequest) => {
+  let reply: RenderReply;
+  try {
+    const rgb = renderTile(task.params, task.row, task.col);
+    reply = { type: 'done', id: task.id, rgb };
+    port.postMessage(reply, [rgb.buffer as ArrayBuffer]);
+  } catch (err) {
+    reply = { type: 'error', id: task.id, message: err instanceof Error ? err.message : String(err) };
+    port.postMessage(reply);
+  }
+});
+
+// Sent once the module graph (and the TypeScript loader before it) has loaded, so a tile's time
+// limit never includes the thread's start-up.
+port.postMessage({ type: 'ready' } satisfies RenderReply);
