@@ -18,9 +18,14 @@ import zlib from 'node:zlib';
 export type PngSink = (part: Buffer) => void | Promise<void>;
 
 /**
- * How rows are filtered. `adaptive` tries all five PNG filters per row and keeps the one with the
- * smallest sum of absolute bytes (libpng's heuristic), which suits both smooth gradients and flat
- * areas; the others fix one filter for every row.
+ * How rows are filtered: one filter for every row, or `adaptive`, which tries all five per row and
+ * keeps the one with the smallest sum of absolute bytes (libpng's heuristic).
+ *
+ * The default is `none`. Our pictures are palette-mapped (a few thousand exact colours) and the
+ * colours image is random, so raw pixels repeat exactly and deflate's matches find them, while
+ * any filter turns them into differences that repeat less. Measured on 4096 × 4096 renders at
+ * level 6: the whole set 3.1 MB with none vs 3.4–3.5 MB filtered, Seahorse Valley 13.9 MB vs
+ * 18.4–18.8 MB, and `none` is 1.5–3× faster. Smooth photographic images would favour `adaptive`.
  */
 export type PngFilter = 'none' | 'sub' | 'up' | 'average' | 'paeth' | 'adaptive';
 
@@ -57,6 +62,7 @@ export class PngEncoder {
   private readonly candidates: Buffer[];
   private rowsWritten = 0;
   private started = false;
+  private busy = false;
   private state: 'open' | 'finishing' | 'done' | 'failed' = 'open';
   private failure: unknown;
   private readonly drained: Promise<void>;
@@ -72,7 +78,7 @@ export class PngEncoder {
     }
     this.width = width;
     this.height = height;
-    this.filter = options.filter ?? 'adaptive';
+    this.filter = options.filter ?? 'none';
     this.idatSize = options.idatSize ?? 64 * 1024;
     if (!Number.isInteger(this.idatSize) || this.idatSize < 1) throw new RangeError(`idatSize must be a positive integer, got ${this.idatSize}`);
     this.sink = sink;
@@ -107,13 +113,22 @@ export class PngEncoder {
     if (this.rowsWritten + rowCount > this.height) {
       throw new RangeError(`PNG is ${this.height} rows high; ${this.rowsWritten} written, ${rowCount} more is too many`);
     }
-    await this.start();
-    for (let r = 0; r < rowCount; r++) {
-      const row = rgba.subarray(r * this.stride, (r + 1) * this.stride);
-      await this.append(this.filterRow(row));
-      // The next row's Up/Average/Paeth look at this one; copy it, the caller may reuse its buffer.
-      this.previous.set(row);
-      this.rowsWritten++;
+    this.busy = true;
+    try {
+      await this.start();
+      for (let r = 0; r < rowCount; r++) {
+        const row = rgba.subarray(r * this.stride, (r + 1) * this.stride);
+        await this.append(this.filterRow(row));
+        // The next row's Up/Average/Paeth look at this one; copy it, the caller may reuse its buffer.
+        if (this.filter !== 'none' && this.filter !== 'sub') this.previous.set(row);
+        this.rowsWritten++;
+      }
+    } catch (error) {
+      // Rows may have reached zlib half-way: nothing sensible can follow.
+      if (this.state !== 'failed') this.fail(error);
+      throw error;
+    } finally {
+      this.busy = false;
     }
   }
 
@@ -145,6 +160,8 @@ export class PngEncoder {
   }
 
   private assertOpen(what: string): void {
+    // Rows must arrive in order, and the bound on memory relies on each call being awaited.
+    if (this.busy) throw new Error(`PNG encoder is still writing rows; await writeRows before calling ${what}`);
     if (this.state === 'failed') throw new Error(`PNG encoder failed; cannot ${what}`, { cause: this.failure });
     if (this.state !== 'open') throw new Error(`PNG encoder is ${this.state}; cannot ${what}`);
   }
@@ -164,7 +181,7 @@ export class PngEncoder {
     ihdr[8] = 8; // bit depth
     ihdr[9] = 6; // colour type: RGBA
     ihdr[10] = 0; // compression: deflate
-    ihdr[11] = 0; // filter method: adaptive per row
+    ihdr[11] = 0; // filter method 0: a filter type byte on each row
     ihdr[12] = 0; // no interlace
     await this.sink(Buffer.concat([SIGNATURE, chunk('IHDR', ihdr)]));
   }
@@ -253,12 +270,14 @@ export class PngEncoder {
 /**
  * Writes filter `type` of `row` into `out` (filter byte first) and returns the sum of the
  * filtered bytes taken as signed values, the usual estimate of how well the line compresses.
- * One loop per type: this runs five times per row for every pixel of a large picture.
+ * One branch-free loop per type, the first pixel (which has no left neighbour) done apart: this
+ * runs five times over every byte of a large picture.
  */
 function applyFilter(type: number, row: Uint8Array, prev: Uint8Array, out: Buffer, len: number): number {
   out[0] = type;
   let score = 0;
-  let v: number;
+  let v = 0;
+  const first = Math.min(BPP, len);
   switch (type) {
     case 0:
       for (let i = 0; i < len; i++) {
@@ -268,8 +287,13 @@ function applyFilter(type: number, row: Uint8Array, prev: Uint8Array, out: Buffe
       }
       break;
     case 1:
-      for (let i = 0; i < len; i++) {
-        v = (row[i] - (i >= BPP ? row[i - BPP] : 0)) & 0xff;
+      for (let i = 0; i < first; i++) {
+        v = row[i];
+        out[i + 1] = v;
+        score += v < 128 ? v : 256 - v;
+      }
+      for (let i = BPP; i < len; i++) {
+        v = (row[i] - row[i - BPP]) & 0xff;
         out[i + 1] = v;
         score += v < 128 ? v : 256 - v;
       }
@@ -282,31 +306,37 @@ function applyFilter(type: number, row: Uint8Array, prev: Uint8Array, out: Buffe
       }
       break;
     case 3:
-      for (let i = 0; i < len; i++) {
-        v = (row[i] - (((i >= BPP ? row[i - BPP] : 0) + prev[i]) >> 1)) & 0xff;
+      for (let i = 0; i < first; i++) {
+        v = (row[i] - (prev[i] >> 1)) & 0xff;
+        out[i + 1] = v;
+        score += v < 128 ? v : 256 - v;
+      }
+      for (let i = BPP; i < len; i++) {
+        v = (row[i] - ((row[i - BPP] + prev[i]) >> 1)) & 0xff;
         out[i + 1] = v;
         score += v < 128 ? v : 256 - v;
       }
       break;
     default:
-      for (let i = 0; i < len; i++) {
-        const a = i >= BPP ? row[i - BPP] : 0;
-        const c = i >= BPP ? prev[i - BPP] : 0;
-        v = (row[i] - paeth(a, prev[i], c)) & 0xff;
+      // With no left or upper-left neighbour, Paeth predicts from the byte above.
+      for (let i = 0; i < first; i++) {
+        v = (row[i] - prev[i]) & 0xff;
+        out[i + 1] = v;
+        score += v < 128 ? v : 256 - v;
+      }
+      for (let i = BPP; i < len; i++) {
+        const a = row[i - BPP];
+        const b = prev[i];
+        const c = prev[i - BPP];
+        const pa = b > c ? b - c : c - b; // |p − a| with p = a + b − c
+        const pb = a > c ? a - c : c - a; // |p − b|
+        const pc = a + b - c - c > 0 ? a + b - c - c : c + c - a - b; // |p − c|
+        v = (row[i] - (pa <= pb && pa <= pc ? a : pb <= pc ? b : c)) & 0xff;
         out[i + 1] = v;
         score += v < 128 ? v : 256 - v;
       }
   }
   return score;
-}
-
-function paeth(a: number, b: number, c: number): number {
-  const p = a + b - c;
-  const pa = Math.abs(p - a);
-  const pb = Math.abs(p - b);
-  const pc = Math.abs(p - c);
-  if (pa <= pb && pa <= pc) return a;
-  return pb <= pc ? b : c;
 }
 
 /** A PNG chunk: length, type, data, CRC-32 of type and data. */

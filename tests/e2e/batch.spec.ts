@@ -20,6 +20,7 @@ async function compareGridWithApi(page: Page, batchId: string) {
 
 async function startFromPage(page: Page, rows: number, cols: number) {
   await page.goto('/');
+  await page.getByLabel('Random colours').check();
   await page.getByLabel('Rows').fill(String(rows));
   await page.getByLabel('Cols').fill(String(cols));
   const clickedAt = Date.now();

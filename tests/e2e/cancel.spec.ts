@@ -5,6 +5,7 @@ import { expect, test } from '@playwright/test';
 
 test('the Cancel button stops a running batch and the banner says so', async ({ page }) => {
   await page.goto('/');
+  await page.getByLabel('Random colours').check();
   await page.getByLabel('Rows').fill('400');
   await page.getByLabel('Cols').fill('400');
   await page.getByRole('button', { name: 'Start' }).click();

@@ -61,6 +61,7 @@ async function expectColouredByWorker(page: Page, stored: StoredCells) {
 
 test('colour by worker: the grid shows which worker painted each cell, the legend counts them, and toggling back restores the colours', async ({ page }, testInfo) => {
   await page.goto('/');
+  await page.getByLabel('Random colours').check();
   await page.getByLabel('Rows').fill(String(ROWS));
   await page.getByLabel('Cols').fill(String(COLS));
   await page.getByRole('button', { name: 'Start' }).click();

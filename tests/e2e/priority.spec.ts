@@ -2,6 +2,7 @@ import { expect, test } from '@playwright/test';
 
 test('the start form takes an optional priority; the batch page and the dashboard show it', async ({ page }) => {
   await page.goto('/');
+  await page.getByLabel('Random colours').check();
   await page.getByLabel('Rows').fill('10');
   await page.getByLabel('Cols').fill('10');
   const priority = page.getByLabel(/Priority/);
@@ -21,6 +22,7 @@ test('the start form takes an optional priority; the batch page and the dashboar
 
   // Left empty, the server's default applies.
   await page.goto('/');
+  await page.getByLabel('Random colours').check();
   await page.getByLabel('Rows').fill('2');
   await page.getByLabel('Cols').fill('2');
   await page.getByRole('button', { name: 'Start' }).click();

@@ -30,6 +30,7 @@ test('home, batch and dashboard pages run under the CSP with no violations, and 
   await expect(page.getByRole('heading', { name: 'Recent batches' })).toBeVisible();
   expect(await problems()).toEqual([]);
 
+  await page.getByLabel('Random colours').check();
   await page.getByLabel('Rows').fill('30');
   await page.getByLabel('Cols').fill('30');
   await page.getByRole('button', { name: 'Start' }).click();
@@ -94,6 +95,7 @@ test('a viewer from another session sees no Cancel button, only a note', async (
 
 async function viewerAndOwner(page: Page, browser: Browser) {
   await page.goto('/');
+  await page.getByLabel('Random colours').check();
   await page.getByLabel('Rows').fill('400');
   await page.getByLabel('Cols').fill('400');
   await page.getByRole('button', { name: 'Start' }).click();

@@ -38,7 +38,7 @@ export function sessionCookieOf(answer: { headers: Headers }): string | null {
 /** What a request could have created: batch rows and cell jobs. */
 export async function createdCounts(pool: pg.Pool): Promise<{ batches: number; jobs: number }> {
   const { rows } = await pool.query<{ batches: number; jobs: number }>(
-    `select (select count(*)::int from batches) as batches, (select count(*)::int from pgboss.job where name = 'cell') as jobs`,
+    `select (select count(*)::int from batches) as batches, (select count(*)::int from pgboss.job where name in ('cell', 'cell-slow')) as jobs`,
   );
   return rows[0];
 }

@@ -1,0 +1,66 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { renderTile, type PictureParams } from '../../lib/pictures/mandelbrot';
+import { RenderPool, TileTimeoutError } from '../../workers/render-pool';
+
+const whole: PictureParams = { view: { x: -0.75, y: 0, width: 3.5 }, maxIterations: 500, tileSize: 16, rows: 4, cols: 4 };
+/** Centred on c = 0, inside the set: every pixel runs all its iterations, so it takes a while. */
+const slow: PictureParams = { view: { x: 0, y: 0, width: 0.01 }, maxIterations: 100_000, tileSize: 64, rows: 1, cols: 1 };
+
+let pool: RenderPool | undefined;
+afterEach(async () => {
+  await pool?.close();
+  pool = undefined;
+});
+
+describe('RenderPool', () => {
+  it('renders the same bytes as renderTile, on another thread', async () => {
+    pool = new RenderPool(2);
+    const cells = [...Array(whole.rows * whole.cols).keys()].map((i) => [Math.floor(i / whole.cols), i % whole.cols] as const);
+    const tiles = await Promise.all(cells.map(([row, col]) => pool!.render(whole, row, col, { timeoutMs: 30_000 })));
+    cells.forEach(([row, col], i) => {
+      expect(tiles[i]).toBeInstanceOf(Uint8Array);
+      expect(Buffer.from(tiles[i]).equals(Buffer.from(renderTile(whole, row, col)))).toBe(true);
+    });
+  });
+
+  it('rejects a tile over its time limit, naming the cell, and renders afterwards', async () => {
+    pool = new RenderPool(1);
+    const late = pool.render(slow, 0, 0, { timeoutMs: 300 });
+    // Queued behind the slow tile for longer than its own limit: it must still render, because
+    // a limit starts when a thread takes the tile, not when it is queued.
+    const next = pool.render(whole, 1, 2, { timeoutMs: 250 });
+    await expect(late).rejects.toThrow(TileTimeoutError);
+    await expect(late).rejects.toThrow(/tile \(0, 0\).*300 ms/);
+    expect(Buffer.from(await next).equals(Buffer.from(renderTile(whole, 1, 2)))).toBe(true);
+    expect(pool.size).toBe(1);
+  });
+
+  it('drops a queued tile whose signal aborts, and stops a running one', async () => {
+    pool = new RenderPool(1);
+    const running = new AbortController();
+    const queued = new AbortController();
+    const first = pool.render(slow, 0, 0, { timeoutMs: 60_000, signal: running.signal });
+    const second = pool.render(slow, 0, 0, { timeoutMs: 60_000, signal: queued.signal });
+    queued.abort(new Error('batch cancelled'));
+    await expect(second).rejects.toThrow('batch cancelled');
+    running.abort(new Error('fetch gave up'));
+    await expect(first).rejects.toThrow('fetch gave up');
+    await expect(pool.render(whole, 0, 0, { timeoutMs: 20_000, signal: AbortSignal.abort(new Error('already')) })).rejects.toThrow('already');
+    expect((await pool.render(whole, 0, 0, { timeoutMs: 20_000 })).length).toBe(16 * 16 * 3);
+  });
+
+  it('close() ends the threads and rejects what is pending', async () => {
+    pool = new RenderPool(2);
+    await Promise.all([pool.render(whole, 0, 0, { timeoutMs: 20_000 }), pool.render(whole, 0, 1, { timeoutMs: 20_000 })]);
+    expect(pool.size).toBe(2);
+    const pending = expect(pool.render(slow, 0, 0, { timeoutMs: 60_000 })).rejects.toThrow(/closed/);
+    // A worker thread shows as its MessagePort among the process's active handles.
+    const ports = () => process.getActiveResourcesInfo().filter((r) => r === 'MessagePort').length;
+    const before = ports();
+    await pool.close();
+    await pending;
+    expect(pool.size).toBe(0);
+    expect(ports()).toBe(before - 2);
+    await expect(pool.render(whole, 0, 0, { timeoutMs: 1000 })).rejects.toThrow(/closed/);
+  });
+});
