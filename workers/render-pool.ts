@@ -65,6 +65,7 @@ interface Slot {
 }
 
 const THREAD_ENTRY = new URL('./render-thread.ts', import.meta.url);
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * How a thread loads TypeScript. A process started with tsx (`node --import tsx`, or the `tsx`
@@ -72,7 +73,7 @@ const THREAD_ENTRY = new URL('./render-thread.ts', import.meta.url);
  * processes) gets tsx's loader added, so render-thread.ts loads the same way everywhere.
  */
 function threadExecArgv(): string[] | undefined {
-  if (process.execArgv.some((arg) => /(^|[\\/])tsx([\\/]|$)/.test(arg))) return undefined;
+  if (process.execArgv.some((arg) => /(^|[\\/=])tsx([\\/]|$)/.test(arg))) return undefined;
   const loader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
   return [...process.execArgv, '--import', loader];
 }
@@ -99,7 +100,10 @@ export class RenderPool {
   /** The tile of cell (row, col): tileSize² RGB pixels, as renderTile gives them. */
   render(params: PictureParams, row: number, col: number, opts: RenderOptions): Promise<Uint8Array> {
     if (this.closed) return Promise.reject(new RenderThreadError(`the render pool is closed; tile (${row}, ${col}) was not rendered`));
-    const { signal, timeoutMs } = opts;
+    const { signal } = opts;
+    if (!(opts.timeoutMs > 0)) return Promise.reject(new RangeError(`a tile's time limit must be a positive number of milliseconds; got ${opts.timeoutMs}`));
+    // setTimeout fires at once for delays past 2³¹−1 ms (about 24 days); no tile needs longer.
+    const timeoutMs = Math.min(opts.timeoutMs, MAX_TIMER_MS);
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<Uint8Array>((resolve, reject) => {
       const id = this.nextId++;
