@@ -6,7 +6,10 @@ import { countJobsCapped, type CappedJobCounts } from '../db/jobs';
 import { withTransaction } from '../db/pool';
 import { readThroughput, readWorkerRates } from '../db/throughput';
 import { listRecentWorkers } from '../db/workers';
-import { CELL_DEAD_LETTER_QUEUE, CELL_QUEUE } from '../queue/cell-job';
+import { CELL_DEAD_LETTER_QUEUE, CELL_QUEUE, SLOW_CELL_QUEUE } from '../queue/cell-job';
+
+/** The dashboard's queue counts cover both cell queues: fast colour cells and slow cells (tiles, simulated work). */
+const CELL_QUEUES = [CELL_QUEUE, SLOW_CELL_QUEUE];
 import type { DashboardSnapshot, QueueCounts, QueueGauge } from './types';
 
 export interface SnapshotDeps {
@@ -32,7 +35,7 @@ export const RECENT_BATCHES = 12;
 export async function readDashboardSnapshot(deps: SnapshotDeps): Promise<DashboardSnapshot> {
   const { pool } = deps;
   const [counts, intake, workers, rates, batches, throughput] = await Promise.all([
-    withTransaction(pool, (tx) => countJobsCapped(tx, CELL_QUEUE, CELL_DEAD_LETTER_QUEUE, QUEUE_COUNT_CAP)),
+    withTransaction(pool, (tx) => countJobsCapped(tx, CELL_QUEUES, CELL_DEAD_LETTER_QUEUE, QUEUE_COUNT_CAP)),
     readIntake(pool),
     listRecentWorkers(pool, deps.deadAfterSeconds),
     readWorkerRates(pool, RATE_SECONDS),
@@ -52,8 +55,9 @@ export async function readDashboardSnapshot(deps: SnapshotDeps): Promise<Dashboa
 /** Exact counts where they are under the cap; past it, pg-boss's cached figures (read only then). */
 async function toQueueCounts(counts: CappedJobCounts, boss: PgBoss): Promise<QueueCounts> {
   const over = Object.values(counts).some((n) => n > QUEUE_COUNT_CAP);
-  const cached = over ? await boss.getQueues([CELL_QUEUE, CELL_DEAD_LETTER_QUEUE]).catch(() => []) : [];
-  const cell = cached.find((q) => q.name === CELL_QUEUE);
+  const cached = over ? await boss.getQueues([...CELL_QUEUES, CELL_DEAD_LETTER_QUEUE]).catch(() => []) : [];
+  const cells = cached.filter((q) => CELL_QUEUES.includes(q.name));
+  const cell = cells.length > 0 ? { queuedCount: sum(cells, 'queuedCount'), activeCount: sum(cells, 'activeCount'), failedCount: sum(cells, 'failedCount') } : undefined;
   const dead = cached.find((q) => q.name === CELL_DEAD_LETTER_QUEUE);
   const retrying = gauge(counts.retrying, undefined);
   return {
@@ -70,4 +74,8 @@ function gauge(counted: number, cachedFigure: number | undefined): QueueGauge {
   if (counted <= QUEUE_COUNT_CAP) return { count: counted, kind: 'exact' };
   if (cachedFigure !== undefined && cachedFigure > QUEUE_COUNT_CAP) return { count: cachedFigure, kind: 'estimate' };
   return { count: QUEUE_COUNT_CAP, kind: 'atLeast' };
+}
+
+function sum<K extends 'queuedCount' | 'activeCount' | 'failedCount'>(queues: { [k in K]: number }[], key: K): number {
+  return queues.reduce((n, q) => n + q[key], 0);
 }

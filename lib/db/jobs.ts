@@ -37,25 +37,25 @@ export interface CappedJobCounts {
 }
 
 /**
- * Counts a queue's jobs by state, and every job of its dead-letter queue, each up to `cap + 1`: a
+ * Counts the jobs of some queues by state, and every job of its dead-letter queue, each up to `cap + 1`: a
  * count above `cap` means "more than cap", and no count reads more than cap + 1 index entries, so
  * this costs the same with a million jobs queued as with ten thousand.
  *
  * Must run inside a transaction: it turns off sequential and bitmap scans for that transaction
  * alone, because either would read every matching job before the limit applies.
  */
-export async function countJobsCapped(tx: Sql, queue: string, deadLetterQueue: string, cap: number): Promise<CappedJobCounts> {
+export async function countJobsCapped(tx: Sql, queues: readonly string[], deadLetterQueue: string, cap: number): Promise<CappedJobCounts> {
   await tx.query('set local enable_seqscan = off');
   await tx.query('set local enable_bitmapscan = off');
   const capped = (where: string) => `(select count(*) from (select 1 from pgboss.job where ${where} limit $3) q)::int`;
   const { rows } = await tx.query<CappedJobCounts>(
     `select
-       ${capped(`name = $1 and state = 'created'`)} as "queued",
-       ${capped(`name = $1 and state = 'active'`)} as "active",
-       ${capped(`name = $1 and state = 'retry'`)} as "retrying",
-       ${capped(`name = $1 and state = 'failed'`)} as "failed",
+       ${capped(`name = any($1::text[]) and state = 'created'`)} as "queued",
+       ${capped(`name = any($1::text[]) and state = 'active'`)} as "active",
+       ${capped(`name = any($1::text[]) and state = 'retry'`)} as "retrying",
+       ${capped(`name = any($1::text[]) and state = 'failed'`)} as "failed",
        ${capped('name = $2')} as "deadLettered"`,
-    [queue, deadLetterQueue, cap + 1],
+    [queues, deadLetterQueue, cap + 1],
   );
   return rows[0];
 }

@@ -2,13 +2,14 @@ import { summarizeBatches } from '../db/batches';
 import { countLiveJobs, LIVE_JOB_STATES } from '../db/jobs';
 import type { Sql } from '../db/sql';
 import { countLiveWorkers } from '../db/workers';
-import { CELL_DEAD_LETTER_QUEUE, CELL_QUEUE } from '../queue/cell-job';
+import { CELL_DEAD_LETTER_QUEUE, CELL_QUEUE, SLOW_CELL_QUEUE } from '../queue/cell-job';
+import { IMAGE_QUEUE } from '../queue/image-job';
 import type { BatchStatus } from '../types';
 import { processMetrics } from './process-metrics';
 import type { MetricFamily } from './prometheus';
 
 const STATUSES: BatchStatus[] = ['running', 'completed', 'cancelled', 'expired'];
-const QUEUES = [CELL_QUEUE, CELL_DEAD_LETTER_QUEUE];
+const QUEUES = [CELL_QUEUE, SLOW_CELL_QUEUE, CELL_DEAD_LETTER_QUEUE, IMAGE_QUEUE];
 
 /**
  * Everything `/metrics` reports. The application's numbers are read from Postgres, so every web
