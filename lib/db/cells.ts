@@ -104,17 +104,7 @@ export async function* outcomePages(sql: Sql, batchId: string, afterSeq = 0, { o
       seq = Number(events[events.length - 1].seq);
     }
   }
-  for (let after = { row: -1, col: -1 }; ; ) {
-    const { rows } = await sql.query<RecordedCellRow>(
-      `select ${columns} from cells
-        where batch_id = $1 and (row_no, col_no) > ($2, $3) ${which}
-        order by row_no, col_no limit $4`,
-      [batchId, after.row, after.col, PAGE_ROWS],
-    );
-    if (rows.length > 0) yield rows;
-    if (rows.length < PAGE_ROWS) return;
-    after = rows[rows.length - 1];
-  }
+  yield* rowsInKeyOrder<RecordedCellRow>(sql, batchId, columns, which, PAGE_ROWS);
 }
 
 /**
@@ -213,6 +203,7 @@ export async function readImageBand(sql: Sql, batchId: string, fromRow: number, 
   return rows;
 }
 
+/** A batch's cells in key order, `pageRows` per statement (keyset paging on the primary key). */
 async function* rowsInKeyOrder<R extends { row: number; col: number }>(sql: Sql, batchId: string, columns: string, filter: string, pageRows: number): AsyncGenerator<R[]> {
   for (let after = { row: -1, col: -1 }; ; ) {
     const { rows } = await sql.query<R>(
