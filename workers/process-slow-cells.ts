@@ -15,7 +15,7 @@ export interface SlowCellDeps extends RecordDeps {
   pool: pg.Pool;
   render: RenderPool;
   params: PaintParamsCache;
-  /** Cells worked on at once (tiles queue for the render threads anyway). */
+  /** Cells with simulated work worked on at once (tiles all queue for the render threads). */
   slots: number;
   cellTimeoutMs: number;
   faults: FaultPlan | null;
@@ -50,14 +50,21 @@ export async function processSlowCells(jobs: CellJob[], deps: SlowCellDeps): Pro
   const params = await deps.params.get(deps.pool, [...cells.values()].map((c) => c.batchId));
   const recorder = new Recorder(deps, finished);
 
-  const queue = [...cells];
+  // Tiles all go to the render pool at once: it queues them for its threads, which never wait for
+  // this event loop between two tiles. Simulated work runs `slots` cells at a time.
+  const isTile = ([, cell]: [CellJob, CellJobData]) => params.get(cell.batchId)?.kind === 'mandelbrot';
+  const tiles = [...cells].filter(isTile);
+  const queue = [...cells].filter((entry) => !isTile(entry));
   const worker = async () => {
     for (let next = queue.shift(); next && !recorder.failed; next = queue.shift()) {
       const [job, cell] = next;
       recorder.add(await workOn(job, cell, params.get(cell.batchId), deps));
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(deps.slots, queue.length)) }, worker));
+  await Promise.all([
+    ...tiles.map(async ([job, cell]) => recorder.add(await workOn(job, cell, params.get(cell.batchId), deps))),
+    ...Array.from({ length: Math.max(1, Math.min(deps.slots, queue.length)) }, worker),
+  ]);
   await recorder.close();
 }
 

@@ -61,8 +61,16 @@ interface Task {
 interface Slot {
   worker: Worker;
   ready: boolean;
-  task?: Task;
+  /**
+   * The tiles sent to this thread, in order: the first is being rendered, the rest wait in its
+   * message queue. A thread holds up to DEPTH, so it starts the next tile the moment it finishes
+   * one, without waiting for this event loop to hand it over.
+   */
+  tasks: Task[];
 }
+
+/** Tiles a thread holds at once: one rendering, one waiting. */
+const DEPTH = 2;
 
 const THREAD_ENTRY = new URL('./render-thread.ts', import.meta.url);
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -124,7 +132,7 @@ export class RenderPool {
     for (const task of this.queue.splice(0)) this.settle(task, error);
     const exits: Promise<number>[] = [];
     for (const slot of this.slots) {
-      if (slot.task) this.settle(slot.task, error);
+      for (const task of slot.tasks.splice(0)) this.settle(task, error);
       exits.push(slot.worker.terminate());
     }
     this.slots.clear();
@@ -134,9 +142,11 @@ export class RenderPool {
   /** Gives queued tiles to idle threads, and starts threads while tiles wait and there is room. */
   private dispatch(): void {
     if (this.closed) return;
-    for (const slot of this.slots) {
-      if (this.queue.length === 0) break;
-      if (slot.ready && !slot.task) this.start(slot, this.queue.shift()!);
+    for (let depth = 1; depth <= DEPTH; depth++) {
+      for (const slot of this.slots) {
+        if (this.queue.length === 0) break;
+        if (slot.ready && slot.tasks.length < depth) this.send(slot, this.queue.shift()!);
+      }
     }
     let starting = [...this.slots].filter((s) => !s.ready).length;
     while (this.queue.length > starting && this.slots.size < this.threads) {
@@ -145,18 +155,32 @@ export class RenderPool {
     }
   }
 
-  private start(slot: Slot, task: Task): void {
-    slot.task = task;
-    task.timer = setTimeout(() => {
-      this.retire(slot);
-      this.settle(task, new TileTimeoutError(task.request.row, task.request.col, task.timeoutMs));
-    }, task.timeoutMs);
+  private send(slot: Slot, task: Task): void {
+    slot.tasks.push(task);
+    if (slot.tasks.length === 1) this.startClock(slot);
     slot.worker.postMessage(task.request);
+  }
+
+  /**
+   * Starts the time limit of the slot's first tile: the thread begins it when it is sent to an idle
+   * thread, or right after it finished the tile before (whose result has just arrived).
+   */
+  private startClock(slot: Slot): void {
+    const task = slot.tasks[0];
+    if (!task) return;
+    task.timer = setTimeout(() => {
+      // The tiles waiting behind it go back to the front of the queue, for a fresh thread.
+      const waiting = slot.tasks.slice(1);
+      this.retire(slot);
+      this.queue.unshift(...waiting);
+      this.settle(task, new TileTimeoutError(task.request.row, task.request.col, task.timeoutMs));
+      this.dispatch();
+    }, task.timeoutMs);
   }
 
   private spawn(): void {
     const worker = new Worker(THREAD_ENTRY, { execArgv: this.execArgv, name: 'render-thread' });
-    const slot: Slot = { worker, ready: false };
+    const slot: Slot = { worker, ready: false, tasks: [] };
     this.slots.add(slot);
     worker.on('message', (reply: RenderReply) => {
       if (reply.type === 'ready') {
@@ -164,9 +188,10 @@ export class RenderPool {
         this.dispatch();
         return;
       }
-      const task = slot.task;
+      const task = slot.tasks[0];
       if (!task || task.id !== reply.id) return;
-      slot.task = undefined;
+      slot.tasks.shift();
+      this.startClock(slot);
       if (reply.type === 'done') this.settle(task, undefined, reply.rgb);
       else this.settle(task, new RenderThreadError(`rendering tile (${task.request.row}, ${task.request.col}) failed: ${reply.message}`));
       this.dispatch();
@@ -178,8 +203,12 @@ export class RenderPool {
   /** A thread died on its own (an uncaught error, an exit). */
   private lost(slot: Slot, err: Error): void {
     if (!this.slots.delete(slot)) return;
-    const { row, col } = slot.task?.request ?? {};
-    if (slot.task) this.settle(slot.task, new RenderThreadError(`the render thread died while rendering tile (${row}, ${col}): ${err.message}`, { cause: err }));
+    const [current, ...waiting] = slot.tasks.splice(0);
+    if (current) {
+      const { row, col } = current.request;
+      this.settle(current, new RenderThreadError(`the render thread died while rendering tile (${row}, ${col}): ${err.message}`, { cause: err }));
+    }
+    this.queue.unshift(...waiting);
     if (!slot.ready) {
       // It never started: the next one most likely would not either, so fail what waits instead
       // of starting threads in a loop. The next render() tries again.
@@ -193,7 +222,8 @@ export class RenderPool {
   /** Stops a thread whose tile is no longer wanted or overran; dispatch() starts a replacement. */
   private retire(slot: Slot): void {
     if (!this.slots.delete(slot)) return;
-    slot.task = undefined;
+    for (const task of slot.tasks) clearTimeout(task.timer);
+    slot.tasks = [];
     slot.worker.removeAllListeners('message');
     // Its 'error'/'exit' must not reach lost(): the slot is already gone, so they are no-ops.
     void slot.worker.terminate();
@@ -204,7 +234,14 @@ export class RenderPool {
     const queued = this.queue.indexOf(task);
     if (queued >= 0) this.queue.splice(queued, 1);
     else {
-      for (const slot of this.slots) if (slot.task === task) this.retire(slot);
+      for (const slot of this.slots) {
+        const at = slot.tasks.indexOf(task);
+        if (at < 0) continue;
+        // Its thread is rendering it, or will: stop the thread; the tiles behind it are requeued.
+        const others = slot.tasks.filter((t) => t !== task);
+        this.retire(slot);
+        this.queue.unshift(...others);
+      }
     }
     this.settle(task, reason);
   }

@@ -35,6 +35,20 @@ describe('RenderPool', () => {
     expect(pool.size).toBe(1);
   });
 
+  it('charges a tile waiting inside a thread only from when the tile before it finished', async () => {
+    pool = new RenderPool(1);
+    // Slow but within its limit (a few hundred ms at this budget), then a quick tile whose own limit
+    // is shorter than the slow one's run: it waits in the thread's queue and must still render.
+    const slowish: PictureParams = { ...slow, maxIterations: 20_000 };
+    const started = Date.now();
+    const first = pool.render(slowish, 0, 0, { timeoutMs: 30_000 });
+    const second = pool.render(whole, 2, 1, { timeoutMs: 100 });
+    await first;
+    const firstMs = Date.now() - started;
+    expect(Buffer.from(await second).equals(Buffer.from(renderTile(whole, 2, 1)))).toBe(true);
+    expect(firstMs).toBeGreaterThan(100);
+  });
+
   it('drops a queued tile whose signal aborts, and stops a running one', async () => {
     pool = new RenderPool(1);
     const running = new AbortController();
