@@ -11,8 +11,9 @@ export default function HomePage() {
       </header>
       <h1>Finish Line</h1>
       <p className="lede">
-        Pick a grid and press Start. The server fans out one job per cell; worker processes colour the cells and you watch
-        them land live, until the last one crosses the finish line.
+        Pick a picture and press Start. The server fans out one job per tile; worker processes render the tiles and you
+        watch them land live, until the last one crosses the finish line. Or pick random colours: one job per cell, the
+        same race.
       </p>
       <StartForm />
       <RecentBatches />

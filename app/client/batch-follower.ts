@@ -1,7 +1,9 @@
-import type { BatchCompletedEvent, CellsColoredEvent, CellsFailedEvent, JoinAck, WorkersStatusEvent } from '@/lib/realtime/events';
-import type { Batch, CellWorkers, ColoredCell, FailedCell } from '@/lib/types';
+import type { BatchActivityEvent, BatchCompletedEvent, BatchImageEvent, CellsColoredEvent, CellsFailedEvent, JoinAck, WorkersStatusEvent } from '@/lib/realtime/events';
+import type { Batch, BatchImage, CellWorkers, ColoredCell, FailedCell } from '@/lib/types';
 import { CellStore } from './cell-store';
 import type { BrowserSocket } from './socket';
+import { TileLoader } from './tile-loader';
+import { TileStore } from './tile-store';
 
 export type Connection = 'connecting' | 'connected' | 'reconnecting' | 'offline';
 
@@ -10,6 +12,12 @@ export interface BatchView {
   error: string | null;
   batch: Batch | null;
   store: CellStore | null;
+  /** A picture's tile pixels, beside `store` (null for a colour batch). */
+  tiles: TileStore | null;
+  /** Tile pixels are on their way over HTTP (see TileLoader). */
+  loadingTiles: boolean;
+  /** The latest `batch:activity`: what the fan-out is doing right now. */
+  activity: BatchActivityEvent | null;
   /** Distinct painted and failed cells, as of the last refresh. */
   painted: number;
   failed: number;
@@ -46,6 +54,17 @@ const GAP_GRACE_MS = 1_000;
  * which the server streams, so it never holds a million of them in one Socket.IO answer.
  */
 export const INLINE_CELLS = 50_000;
+/**
+ * An ended batch whose image has not been announced is asked for over HTTP after this long (and
+ * then less and less often): the `batch:image` event may have gone with a dropped connection.
+ */
+const IMAGE_CHECK_MS = 5_000;
+const IMAGE_CHECK_MAX_MS = 60_000;
+
+/** A picture batch, with the parameters its tiles need. */
+export function isPicture(batch: Batch): batch is Batch & { tileSize: number } {
+  return batch.kind === 'mandelbrot' && typeof batch.tileSize === 'number' && batch.tileSize > 0;
+}
 
 /**
  * Follows one batch over the shared socket, outside React: joins its room on every (re)connect and
@@ -59,12 +78,20 @@ export class BatchFollower {
   private error: string | null = null;
   private batch: Batch | null = null;
   private store: CellStore | null = null;
+  private tiles: TileStore | null = null;
+  private tileLoader: TileLoader | null = null;
+  private activity: BatchActivityEvent | null = null;
+  /** An image announced before the first snapshot. */
+  private pendingImage: BatchImage | null = null;
+  /** When to ask for the image of an ended batch (0: not yet scheduled). */
+  private imageCheckAt = 0;
+  private imageCheckMs = IMAGE_CHECK_MS;
   private connection: Connection;
   private workersAlive: number | null = null;
   private intakePaused = false;
   private completion: BatchCompletedEvent | null = null;
   /** Cells (with their worker) that arrived before the first snapshot told us the grid's size. */
-  private pendingColored: { cells: ColoredCell[]; worker?: string }[] = [];
+  private pendingColored: { cells: ColoredCell[]; worker?: string; tiles?: string[] }[] = [];
   private pendingFailed: FailedCell[] = [];
   private reconciled = false;
   /** The read of every coloured cell over HTTP, while one is under way (see loadCells). */
@@ -102,6 +129,9 @@ export class BatchFollower {
       error: this.error,
       batch: this.batch,
       store,
+      tiles: this.tiles,
+      loadingTiles: this.tileLoader?.loading ?? false,
+      activity: this.activity,
       painted: store?.painted ?? 0,
       failed: store?.failed ?? 0,
       attributed: store?.workers.attributed ?? 0,
@@ -122,9 +152,11 @@ export class BatchFollower {
     socket.on('cells:colored', this.onColored);
     socket.on('cells:failed', this.onFailed);
     socket.on('batch:completed', this.onCompleted);
+    socket.on('batch:image', this.onImage);
+    socket.on('batch:activity', this.onActivity);
     socket.on('workers:status', this.onWorkers);
     if (socket.connected) this.onConnect();
-    this.quietTimer = setInterval(this.resyncIfQuiet, QUIET_RESYNC_MS / 2);
+    this.quietTimer = setInterval(this.onTick, QUIET_RESYNC_MS / 2);
     return () => {
       this.stopped = true;
       this.aborter.abort();
@@ -139,6 +171,8 @@ export class BatchFollower {
       socket.off('cells:colored', this.onColored);
       socket.off('cells:failed', this.onFailed);
       socket.off('batch:completed', this.onCompleted);
+      socket.off('batch:image', this.onImage);
+      socket.off('batch:activity', this.onActivity);
       socket.off('workers:status', this.onWorkers);
       // A disconnected socket would buffer the leave and send it after reconnecting, when the
       // server has long forgotten the old connection's rooms.
@@ -201,11 +235,17 @@ export class BatchFollower {
     }, GAP_GRACE_MS);
   }
 
-  private readonly resyncIfQuiet = () => {
+  /** Every couple of seconds: a catch-up join if a running batch went quiet, and the safety nets. */
+  private readonly onTick = () => {
     const running = this.batch?.status === 'running' && !this.completion;
     if (running && this.store && !this.catchingUp && this.socket.connected && Date.now() - this.lastEventAt > QUIET_RESYNC_MS) {
       this.lastEventAt = Date.now();
       this.join();
+    }
+    if (this.store && !this.cellsLoad) this.tileLoader?.check(this.store);
+    if (this.batch && !running && !this.batch.image) {
+      if (this.imageCheckAt === 0) this.imageCheckAt = Date.now() + IMAGE_CHECK_MS;
+      else if (Date.now() >= this.imageCheckAt) void this.checkImage();
     }
   };
 
@@ -223,14 +263,19 @@ export class BatchFollower {
       this.onChange();
       return;
     }
-    const { batch } = ack;
+    const batch = { ...ack.batch, image: ack.batch.image ?? this.batch?.image ?? this.pendingImage ?? null };
     if (!this.store || this.store.rows !== batch.rows || this.store.cols !== batch.cols) {
       this.store = new CellStore(batch.rows, batch.cols);
+      this.tiles = isPicture(batch) ? new TileStore(batch.rows, batch.cols, batch.tileSize) : null;
+      this.tileLoader = this.tiles ? new TileLoader(this.batchId, this.tiles, this.aborter.signal, this.onChange, this.apiBase) : null;
     }
     this.store.applyColored(ack.cells, ack);
     this.store.applyFailed(ack.failedCells ?? []);
     if (ack.cellsOmitted) this.loadCells();
-    for (const event of this.pendingColored) this.store.applyColored(event.cells, event.worker);
+    // The snapshot's cells come without pixels: a first join reads every recorded tile, a catch-up
+    // join those announced after the event it started from. Events bring their own tiles inline.
+    if (this.tileLoader && (ack.cells.length > 0 || ack.cellsOmitted)) this.tileLoader.request(ack.afterSeq ?? 0);
+    for (const event of this.pendingColored) this.applyColored(this.store, event);
     this.store.applyFailed(this.pendingFailed);
     this.pendingColored = [];
     this.pendingFailed = [];
@@ -250,15 +295,52 @@ export class BatchFollower {
     if (event.batchId !== this.batchId) return;
     this.track(event.seq);
     if (!this.store) {
-      this.pendingColored.push({ cells: event.cells, worker: event.worker });
+      this.pendingColored.push({ cells: event.cells, worker: event.worker, tiles: event.tiles });
       return;
     }
     const before = this.store.painted;
-    this.store.applyColored(event.cells, event.worker);
+    this.applyColored(this.store, event);
     // The last cells of a batch whose completion overtook them: show the banner now, not on the next tick.
     const c = this.completion;
     if (c && before < c.done && this.store.painted >= c.done) this.onChange();
   };
+
+  /** A `cells:colored` event's cells into the store, and a picture's tiles (inline, base64) beside them. */
+  private applyColored(store: CellStore, event: { cells: ColoredCell[]; worker?: string; tiles?: string[] }) {
+    store.applyColored(event.cells, event.worker);
+    const { tiles } = this;
+    if (!tiles || !Array.isArray(event.tiles) || event.tiles.length !== event.cells.length) return;
+    for (let k = 0; k < event.cells.length; k++) tiles.putBase64(event.cells[k].row, event.cells[k].col, event.tiles[k]);
+  }
+
+  private readonly onImage = (event: BatchImageEvent) => {
+    if (event.batchId !== this.batchId || !event.image) return;
+    if (this.batch) this.batch = { ...this.batch, image: event.image };
+    else this.pendingImage = event.image;
+    this.onChange();
+  };
+
+  private readonly onActivity = (event: BatchActivityEvent) => {
+    if (event.batchId !== this.batchId) return;
+    this.activity = event;
+    // Workers holding cells get their colour now, before they record their first one.
+    if (this.store && Array.isArray(event.inFlight)) for (const w of event.inFlight) this.store.workers.slot(w.worker);
+    this.onChange();
+  };
+
+  /** The image of an ended batch whose `batch:image` did not reach us: ask the batch itself. */
+  private async checkImage() {
+    this.imageCheckAt = Date.now() + this.imageCheckMs;
+    this.imageCheckMs = Math.min(IMAGE_CHECK_MAX_MS, this.imageCheckMs * 2);
+    try {
+      const response = await fetch(`${this.apiBase}/api/batches/${encodeURIComponent(this.batchId)}`, { signal: this.aborter.signal });
+      if (!response.ok) return;
+      const body = (await response.json()) as Partial<Batch>;
+      if (body.image && this.batch && !this.stopped) this.onImage({ batchId: this.batchId, image: body.image });
+    } catch {
+      // Offline: the next tick tries again.
+    }
+  }
 
   private readonly onFailed = (event: CellsFailedEvent) => {
     if (event.batchId !== this.batchId) return;
@@ -298,6 +380,8 @@ export class BatchFollower {
     if (this.stopped || !store || !completion || store.painted >= completion.done) return;
     // Offline or refused: the banner still shows, and the next reconnect's catch-up fills the gap.
     await this.fetchCells();
+    // Those cells came without pixels, and which events announced them is not known here.
+    this.tileLoader?.request(0);
     this.reconciled = true;
     if (!this.stopped) this.onChange();
   }

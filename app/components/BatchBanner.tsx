@@ -4,7 +4,7 @@ import type { Batch } from '@/lib/types';
 import { formatCount, formatSeconds } from '../client/format';
 
 /**
- * The finish line. The status region is always in the page, empty until the end, because screen
+ * The finish line, and once the batch's image is built, a link to download it. The status region is always in the page, empty until the end, because screen
  * readers announce changes to a live region, not regions that appear already filled.
  */
 export function BatchBanner({ batch, completion }: { batch: Batch; completion: BatchCompletedEvent | null }) {
@@ -12,6 +12,12 @@ export function BatchBanner({ batch, completion }: { batch: Batch; completion: B
   return (
     <div className={tone} data-testid="banner" role="status">
       {completion && <BannerText c={completion} batch={batch} />}
+      {completion && batch.image && (
+        <a className="banner-download" href={batch.image.url} download={`finish-line-${batch.id.slice(0, 8)}.png`} data-testid="download">
+          Download the picture
+          <span className="muted">{` (PNG, ${batch.image.width} × ${batch.image.height})`}</span>
+        </a>
+      )}
     </div>
   );
 }

@@ -5,7 +5,7 @@ import { useEffect, useState } from 'react';
 import type { Batch } from '@/lib/types';
 import { formatCount } from '../client/format';
 
-/** The latest batches and how each ended, read once when the page opens. */
+/** The latest batches, how each ended and, once built, a thumbnail of its image; read once when the page opens. */
 export function RecentBatches() {
   const [batches, setBatches] = useState<Batch[] | null>(null);
   const [error, setError] = useState('');
@@ -33,8 +33,11 @@ export function RecentBatches() {
         <ul className="recent">
           {batches.map((b) => (
             <li key={b.id}>
+              <span className="recent-thumb" aria-hidden="true">
+                {b.image && <img src={b.image.url} alt="" width={b.image.width} height={b.image.height} loading="lazy" className={b.kind === 'mandelbrot' ? undefined : 'pixelated'} />}
+              </span>
               <Link href={`/batches/${b.id}`}>
-                {b.rows} × {b.cols}
+                {b.kind === 'mandelbrot' ? `Mandelbrot ${b.rows} × ${b.cols}` : `${b.rows} × ${b.cols}`}
               </Link>
               <span className={`status status-${b.status}`}>{b.status}</span>
               <span className="numbers">

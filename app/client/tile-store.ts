@@ -1,0 +1,123 @@
+import { FAILED, UNPAINTED, type CellStore } from './cell-store';
+
+/** Bytes per pixel of a tile as the server sends it: RGB, no alpha. */
+const RGB = 3;
+
+type Base64Target = Uint8Array & { setFromBase64?: (text: string) => { read: number; written: number } };
+
+/**
+ * A picture's tile pixels outside React, beside its CellStore: one full-resolution RGB image
+ * (cols·tileSize × rows·tileSize) that tiles are copied into as they arrive, and a flag per cell
+ * saying whether its pixels are here. Events, the HTTP tile reader and reloads all write through
+ * put(); writing a tile twice changes nothing (a tile never changes once recorded). The painter
+ * reads the pixels and takes the list of tiles that arrived since its last frame.
+ */
+export class TileStore {
+  readonly width: number;
+  readonly height: number;
+  readonly tileBytes: number;
+  /** The picture so far, RGB, row-major from the top; tiles not here yet are zeros. */
+  readonly pixels: Uint8Array;
+  /** 1 where the cell's pixels are here. */
+  readonly has: Uint8Array;
+  /** Cells whose pixels are here. */
+  count = 0;
+  private dirty: number[] | null = [];
+  /** One tile's worth of bytes, reused to decode each base64 tile before it is copied in. */
+  private readonly scratch: Uint8Array;
+
+  constructor(
+    readonly rows: number,
+    readonly cols: number,
+    readonly tileSize: number,
+  ) {
+    this.width = cols * tileSize;
+    this.height = rows * tileSize;
+    this.tileBytes = tileSize * tileSize * RGB;
+    this.pixels = new Uint8Array(this.width * this.height * RGB);
+    this.has = new Uint8Array(rows * cols);
+    this.scratch = new Uint8Array(this.tileBytes);
+  }
+
+  /** Copies one tile's RGB pixels in; false when it was here already or does not fit the picture. */
+  put(row: number, col: number, rgb: Uint8Array): boolean {
+    if (!Number.isInteger(row) || !Number.isInteger(col) || row < 0 || col < 0 || row >= this.rows || col >= this.cols) return false;
+    if (rgb.length !== this.tileBytes) return false;
+    const i = row * this.cols + col;
+    if (this.has[i]) return false;
+    const T = this.tileSize;
+    const rowBytes = T * RGB;
+    const stride = this.width * RGB;
+    let at = (row * T * this.width + col * T) * RGB;
+    for (let y = 0, from = 0; y < T; y++, from += rowBytes, at += stride) {
+      this.pixels.set(rgb.subarray(from, from + rowBytes), at);
+    }
+    this.has[i] = 1;
+    this.count++;
+    this.markDirty(i);
+    return true;
+  }
+
+  /** put() for a tile as events carry it: base64 of its RGB bytes. A malformed one is skipped. */
+  putBase64(row: number, col: number, base64: unknown): boolean {
+    if (typeof base64 !== 'string') return false;
+    const i = row * this.cols + col;
+    if (i >= 0 && i < this.has.length && this.has[i]) return false;
+    const bytes = decodeBase64Into(base64, this.scratch);
+    return bytes !== null && this.put(row, col, bytes);
+  }
+
+  /** Painted cells (a colour in `cells`) whose pixels are not here: what a tile read should bring. */
+  missing(cells: CellStore): number {
+    let n = 0;
+    const { colors } = cells;
+    const { has } = this;
+    for (let i = 0; i < has.length; i++) if (!has[i] && colors[i] !== UNPAINTED && colors[i] !== FAILED) n++;
+    return n;
+  }
+
+  /** Tiles that arrived since the painter's last frame: their indices, null for all, or 'none'. */
+  takeDirty(): number[] | null | 'none' {
+    const dirty = this.dirty;
+    if (dirty && dirty.length === 0) return 'none';
+    this.dirty = [];
+    return dirty;
+  }
+
+  /** The next frame reads every tile again (a new painter, say). */
+  invalidate(): void {
+    this.dirty = null;
+  }
+
+  private markDirty(i: number): void {
+    if (!this.dirty) return;
+    // A hidden tab gets no frames; past this many, one full pass is cheaper than the list.
+    if (this.dirty.length > this.has.length / 4) this.dirty = null;
+    else this.dirty.push(i);
+  }
+}
+
+/**
+ * Decodes base64 into `target` (which must be exactly the decoded size), or null if the text is not
+ * base64 of that many bytes. Uses the browser's own decoder where there is one.
+ */
+export function decodeBase64Into(text: string, target: Uint8Array): Uint8Array | null {
+  const native = target as Base64Target;
+  if (typeof native.setFromBase64 === 'function') {
+    try {
+      const { read, written } = native.setFromBase64(text);
+      return read === text.length && written === target.length ? target : null;
+    } catch {
+      return null;
+    }
+  }
+  let binary: string;
+  try {
+    binary = atob(text);
+  } catch {
+    return null;
+  }
+  if (binary.length !== target.length) return null;
+  for (let k = 0; k < binary.length; k++) target[k] = binary.charCodeAt(k);
+  return target;
+}
