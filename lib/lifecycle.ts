@@ -55,6 +55,7 @@ export function runProcess(
   const signal = life.untilSignal();
   void (async () => {
     try {
+      assertNodeVersion();
       await start(life, log);
     } catch (err) {
       log.error(`${identity.name} failed to start`, { err: errorMessage(err), cause: causeOf(err) });
@@ -90,4 +91,20 @@ export function every(intervalMs: number, task: () => Promise<void>): () => Prom
     clearInterval(timer);
     await running;
   };
+}
+
+/** The oldest Node.js the project runs on (package.json `engines`). */
+const NODE_MAJOR_MIN = 22;
+
+/**
+ * Refuses an old Node.js with a sentence instead of a failure far away (render threads, for one,
+ * cannot load TypeScript on Node 20 and picture cells would retry for ever).
+ */
+export function assertNodeVersion(version = process.versions.node): void {
+  const major = Number(version.split('.')[0]);
+  if (major < NODE_MAJOR_MIN) {
+    throw new Error(
+      `Finish Line needs Node.js ${NODE_MAJOR_MIN}.12 or newer and this is ${version}. It brings Node.js 24 itself: start it through npm (npm start, npm run worker, npm run web), which puts that one first on PATH.`,
+    );
+  }
 }
