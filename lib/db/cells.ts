@@ -28,10 +28,12 @@ const THIS_RECORDING = 'pg_current_xact_id()::text::bigint';
 export async function insertOutcomes(sql: Sql, batchId: string, cells: CellOutcomeRow[], workerId: string): Promise<CellOutcomeRow[]> {
   if (cells.length === 0) return [];
   const sorted = [...cells].sort((a, b) => a.row - b.row || a.col - b.col);
+  const packed = packTiles(sorted);
   const { rows } = await sql.query<CellOutcomeRow>(
     `insert into cells (batch_id, row_no, col_no, color, error, worker_id, recording, tile)
-     select $1, c.row_no, c.col_no, c.color, c.error, $6, ${THIS_RECORDING}, c.tile
-       from unnest($2::int[], $3::int[], $4::text[], $5::text[], $7::bytea[]) as c (row_no, col_no, color, error, tile)
+     select $1, c.row_no, c.col_no, c.color, c.error, $6, ${THIS_RECORDING},
+            case when c.tile_length is not null then substring($7::bytea from c.tile_at + 1 for c.tile_length) end
+       from unnest($2::int[], $3::int[], $4::text[], $5::text[], $8::int[], $9::int[]) as c (row_no, col_no, color, error, tile_at, tile_length)
       where exists (select 1 from batches b where b.id = $1 and b.status = 'running')
      on conflict (batch_id, row_no, col_no) do nothing
      returning row_no as "row", col_no as "col", color, error`,
@@ -42,13 +44,36 @@ export async function insertOutcomes(sql: Sql, batchId: string, cells: CellOutco
       sorted.map((c) => c.color),
       sorted.map((c) => c.error),
       workerId,
-      sorted.map((c) => (c.tile ? Buffer.from(c.tile.buffer, c.tile.byteOffset, c.tile.byteLength) : null)),
+      packed.bytes,
+      packed.at,
+      packed.length,
     ],
   );
   if (!sorted.some((c) => c.tile)) return rows;
   // The tiles are not read back: the caller's own copies go with the cells that were new.
   const tiles = new Map(sorted.map((c) => [c.row * 65536 + c.col, c.tile]));
   return rows.map((r) => ({ ...r, tile: tiles.get(r.row * 65536 + r.col) ?? null }));
+}
+
+/**
+ * The tiles of a recording as one buffer with each tile's offset and length: pg sends a Buffer as
+ * a binary parameter, where an array of them would travel as hex text, twice the bytes, encoded
+ * here and decoded by the server.
+ */
+function packTiles(cells: CellOutcomeRow[]): { bytes: Buffer | null; at: (number | null)[]; length: (number | null)[] } {
+  const at: (number | null)[] = [];
+  const length: (number | null)[] = [];
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (const c of cells) {
+    at.push(c.tile ? size : null);
+    length.push(c.tile ? c.tile.length : null);
+    if (c.tile) {
+      parts.push(c.tile);
+      size += c.tile.length;
+    }
+  }
+  return { bytes: parts.length > 0 ? Buffer.concat(parts, size) : null, at, length };
 }
 
 /** Takes back the cells this transaction recorded for a batch that turned out to have ended. */
