@@ -44,19 +44,19 @@ export async function recordCells(tx: Sql, outcomes: CellOutcome[], deps: Record
   const { workerId } = deps;
   const result: RecordResult = { colored: new Map(), failed: new Map(), completed: [], completions: [] };
   const toRow = (c: CellOutcome): CellOutcomeRow => ({ row: c.row, col: c.col, color: c.color ?? null, error: c.error ?? null, tile: c.tile ?? null });
-  const recorded: { batchId: string; colored: ColoredCell[]; tiles: string[] | undefined; failed: FailedCell[] }[] = [];
+  const recorded: { batchId: string; colored: ColoredCell[]; tiles: Buffer | undefined; failed: FailedCell[] }[] = [];
   for (const [batchId, cells] of [...groupByBatch(outcomes)].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const rows = await insertOutcomes(tx, batchId, cells.map(toRow), workerId);
     const colored: ColoredCell[] = [];
-    const tiles: string[] = [];
+    const tiles: Uint8Array[] = [];
     const failed: FailedCell[] = [];
     for (const r of rows) {
       if (r.color !== null) {
         colored.push({ row: r.row, col: r.col, color: r.color });
-        if (r.tile) tiles.push(Buffer.from(r.tile.buffer, r.tile.byteOffset, r.tile.byteLength).toString('base64'));
+        if (r.tile) tiles.push(r.tile);
       } else if (r.error !== null) failed.push({ row: r.row, col: r.col, error: r.error });
     }
-    if (colored.length + failed.length > 0) recorded.push({ batchId, colored, tiles: tiles.length === colored.length && tiles.length > 0 ? tiles : undefined, failed });
+    if (colored.length + failed.length > 0) recorded.push({ batchId, colored, tiles: tiles.length === colored.length && tiles.length > 0 ? Buffer.concat(tiles) : undefined, failed });
   }
 
   for (const { batchId, colored, tiles, failed } of recorded) {

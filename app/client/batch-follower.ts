@@ -91,7 +91,7 @@ export class BatchFollower {
   private intakePaused = false;
   private completion: BatchCompletedEvent | null = null;
   /** Cells (with their worker) that arrived before the first snapshot told us the grid's size. */
-  private pendingColored: { cells: ColoredCell[]; worker?: string; tiles?: string[] }[] = [];
+  private pendingColored: { cells: ColoredCell[]; worker?: string; tiles?: ArrayBuffer | Uint8Array }[] = [];
   private pendingFailed: FailedCell[] = [];
   private reconciled = false;
   /** The read of every coloured cell over HTTP, while one is under way (see loadCells). */
@@ -305,12 +305,19 @@ export class BatchFollower {
     if (c && before < c.done && this.store.painted >= c.done) this.onChange();
   };
 
-  /** A `cells:colored` event's cells into the store, and a picture's tiles (inline, base64) beside them. */
-  private applyColored(store: CellStore, event: { cells: ColoredCell[]; worker?: string; tiles?: string[] }) {
+  /**
+   * A `cells:colored` event's cells into the store, and a picture's tiles beside them: one binary
+   * attachment holding each cell's pixels in the order of `cells`.
+   */
+  private applyColored(store: CellStore, event: { cells: ColoredCell[]; worker?: string; tiles?: ArrayBuffer | Uint8Array }) {
     store.applyColored(event.cells, event.worker);
     const { tiles } = this;
-    if (!tiles || !Array.isArray(event.tiles) || event.tiles.length !== event.cells.length) return;
-    for (let k = 0; k < event.cells.length; k++) tiles.putBase64(event.cells[k].row, event.cells[k].col, event.tiles[k]);
+    const raw = event.tiles;
+    if (!tiles || !(raw instanceof ArrayBuffer || ArrayBuffer.isView(raw))) return;
+    const bytes = raw instanceof ArrayBuffer ? new Uint8Array(raw) : new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+    const size = tiles.tileBytes;
+    if (bytes.length !== size * event.cells.length) return;
+    for (let k = 0; k < event.cells.length; k++) tiles.put(event.cells[k].row, event.cells[k].col, bytes.subarray(k * size, (k + 1) * size));
   }
 
   private readonly onImage = (event: BatchImageEvent) => {

@@ -3,8 +3,6 @@ import { FAILED, UNPAINTED, type CellStore } from './cell-store';
 /** Bytes per pixel of a tile as the server sends it: RGB, no alpha. */
 const RGB = 3;
 
-type Base64Target = Uint8Array & { setFromBase64?: (text: string) => { read: number; written: number } };
-
 /**
  * A picture's tile pixels outside React, beside its CellStore: one full-resolution RGB image
  * (cols·tileSize × rows·tileSize) that tiles are copied into as they arrive, and a flag per cell
@@ -24,7 +22,6 @@ export class TileStore {
   count = 0;
   private dirty: number[] | null = [];
   /** One tile's worth of bytes, reused to decode each base64 tile before it is copied in. */
-  private readonly scratch: Uint8Array;
 
   constructor(
     readonly rows: number,
@@ -36,7 +33,6 @@ export class TileStore {
     this.tileBytes = tileSize * tileSize * RGB;
     this.pixels = new Uint8Array(this.width * this.height * RGB);
     this.has = new Uint8Array(rows * cols);
-    this.scratch = new Uint8Array(this.tileBytes);
   }
 
   /** Copies one tile's RGB pixels in; false when it was here already or does not fit the picture. */
@@ -56,15 +52,6 @@ export class TileStore {
     this.count++;
     this.markDirty(i);
     return true;
-  }
-
-  /** put() for a tile as events carry it: base64 of its RGB bytes. A malformed one is skipped. */
-  putBase64(row: number, col: number, base64: unknown): boolean {
-    if (typeof base64 !== 'string') return false;
-    const i = row * this.cols + col;
-    if (i >= 0 && i < this.has.length && this.has[i]) return false;
-    const bytes = decodeBase64Into(base64, this.scratch);
-    return bytes !== null && this.put(row, col, bytes);
   }
 
   /** Painted cells (a colour in `cells`) whose pixels are not here: what a tile read should bring. */
@@ -95,29 +82,4 @@ export class TileStore {
     if (this.dirty.length > this.has.length / 4) this.dirty = null;
     else this.dirty.push(i);
   }
-}
-
-/**
- * Decodes base64 into `target` (which must be exactly the decoded size), or null if the text is not
- * base64 of that many bytes. Uses the browser's own decoder where there is one.
- */
-export function decodeBase64Into(text: string, target: Uint8Array): Uint8Array | null {
-  const native = target as Base64Target;
-  if (typeof native.setFromBase64 === 'function') {
-    try {
-      const { read, written } = native.setFromBase64(text);
-      return read === text.length && written === target.length ? target : null;
-    } catch {
-      return null;
-    }
-  }
-  let binary: string;
-  try {
-    binary = atob(text);
-  } catch {
-    return null;
-  }
-  if (binary.length !== target.length) return null;
-  for (let k = 0; k < binary.length; k++) target[k] = binary.charCodeAt(k);
-  return target;
 }

@@ -25,10 +25,11 @@ export interface CellsColoredEvent extends Sequenced {
    */
   worker?: string;
   /**
-   * Extension, pictures only: each cell's tile, base64 of its tileSize² RGB pixels (row-major),
-   * in the order of `cells`.
+   * Extension, pictures only: the cells' tiles as one binary attachment, each tile's tileSize² RGB
+   * pixels (row-major) one after another in the order of `cells`. A browser receives an
+   * ArrayBuffer, Node a Buffer.
    */
-  tiles?: string[];
+  tiles?: Uint8Array | ArrayBuffer;
 }
 
 /** A batch's image is ready (see the contract's Pictures section). */

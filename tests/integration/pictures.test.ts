@@ -38,12 +38,19 @@ async function watch(batchId: string) {
   const socket = await connectClient(realtime.url);
   clients.push(socket);
   const images: unknown[] = [];
+  const tiles = new Map<string, Buffer>();
   socket.on('batch:image', (event) => {
     if (event.batchId === batchId) images.push(event);
   });
+  socket.on('cells:colored', (event) => {
+    if (event.batchId !== batchId || !event.tiles) return;
+    const bytes = Buffer.from(event.tiles as Uint8Array);
+    const size = bytes.length / event.cells.length;
+    event.cells.forEach((c, k) => tiles.set(`${c.row}:${c.col}`, bytes.subarray(k * size, (k + 1) * size)));
+  });
   const ack = await join(socket, batchId);
   if (!ack.ok) throw new Error(`join failed for ${batchId}`);
-  return { socket, images };
+  return { socket, images, tiles };
 }
 
 async function storedImage(batchId: string): Promise<Buffer> {
@@ -81,7 +88,7 @@ describe('picture batches', () => {
     workers = ['w-p1', 'w-p2'].map((id) => startWorker(db.url, id, { TILE_FETCH_SIZE: '4' }));
     const batch = await start({ rows: 6, cols: 8, kind: 'mandelbrot', view: { x: -0.75, y: 0.1, width: 3 }, maxIterations: 300, tileSize: 16 });
     expect(batch).toMatchObject({ kind: 'mandelbrot', view: { x: -0.75, y: 0.1, width: 3 }, maxIterations: 300, tileSize: 16, image: null });
-    const { socket, images } = await watch(batch.id);
+    const { socket, images, tiles: heard } = await watch(batch.id);
 
     const image = await waitForImage(batch.id);
     expect(image).toEqual({ url: `/api/batches/${batch.id}/image.png`, width: 128, height: 96 });
@@ -124,6 +131,9 @@ describe('picture batches', () => {
 
     await drain(db.pool, socket, batch.id);
     expect(images).toEqual([{ batchId: batch.id, image }]);
+    // The events carried every tile's pixels, as one binary attachment per event.
+    expect(heard.size).toBe(48);
+    for (const c of cells) expect(Buffer.compare(heard.get(`${c.row}:${c.col}`)!, c.tile)).toBe(0);
     // One image job, queued with the completion.
     const { rows: jobs } = await db.pool.query(`select state from pgboss.job where name = 'image' and data->>'batchId' = $1`, [batch.id]);
     expect(jobs).toHaveLength(1);
