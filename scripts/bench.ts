@@ -12,6 +12,7 @@ import type { ClientToServerEvents, ServerToClientEvents } from '../lib/realtime
 import type { Batch } from '../lib/types';
 import { childProcessesOf } from './child-process';
 import { measurePageFps } from './bench-fps';
+import { runPictureBench } from './bench-picture';
 import { type ProbeReport, startProbes } from './bench-probes';
 import { freePort } from './ports';
 
@@ -25,6 +26,7 @@ const { values: args } = parseArgs({
   options: {
     million: { type: 'boolean', default: false },
     fps: { type: 'boolean', default: false },
+    picture: { type: 'boolean', default: false },
     reps: { type: 'string', default: '3' },
     workers: { type: 'string', default: '2' },
     'web-servers': { type: 'string', default: '1' },
@@ -53,6 +55,7 @@ interface OursRun {
 }
 
 async function main() {
+  if (args.picture) return runPictureBench({ reps });
   const dir = await mkdtemp(path.join(tmpdir(), 'finishline-bench-'));
   await chmod(dir, 0o755);
   let postgres: RunningPostgres | undefined;
