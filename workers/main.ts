@@ -19,11 +19,15 @@ import { Holding } from './holding';
 import { PaintParamsCache } from './paint-params';
 import { processCellJobs } from './process-cells';
 import { processSlowCells } from './process-slow-cells';
+import { SlowCellRecorder } from './slow-cell-recorder';
 import { RenderPool } from './render-pool';
 import { ThroughputMeter, startThroughputWriter } from './throughput';
 
-/** Finished slow cells wait at most this long to be recorded: a person sees them land about 10 times a second. */
-const SLOW_CELL_FLUSH_MS = 100;
+/**
+ * Finished slow cells wait at most this long to be recorded: a person sees each worker's tiles land
+ * about five times a second (and at the end of each fetch), and a recording carries many tiles.
+ */
+const SLOW_CELL_FLUSH_MS = 200;
 
 /** A worker process: fetches cell jobs in batches and records them. Holds no web server state. */
 runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId } }, async (life, log) => {
@@ -115,50 +119,43 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
     }
   });
 
-  // Slow cells (picture tiles, simulated work): a few per fetch, each recorded soon after it is done.
+  // Slow cells (picture tiles, simulated work): a few per fetch, each recorded soon after it is done,
+  // through one recorder for the whole process.
   const render = new RenderPool(cfg.renderThreads);
   life.onStop('render threads', () => render.close());
-  const params = new PaintParamsCache();
+  const recorder = new SlowCellRecorder({
+    boss,
+    pool,
+    workerId: cfg.workerId,
+    flushMs: SLOW_CELL_FLUSH_MS,
+    failAttempt: async (tx, job, message) => {
+      log.debug('cell attempt failed', { queue: SLOW_CELL_QUEUE, jobId: job.id, attempt: job.retryCount + 1, err: message });
+      await boss.fail(SLOW_CELL_QUEUE, { id: job.id, retryCount: job.retryCount }, { message }, { db: toExecutor(tx) });
+    },
+    onRecorded: (result) => {
+      const served = [...result.colored.values()].reduce((n, cells) => n + cells.length, 0);
+      cellsServed += served;
+      unreported += served;
+      meter.add(served);
+      if (result.failedAttempts > 0) log.warn('cell attempts failed; they will be retried', { queue: SLOW_CELL_QUEUE, failed: result.failedAttempts, firstError: result.firstFailure });
+      for (const c of result.completions) log.info('batch completed', { batchId: c.batchId, queue: SLOW_CELL_QUEUE, total: c.total, failed: c.failed, elapsedMs: c.elapsedMs });
+    },
+  });
+  const slowCells = { pool, render, recorder, params: new PaintParamsCache(), slots: cfg.renderThreads, cellTimeoutMs: cfg.cellTimeoutMs, faults: cfg.faults };
   const slowCellWork = () =>
     boss.work(SLOW_CELL_QUEUE, { ...polling, batchSize: cfg.tileFetchSize, localConcurrency: cfg.workerLoops }, async (jobs) => {
       const spans = await traces.start('cells record', jobs);
       const held = Holding.countByBatch(jobs);
       for (const [batchId, n] of held) holding.add(batchId, n);
       try {
-        await processSlowCells(jobs, {
-          boss,
-          pool,
-          render,
-          params,
-          workerId: cfg.workerId,
-          slots: cfg.renderThreads,
-          cellTimeoutMs: cfg.cellTimeoutMs,
-          faults: cfg.faults,
-          flushMs: SLOW_CELL_FLUSH_MS,
-          failAttempt: async (tx, job, message) => {
-            log.debug('cell attempt failed', { queue: SLOW_CELL_QUEUE, jobId: job.id, attempt: job.retryCount + 1, err: message });
-            await boss.fail(SLOW_CELL_QUEUE, { id: job.id, retryCount: job.retryCount }, { message }, { db: toExecutor(tx) });
-          },
-          onRecorded: (result) => {
-            for (const [batchId, n] of result.settled) {
-              holding.remove(batchId, n);
-              held.set(batchId, (held.get(batchId) ?? 0) - n);
-            }
-            const served = [...result.colored.values()].reduce((n, cells) => n + cells.length, 0);
-            cellsServed += served;
-            unreported += served;
-            meter.add(served);
-            if (result.failedAttempts > 0) log.warn('cell attempts failed; they will be retried', { queue: SLOW_CELL_QUEUE, failed: result.failedAttempts, firstError: result.firstFailure });
-            for (const c of result.completions) log.info('batch completed', { batchId: c.batchId, queue: SLOW_CELL_QUEUE, total: c.total, failed: c.failed, elapsedMs: c.elapsedMs });
-          },
-        });
+        await processSlowCells(jobs, slowCells);
         spans.end({ colored: new Map(), failed: new Map(), completed: [], completions: [] });
       } catch (err) {
         spans.fail(err);
         log.warn('recording slow cells failed; their jobs will be retried', { queue: SLOW_CELL_QUEUE, jobs: jobs.length, err: errorMessage(err) });
         throw err;
       } finally {
-        for (const [batchId, n] of held) if (n > 0) holding.remove(batchId, n);
+        for (const [batchId, n] of held) holding.remove(batchId, n);
       }
     });
 

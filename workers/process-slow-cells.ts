@@ -1,6 +1,4 @@
 import type pg from 'pg';
-import { withTransaction } from '../lib/db/pool';
-import type { Sql } from '../lib/db/sql';
 import { errorMessage } from '../lib/errors';
 import type { FaultPlan } from '../lib/faults';
 import { meanColor } from '../lib/pictures/mandelbrot';
@@ -8,47 +6,44 @@ import { type CellJobData, parseCellJob } from '../lib/queue/cell-job';
 import { paintCell } from './paint-cell';
 import type { PaintParams, PaintParamsCache } from './paint-params';
 import type { CellJob } from './process-cells';
-import { recordCells, type CellOutcome, type RecordDeps, type RecordResult } from './record-cells';
 import type { RenderPool } from './render-pool';
+import type { FinishedCell, SlowCellRecorder } from './slow-cell-recorder';
 
-export interface SlowCellDeps extends RecordDeps {
+export interface SlowCellDeps {
   pool: pg.Pool;
   render: RenderPool;
   params: PaintParamsCache;
+  /** The process's one recorder: every fetch's finished cells go through it. */
+  recorder: SlowCellRecorder;
   /** Cells with simulated work worked on at once (tiles all queue for the render threads). */
   slots: number;
   cellTimeoutMs: number;
   faults: FaultPlan | null;
-  /** Finished cells wait at most this long before they are recorded together. */
-  flushMs: number;
-  /** Fails one attempt of a job inside a recording transaction (see ProcessDeps.failAttempt). */
-  failAttempt(tx: Sql, job: CellJob, message: string): Promise<void>;
-  /** Called after each recording commits, with what it recorded and how many cells it settled per batch. */
-  onRecorded(result: RecordResult & { failedAttempts: number; firstFailure?: string; settled: Map<string, number> }): void;
 }
-
-type Finished = { job: CellJob; outcome: CellOutcome } | { job: CellJob; error: string } | { job: CellJob; skipped: true };
 
 /**
  * One fetch of slow cells (picture tiles, colour cells with simulated work): each cell is worked on
  * by itself, under its own time limit (a tile on a render thread, off this event loop, so heartbeats
- * and the fetch's other cells go on), and finished cells are recorded every `flushMs` in a
- * transaction of their own, so they land a few at a time, as they are done. A recording that fails
- * fails the fetch: pg-boss retries its jobs, and the first-write-wins insert absorbs the cells that
- * were recorded already. A cell whose batch no longer exists is skipped (its job simply completes).
+ * and the fetch's other cells go on), and handed to the process's recorder as soon as it is done, so
+ * cells land a few at a time, as they finish. Resolves once every cell of the fetch is recorded;
+ * rejects if a recording holding any of them failed (pg-boss then retries the fetch's jobs). A cell
+ * whose batch no longer exists is skipped (its job simply completes).
  */
 export async function processSlowCells(jobs: CellJob[], deps: SlowCellDeps): Promise<void> {
+  const { recorder } = deps;
   const cells = new Map<CellJob, CellJobData>();
-  const finished: Finished[] = [];
+  const recorded: Promise<void>[] = [];
   for (const job of jobs) {
     try {
       cells.set(job, parseCellJob(job.data));
     } catch (err) {
-      finished.push({ job, error: errorMessage(err) });
+      recorded.push(recorder.record({ job, error: errorMessage(err) }));
     }
   }
   const params = await deps.params.get(deps.pool, [...cells.values()].map((c) => c.batchId));
-  const recorder = new Recorder(deps, finished);
+  const finish = async ([job, cell]: [CellJob, CellJobData]) => {
+    recorded.push(recorder.record(await workOn(job, cell, params.get(cell.batchId), deps)));
+  };
 
   // Tiles all go to the render pool at once: it queues them for its threads, which never wait for
   // this event loop between two tiles. Simulated work runs `slots` cells at a time.
@@ -56,19 +51,17 @@ export async function processSlowCells(jobs: CellJob[], deps: SlowCellDeps): Pro
   const tiles = [...cells].filter(isTile);
   const queue = [...cells].filter((entry) => !isTile(entry));
   const worker = async () => {
-    for (let next = queue.shift(); next && !recorder.failed; next = queue.shift()) {
-      const [job, cell] = next;
-      recorder.add(await workOn(job, cell, params.get(cell.batchId), deps));
-    }
+    for (let next = queue.shift(); next; next = queue.shift()) await finish(next);
   };
-  await Promise.all([
-    ...tiles.map(async ([job, cell]) => recorder.add(await workOn(job, cell, params.get(cell.batchId), deps))),
-    ...Array.from({ length: Math.max(1, Math.min(deps.slots, queue.length)) }, worker),
-  ]);
-  await recorder.close();
+  await Promise.all([...tiles.map(finish), ...Array.from({ length: Math.max(1, Math.min(deps.slots, queue.length)) }, worker)]);
+  // Nothing left to work on: this fetch waits only for its last cells, so record them now.
+  recorder.flushNow();
+  const outcomes = await Promise.allSettled(recorded);
+  const failure = outcomes.find((o) => o.status === 'rejected');
+  if (failure) throw failure.reason;
 }
 
-async function workOn(job: CellJob, cell: CellJobData, params: PaintParams | undefined, deps: SlowCellDeps): Promise<Finished> {
+async function workOn(job: CellJob, cell: CellJobData, params: PaintParams | undefined, deps: SlowCellDeps): Promise<FinishedCell> {
   if (!params) return { job, skipped: true };
   try {
     if (params.kind === 'mandelbrot') {
@@ -86,81 +79,5 @@ async function workOn(job: CellJob, cell: CellJobData, params: PaintParams | und
     return { job, outcome: { ...cell, color } };
   } catch (err) {
     return { job, error: errorMessage(err) };
-  }
-}
-
-/** Records finished cells a few at a time: at most one transaction at once, at most every flushMs. */
-class Recorder {
-  private waiting: Finished[];
-  private running: Promise<void> = Promise.resolve();
-  private timer: NodeJS.Timeout | undefined;
-  private lastFlush = 0;
-  private failure: unknown;
-
-  constructor(
-    private readonly deps: SlowCellDeps,
-    initial: Finished[],
-  ) {
-    this.waiting = initial;
-  }
-
-  get failed(): boolean {
-    return this.failure !== undefined;
-  }
-
-  add(done: Finished): void {
-    this.waiting.push(done);
-    if (this.timer) return;
-    const due = Math.max(0, this.lastFlush + this.deps.flushMs - Date.now());
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.flush();
-    }, due);
-  }
-
-  async close(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    this.flush();
-    await this.running;
-    if (this.failure !== undefined) throw this.failure;
-  }
-
-  private flush(): void {
-    this.running = this.running.then(async () => {
-      if (this.failure !== undefined || this.waiting.length === 0) return;
-      const batch = this.waiting;
-      this.waiting = [];
-      this.lastFlush = Date.now();
-      try {
-        await this.record(batch);
-      } catch (err) {
-        this.failure = err;
-      }
-    });
-  }
-
-  private async record(batch: Finished[]): Promise<void> {
-    const { deps } = this;
-    let failedAttempts = 0;
-    let firstFailure: string | undefined;
-    const settled = new Map<string, number>();
-    for (const done of batch) {
-      const batchId = (done.job.data as { batchId?: unknown } | null)?.batchId;
-      if (typeof batchId === 'string') settled.set(batchId, (settled.get(batchId) ?? 0) + 1);
-    }
-    const result = await withTransaction(deps.pool, async (tx) => {
-      const outcomes: CellOutcome[] = [];
-      for (const done of batch) {
-        if ('outcome' in done) outcomes.push(done.outcome);
-        else if ('error' in done) {
-          firstFailure ??= done.error;
-          failedAttempts++;
-          await deps.failAttempt(tx, done.job, done.error);
-        }
-      }
-      return recordCells(tx, outcomes, deps);
-    });
-    deps.onRecorded({ ...result, failedAttempts, firstFailure, settled });
   }
 }

@@ -187,6 +187,33 @@ describe('picture batches', () => {
   });
 });
 
+describe('slow cells under faults', () => {
+  it('retries a slow cell that throws once, dead-letters a poisoned one, and completes the batch once', async () => {
+    await Promise.all(workers.map((w) => w.stop()));
+    workers = [startWorker(db.url, 'w-faulty', { NODE_ENV: 'test', CELL_RETRY_LIMIT: '1', FINISH_LINE_FAULTS: JSON.stringify({ throwOnce: ['0,1'], throwAlways: ['1,1'] }) })];
+    const batch = await start({ rows: 3, cols: 4, workMs: 5 });
+    const { socket } = await watch(batch.id);
+    const completions: unknown[] = [];
+    socket.on('batch:completed', (event) => completions.push(event));
+    const ended = await waitFor(async () => {
+      const b = await findBatch(db.pool, batch.id);
+      return b?.status === 'completed' ? b : null;
+    }, 'the batch to complete', 60_000);
+    expect(ended).toMatchObject({ done: 11, failed: 1 });
+    const { rows } = await db.pool.query<{ row: number; col: number; error: string | null }>(
+      'select row_no as "row", col_no as "col", error from cells where batch_id = $1 and (row_no, col_no) in ((0, 1), (1, 1)) order by row_no',
+      [batch.id],
+    );
+    expect(rows).toEqual([
+      { row: 0, col: 1, error: null },
+      { row: 1, col: 1, error: expect.stringMatching(/poisoned/) },
+    ]);
+    await waitForImage(batch.id);
+    await drain(db.pool, socket, batch.id);
+    expect(completions).toHaveLength(1);
+  }, 90_000);
+});
+
 describe('the image stage under a worker kill', () => {
   it('is retried after its worker is SIGKILLed mid-stitch, and the image is identical', async () => {
     await Promise.all(workers.map((w) => w.stop()));
