@@ -1,4 +1,5 @@
 import type { CellWorkers, ColoredCell, FailedCell } from '@/lib/types';
+import { DirtyList } from './dirty-list';
 import { UNKNOWN_WORKER, WorkerTally } from './worker-tally';
 
 export const UNPAINTED = -1;
@@ -15,10 +16,10 @@ export class CellStore {
   readonly colors: Int32Array;
   readonly workers: WorkerTally;
   readonly errors = new Map<number, string>();
+  private readonly dirty: DirtyList;
   painted = 0;
   failed = 0;
   /** Indices written since the canvas last drew; null means "redraw everything". */
-  private dirty: number[] | null = null;
 
   constructor(
     readonly rows: number,
@@ -26,6 +27,7 @@ export class CellStore {
   ) {
     this.colors = new Int32Array(rows * cols).fill(UNPAINTED);
     this.workers = new WorkerTally(rows * cols);
+    this.dirty = new DirtyList(rows * cols, 8, true);
   }
 
   /**
@@ -42,7 +44,7 @@ export class CellStore {
       if (i < 0) continue;
       const slot = listed ? (listed.slots[listed.cellWorkers[k]] ?? UNKNOWN_WORKER) : single;
       if (this.colors[i] !== UNPAINTED) {
-        if (this.colors[i] !== FAILED && workers.assign(i, slot)) this.markDirty(i);
+        if (this.colors[i] !== FAILED && workers.assign(i, slot)) this.dirty.mark(i);
         continue;
       }
       const rgb = Number.parseInt(cell.color.slice(1), 16);
@@ -50,7 +52,7 @@ export class CellStore {
       this.colors[i] = rgb;
       this.painted++;
       workers.assign(i, slot);
-      this.markDirty(i);
+      this.dirty.mark(i);
     }
   }
 
@@ -61,29 +63,20 @@ export class CellStore {
       this.colors[i] = FAILED;
       this.errors.set(i, cell.error);
       this.failed++;
-      this.markDirty(i);
+      this.dirty.mark(i);
     }
   }
 
-  /** Hands the canvas what changed since its last frame: a list of indices, null for all, or 'none'. */
+  /** What changed since the canvas last drew: a list of indices, null for all, or 'none'. */
   takeDirty(): number[] | null | 'none' {
-    const dirty = this.dirty;
-    if (dirty && dirty.length === 0) return 'none';
-    this.dirty = [];
-    return dirty;
+    return this.dirty.take();
   }
 
   /** The next frame redraws everything (a new canvas size, say). */
   invalidate(): void {
-    this.dirty = null;
+    this.dirty.invalidate();
   }
 
-  private markDirty(i: number): void {
-    if (!this.dirty) return;
-    // A hidden tab gets no animation frames; past this size one full redraw is cheaper than the list.
-    if (this.dirty.length > this.colors.length / 8) this.dirty = null;
-    else this.dirty.push(i);
-  }
 
   private index({ row, col }: { row: number; col: number }): number {
     if (!Number.isInteger(row) || !Number.isInteger(col) || row < 0 || col < 0 || row >= this.rows || col >= this.cols) return -1;

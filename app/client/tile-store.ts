@@ -1,4 +1,5 @@
 import { FAILED, UNPAINTED, type CellStore } from './cell-store';
+import { DirtyList } from './dirty-list';
 
 /** Bytes per pixel of a tile as the server sends it: RGB, no alpha. */
 const RGB = 3;
@@ -18,9 +19,9 @@ export class TileStore {
   readonly pixels: Uint8Array;
   /** 1 where the cell's pixels are here. */
   readonly has: Uint8Array;
+  private readonly dirty: DirtyList;
   /** Cells whose pixels are here. */
   count = 0;
-  private dirty: number[] | null = [];
   /** One tile's worth of bytes, reused to decode each base64 tile before it is copied in. */
 
   constructor(
@@ -33,6 +34,7 @@ export class TileStore {
     this.tileBytes = tileSize * tileSize * RGB;
     this.pixels = new Uint8Array(this.width * this.height * RGB);
     this.has = new Uint8Array(rows * cols);
+    this.dirty = new DirtyList(rows * cols, 4, false);
   }
 
   /** Copies one tile's RGB pixels in; false when it was here already or does not fit the picture. */
@@ -50,7 +52,7 @@ export class TileStore {
     }
     this.has[i] = 1;
     this.count++;
-    this.markDirty(i);
+    this.dirty.mark(i);
     return true;
   }
 
@@ -63,23 +65,14 @@ export class TileStore {
     return n;
   }
 
-  /** Tiles that arrived since the painter's last frame: their indices, null for all, or 'none'. */
+  /** What changed since the canvas last drew: a list of indices, null for all, or 'none'. */
   takeDirty(): number[] | null | 'none' {
-    const dirty = this.dirty;
-    if (dirty && dirty.length === 0) return 'none';
-    this.dirty = [];
-    return dirty;
+    return this.dirty.take();
   }
 
   /** The next frame reads every tile again (a new painter, say). */
   invalidate(): void {
-    this.dirty = null;
+    this.dirty.invalidate();
   }
 
-  private markDirty(i: number): void {
-    if (!this.dirty) return;
-    // A hidden tab gets no frames; past this many, one full pass is cheaper than the list.
-    if (this.dirty.length > this.has.length / 4) this.dirty = null;
-    else this.dirty.push(i);
-  }
 }
