@@ -14,7 +14,8 @@ import { colorMismatches, readGridPixels } from './canvas-pixels';
  * One job: it expects the app to be running at baseUrl and starts nothing but the browser.
  * Standalone: `BASE_URL=http://localhost:3000 node --import tsx scripts/bench-fps.ts 1000 1000`; add
  * `--color-by-worker` to paint with the page's "Colour by worker" switched on (it is switched back
- * off, and the repaint timed, before the grid check).
+ * off, and the repaint timed, before the grid check), and `--picture[=TILE_PX]` to paint a picture
+ * of the whole set (rows × cols tiles, 32 px by default) instead of random colours.
  */
 
 export interface PageFpsResult {
@@ -89,7 +90,12 @@ const START_TIMEOUT_MS = 5 * 60_000;
 /** The launch arguments the end-to-end tests use (playwright.config.ts). */
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-export async function measurePageFps(baseUrl: string, rows: number, cols: number, colorBy: 'cell' | 'worker' = 'cell'): Promise<PageFpsResult> {
+/** A picture to paint instead of random colours: the whole set, with tiles of this many pixels. */
+export interface FpsPicture {
+  tileSize: number;
+}
+
+export async function measurePageFps(baseUrl: string, rows: number, cols: number, colorBy: 'cell' | 'worker' = 'cell', picture?: FpsPicture): Promise<PageFpsResult> {
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
   try {
     const context = await browser.newContext({ baseURL: baseUrl, viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 });
@@ -100,6 +106,11 @@ export async function measurePageFps(baseUrl: string, rows: number, cols: number
     const page = await context.newPage();
 
     await page.goto('/');
+    if (picture) {
+      await page.getByLabel('Mandelbrot').check();
+      await page.getByLabel('View').selectOption({ label: 'The whole set' });
+      await page.getByLabel('Tile size (px)').fill(String(picture.tileSize));
+    } else await page.getByLabel('Random colours').check();
     await page.getByLabel('Rows').fill(String(rows));
     await page.getByLabel('Cols').fill(String(cols));
     await page.waitForTimeout(IDLE_SAMPLE_MS);
@@ -116,8 +127,8 @@ export async function measurePageFps(baseUrl: string, rows: number, cols: number
     if (!record) throw new Error(`The frame counter was not installed on ${page.url()}.`);
 
     // Back to the cells' own colours (so the grid check below applies): one repaint of every cell.
-    const toggleBackMs = colorBy === 'worker' ? await timeToggle(page) : null;
-    const grid = await checkGrid(page, baseUrl, batchId);
+    const toggleBackMs = colorBy === 'worker' && !picture ? await timeToggle(page) : null;
+    const grid = picture ? await checkPicture(page, baseUrl, batchId, rows, cols) : await checkGrid(page, baseUrl, batchId);
     return { ...summarize({ rows, cols, batchId, clickedAt, record, grid }), colorBy, toggleBackMs };
   } finally {
     await browser.close();
@@ -145,7 +156,8 @@ function installInstrument(): void {
   const onMessage = (event: MessageEvent) => {
     if (record.firstCellsAt !== null || typeof event.data !== 'string') return;
     const data = event.data;
-    if (data.startsWith('42["cells:colored"') || (data.startsWith('43') && data.includes('"cells":[{'))) record.firstCellsAt = performance.now();
+    // A picture's events carry their tiles as a binary attachment: `451-["cells:colored",…]`.
+    if (data.startsWith('42["cells:colored"') || /^45\d+-\["cells:colored"/.test(data) || (data.startsWith('43') && data.includes('"cells":[{'))) record.firstCellsAt = performance.now();
   };
   const NativeWebSocket = window.WebSocket;
   window.WebSocket = class extends NativeWebSocket {
@@ -204,6 +216,38 @@ async function checkGrid(page: Page, baseUrl: string, batchId: string): Promise<
   const all = colorMismatches(sample, colors);
   const result = { mismatches: all.length, unpainted, examples: all.slice(0, 10) };
   return { apiCells: cells.length, checked: sample.length, ...result };
+}
+
+/** The waiting grey of a tile not painted yet (picture-painter.ts). */
+const PICTURE_WAITING = [0xe5, 0xe7, 0xeb];
+
+/**
+ * For a picture: every cell the API lists, and the tile centres on the canvas that still show the
+ * waiting grey (a page that painted nothing cannot pass). Pixels are compared with image.png by
+ * the end-to-end test; here only "painted or not" matters.
+ */
+async function checkPicture(page: Page, baseUrl: string, batchId: string, rows: number, cols: number): Promise<GridCheck> {
+  const response = await fetch(new URL(`/api/batches/${encodeURIComponent(batchId)}/cells`, baseUrl));
+  if (!response.ok) throw new Error(`GET /api/batches/${batchId}/cells answered HTTP ${response.status}.`);
+  const { cells } = (await response.json()) as { cells: ApiCell[] };
+  const unpainted = await page.evaluate(
+    ({ rows, cols, waiting }) => {
+      const canvas = document.querySelector<HTMLCanvasElement>('[data-testid="picture"]');
+      const ctx = canvas?.getContext('2d');
+      if (!canvas || !ctx) return rows * cols;
+      const { data, width, height } = ctx.getImageData(0, 0, canvas.width, canvas.height);
+      let grey = 0;
+      for (let r = 0; r < rows; r++) {
+        for (let c = 0; c < cols; c++) {
+          const i = (Math.floor(((r + 0.5) * height) / rows) * width + Math.floor(((c + 0.5) * width) / cols)) * 4;
+          if (data[i] === waiting[0] && data[i + 1] === waiting[1] && data[i + 2] === waiting[2]) grey++;
+        }
+      }
+      return grey;
+    },
+    { rows, cols, waiting: PICTURE_WAITING },
+  );
+  return { apiCells: cells.length, checked: 0, mismatches: 0, unpainted, examples: [] };
 }
 
 function summarize(input: {
@@ -300,11 +344,13 @@ declare global {
 async function main() {
   const [rows, cols] = process.argv.slice(2, 4).map(Number);
   const colorBy = process.argv.includes('--color-by-worker') ? 'worker' : 'cell';
+  const tileArg = process.argv.find((a) => a.startsWith('--picture='));
+  const picture = tileArg ? { tileSize: Number(tileArg.slice('--picture='.length)) } : process.argv.includes('--picture') ? { tileSize: 32 } : undefined;
   if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 1 || cols < 1) {
-    console.error('Usage: BASE_URL=http://localhost:3000 node --import tsx scripts/bench-fps.ts ROWS COLS [--color-by-worker]');
+    console.error('Usage: BASE_URL=http://localhost:3000 node --import tsx scripts/bench-fps.ts ROWS COLS [--color-by-worker] [--picture[=TILE_PX]]');
     process.exit(2);
   }
-  const result = await measurePageFps(process.env.BASE_URL ?? 'http://localhost:3000', rows, cols, colorBy);
+  const result = await measurePageFps(process.env.BASE_URL ?? 'http://localhost:3000', rows, cols, colorBy, picture);
   console.log(JSON.stringify(result, null, 2));
   process.exitCode = result.passed ? 0 : 1;
 }
