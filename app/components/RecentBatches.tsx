@@ -5,6 +5,12 @@ import { useEffect, useState } from 'react';
 import type { Batch } from '@/lib/types';
 import { formatCount } from '../client/format';
 
+/**
+ * Larger images get no thumbnail: the browser would decode every pixel (64 MB for a 4096² picture)
+ * to show a few thousand, and the home page would stall while it does.
+ */
+const THUMBNAIL_MAX_PIXELS = 1024 * 1024;
+
 /** The latest batches, how each ended and, once built, a thumbnail of its image; read once when the page opens. */
 export function RecentBatches() {
   const [batches, setBatches] = useState<Batch[] | null>(null);
@@ -34,7 +40,9 @@ export function RecentBatches() {
           {batches.map((b) => (
             <li key={b.id}>
               <span className="recent-thumb" aria-hidden="true">
-                {b.image && <img src={b.image.url} alt="" width={b.image.width} height={b.image.height} loading="lazy" className={b.kind === 'mandelbrot' ? undefined : 'pixelated'} />}
+                {b.image && b.image.width * b.image.height <= THUMBNAIL_MAX_PIXELS && (
+                  <img src={b.image.url} alt="" width={b.image.width} height={b.image.height} loading="lazy" decoding="async" className={b.kind === 'mandelbrot' ? undefined : 'pixelated'} />
+                )}
               </span>
               <Link href={`/batches/${b.id}`}>
                 {b.kind === 'mandelbrot' ? `Mandelbrot ${b.rows} × ${b.cols}` : `${b.rows} × ${b.cols}`}
