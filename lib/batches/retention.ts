@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { deleteEndedBatch, findBatchesPastRetention } from '../db/batches';
 import { deleteCellsOf } from '../db/cells';
-import { deleteImageOf } from '../db/images';
+import { deleteImageParts } from '../db/images';
 import { withTransaction } from '../db/pool';
 import { deleteThroughputBefore } from '../db/throughput';
 import { deleteWorkersStoppedBefore } from '../db/workers';
@@ -25,7 +25,7 @@ export async function applyRetention(pool: pg.Pool, days: number): Promise<{ bat
     for (const id of ids) {
       await withTransaction(pool, async (tx) => {
         const cells = await deleteCellsOf(tx, id);
-        await deleteImageOf(tx, id);
+        await deleteImageParts(tx, id);
         if (await deleteEndedBatch(tx, id)) {
           deleted.batches++;
           deleted.cells += cells;

@@ -200,15 +200,15 @@ export async function* tilePages(sql: Sql, batchId: string, afterSeq = 0, pageRo
     for (let seq = afterSeq; ; ) {
       const { rows: events } = await sql.query<{ seq: string; recording: string }>(
         'select seq, recording from cell_events where batch_id = $1 and seq > $2 order by seq limit $3',
-        [batchId, seq, 1],
+        [batchId, seq, PAGE_RECORDINGS],
       );
       if (events.length === 0) return;
       const { rows } = await sql.query<TileRow>(
-        `select row_no as "row", col_no as "col", tile from cells where batch_id = $1 and recording = $2 and tile is not null`,
-        [batchId, events[0].recording],
+        `select row_no as "row", col_no as "col", tile from cells where batch_id = $1 and recording = any($2::bigint[]) and tile is not null`,
+        [batchId, events.map((e) => e.recording)],
       );
       if (rows.length > 0) yield rows;
-      seq = Number(events[0].seq);
+      seq = Number(events[events.length - 1].seq);
     }
   }
   yield* rowsInKeyOrder(sql, batchId, 'row_no as "row", col_no as "col", tile', 'and tile is not null', pageRows);

@@ -2,7 +2,7 @@ import type { Sql } from './sql';
 
 /** All SQL for the `batch_images` table: a batch's PNG, stored in parts of up to a megabyte. */
 
-/** Clears any parts of a batch's image (an earlier stitch cannot have committed them; this is belt and braces). */
+/** Deletes a batch's image (retention), or any parts a stitch finds before it writes (belt and braces: none can have committed). */
 export async function deleteImageParts(sql: Sql, batchId: string): Promise<void> {
   await sql.query('delete from batch_images where batch_id = $1', [batchId]);
 }
@@ -24,10 +24,6 @@ export async function* imageParts(sql: Sql, batchId: string): AsyncGenerator<Buf
 export async function imageByteLength(sql: Sql, batchId: string): Promise<number | null> {
   const { rows } = await sql.query<{ n: string | null }>('select sum(length(bytes))::bigint as n from batch_images where batch_id = $1', [batchId]);
   return rows[0].n === null ? null : Number(rows[0].n);
-}
-
-export async function deleteImageOf(sql: Sql, batchId: string): Promise<void> {
-  await deleteImageParts(sql, batchId);
 }
 
 // One stitch of a batch's image at a time, whoever runs it: a transaction-level advisory lock.
