@@ -1,34 +1,38 @@
-import { mkdir, mkdtemp, chmod, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { io as connect } from 'socket.io-client';
-import { startBatch } from '../lib/batches/start-batch';
+import { io as connect, type Socket } from 'socket.io-client';
 import { config } from '../lib/config';
-import { findBatch } from '../lib/db/batches';
 import { startEmbeddedPostgres, type RunningPostgres } from '../lib/db/embedded';
 import { createPool } from '../lib/db/pool';
 import { createLogger } from '../lib/log';
-import { startBoss } from '../lib/queue/boss';
 import type { ClientToServerEvents, ServerToClientEvents } from '../lib/realtime/events';
-import { attachRealtime } from '../lib/realtime/server';
 import { prepareDatabase } from '../lib/setup';
 import type { Batch } from '../lib/types';
+import { buildIfNeeded } from './build-if-needed';
+import { diagnoseStuck, summarise } from './chaos-report';
 import { Child } from './child-process';
+import { freePort } from './ports';
 
 /**
- * `npm run chaos`: runs batches while killing, freezing and restarting workers and PostgreSQL at
- * random, until enough cells were processed or time runs out, then checks that nothing was lost or
- * painted twice and reports how long the system took to recover from each fault.
+ * `npm run chaos`: the app as it runs — web servers (with their fan-out resumer and deadline
+ * sweeper) and workers, each a real process restarted when it dies, on an embedded PostgreSQL —
+ * driven only through the public contract (POST /api/batches, Socket.IO viewers), while workers
+ * are killed and frozen, web servers killed and PostgreSQL restarted at random. When the faults
+ * stop it waits for every batch to end and checks, against the database, that no cell was lost,
+ * failed or painted twice and that each viewer heard every completion once; a batch that never
+ * ends is reported with why (its status, how far its fan-out got, its jobs by state).
  */
 const { values: args } = parseArgs({
   options: {
     cells: { type: 'string', default: '1000000' },
     minutes: { type: 'string', default: '20' },
     workers: { type: 'string', default: '4' },
+    webs: { type: 'string', default: '2' },
     rows: { type: 'string', default: '200' },
     cols: { type: 'string', default: '250' },
+    'settle-minutes': { type: 'string', default: '5' },
   },
 });
 const target = Number(args.cells);
@@ -36,21 +40,61 @@ const deadline = Date.now() + Number(args.minutes) * 60_000;
 const log = createLogger({ proc: 'chaos' }, 'info');
 const cfg = config();
 const rand = (min: number, max: number) => min + Math.random() * (max - min);
+const pick = <T>(items: T[]) => items[Math.floor(Math.random() * items.length)];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+type Viewer = Socket<ServerToClientEvents, ClientToServerEvents>;
+
+/** A plain contract client on one web server: joins each batch, rejoins after a reconnect. */
+function startViewer(port: number) {
+  const cells = new Map<string, Map<number, string>>();
+  const completions = new Map<string, number>();
+  const cols = new Map<string, number>();
+  let doublePainted = 0;
+  const socket: Viewer = connect(`http://127.0.0.1:${port}`, { transports: ['websocket'], reconnectionDelayMax: 1000 });
+  const merge = (batchId: string, list: { row: number; col: number; color: string }[]) => {
+    const seen = cells.get(batchId)!;
+    const width = cols.get(batchId)!;
+    for (const c of list) {
+      const before = seen.get(c.row * width + c.col);
+      if (before !== undefined && before !== c.color) doublePainted++;
+      seen.set(c.row * width + c.col, c.color);
+    }
+  };
+  const join = (batchId: string) =>
+    socket.emit('batch:join', batchId, (ack) => {
+      if (ack.ok) merge(batchId, ack.cells);
+    });
+  socket.on('cells:colored', (event) => cells.has(event.batchId) && merge(event.batchId, event.cells));
+  socket.on('batch:completed', (event) => completions.set(event.batchId, (completions.get(event.batchId) ?? 0) + 1));
+  socket.io.on('reconnect', () => cells.forEach((_, id) => join(id)));
+  return {
+    follow(batch: Batch) {
+      cells.set(batch.id, new Map());
+      cols.set(batch.id, batch.cols);
+      join(batch.id);
+    },
+    seen: (batchId: string) => cells.get(batchId) ?? new Map<number, string>(),
+    completions: (batchId: string) => completions.get(batchId) ?? 0,
+    doublePainted: () => doublePainted,
+    close: () => socket.disconnect(),
+  };
+}
+
 async function main() {
-  // PostgreSQL: our own embedded server (so it can be restarted), or DATABASE_URL without restarts.
+  await buildIfNeeded(log);
+  // Our own embedded server, so that it can be restarted; DATABASE_URL runs without restarts.
   let postgres: RunningPostgres | undefined;
   let dir: string | undefined;
   let restartPostgres: (() => Promise<void>) | undefined;
-  let url = cfg.databaseUrl;
-  if (!url) {
+  let databaseUrl = cfg.databaseUrl;
+  if (!databaseUrl) {
     dir = await mkdtemp(path.join(tmpdir(), 'finishline-chaos-'));
     await chmod(dir, 0o755);
-    const port = 54000 + Math.floor(Math.random() * 900);
+    const port = await freePort();
     const boot = () => startEmbeddedPostgres({ dataDir: path.join(dir!, 'pg'), port, database: 'chaos' });
     postgres = await boot();
-    url = postgres.url;
+    databaseUrl = postgres.url;
     restartPostgres = async () => {
       await postgres!.stop();
       postgres = await boot();
@@ -58,166 +102,159 @@ async function main() {
   } else {
     log.warn('DATABASE_URL is set: PostgreSQL restarts are skipped (only an embedded server can be restarted)');
   }
-  const databaseUrl = url;
-  const pool = createPool(databaseUrl, 10, log, 'finish-line-chaos');
+  const pool = createPool(databaseUrl, 4, log, 'finish-line-chaos');
   await prepareDatabase(pool, databaseUrl, log);
-  const boss = await startBoss(databaseUrl, 'producer', log, 4);
-  const http = createServer();
-  // One viewer socket follows every batch of the run and rejoins them all after each reconnect.
-  const realtime = attachRealtime(http, { pool, connectionString: databaseUrl }, log, { joinLimits: { burst: 10_000, maxBatches: 10_000 } });
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-  const address = http.address();
-  const socketPort = typeof address === 'object' && address ? address.port : 0;
 
-  // What a viewer sees: every colour per cell, and every completion.
-  const seen = new Map<string, string>();
-  let doublePainted = 0;
-  const completions = new Map<string, number>();
-  const client = connect(`http://127.0.0.1:${socketPort}`, { transports: ['websocket'], autoConnect: false }) as import('socket.io-client').Socket<
-    ServerToClientEvents,
-    ClientToServerEvents
-  >;
-  client.on('cells:colored', (event) => {
-    for (const c of event.cells) {
-      const key = `${event.batchId}:${c.row}:${c.col}`;
-      const before = seen.get(key);
-      if (before && before !== c.color) doublePainted++;
-      seen.set(key, c.color);
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'error',
+    HOST: '127.0.0.1',
+    BATCHES_PER_MINUTE: '1000000',
+    RUNNING_BATCHES_PER_CLIENT: '1000000',
+  };
+  const webPorts = await Promise.all(Array.from({ length: Number(args.webs) }, () => freePort()));
+  const webs = webPorts.map((port) => new Child({ name: `web :${port}`, entry: 'server.ts', env: { ...env, PORT: String(port) }, restart: true, log }));
+  const workers = Array.from(
+    { length: Number(args.workers) },
+    (_, i) => new Child({ name: `worker w-${i + 1}`, entry: 'workers/main.ts', env: { ...env, WORKER_ID: `w-${i + 1}` }, restart: true, log }),
+  );
+  const everyone = [...webs, ...workers];
+  // A frozen process cannot notice that we died; never leave one behind, whatever ends this run.
+  process.on('exit', () => everyone.forEach((c) => (c.signal('SIGCONT'), c.signal('SIGKILL'))));
+  webs.forEach((w) => w.start());
+  await Promise.all(webs.map((w) => w.waitFor((m) => ((m as { type?: string }).type === 'listening' ? true : undefined))));
+  workers.forEach((w) => w.start());
+  const viewers = webPorts.map(startViewer);
+
+  /** POST /api/batches to a web server that answers; retried while servers or PostgreSQL restart. */
+  const startBatch = async (): Promise<Batch | null> => {
+    const port = pick(webPorts);
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/api/batches`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ rows: Number(args.rows), cols: Number(args.cols), deadlineSeconds: 3600 }),
+        signal: AbortSignal.timeout(60_000),
+      });
+      if (res.status === 201) return (await res.json()) as Batch;
+      log.warn('chaos: POST /api/batches refused', { status: res.status, body: (await res.text()).slice(0, 300) });
+    } catch (err) {
+      log.warn('chaos: POST /api/batches failed (a web server or PostgreSQL restarting?)', { port, err });
     }
-  });
-  client.on('batch:completed', (event) => completions.set(event.batchId, (completions.get(event.batchId) ?? 0) + 1));
-  const joined = new Set<string>();
-  client.on('connect', () => joined.forEach((id) => client.emit('batch:join', id, () => undefined)));
-  client.connect();
-
-  const workers = Array.from({ length: Number(args.workers) }, (_, i) => {
-    const child = new Child({
-      name: `worker w-${i + 1}`,
-      entry: 'workers/main.ts',
-      env: { ...process.env, DATABASE_URL: databaseUrl, WORKER_ID: `w-${i + 1}`, LOG_LEVEL: 'error', NODE_ENV: 'production' },
-      restart: true,
-      log,
-    });
-    child.start();
-    return child;
-  });
-
-  // A frozen worker cannot notice that we died; never leave one behind, whatever ends this run.
-  process.on('exit', () => workers.forEach((w) => (w.signal('SIGCONT'), w.signal('SIGKILL'))));
-
-  const recoveries: Record<string, number[]> = { kill: [], freeze: [], postgres: [] };
-  const pendingRecoveries: Promise<void>[] = [];
-  // Recovery: from the fault until every job that was active at that moment has settled.
-  const trackRecovery = async (kind: string, started: number) => {
-    const { rows } = await pool.query<{ id: string }>(`select id from pgboss.job where name = 'cell' and state = 'active'`).catch(() => ({ rows: [] as { id: string }[] }));
-    const ids = rows.map((r) => r.id);
-    pendingRecoveries.push(
-      (async () => {
-        for (;;) {
-          await sleep(250);
-          const { rows: left } = await pool
-            .query<{ n: number }>(`select count(*)::int as n from pgboss.job where name = 'cell' and id = any($1) and state in ('created', 'retry', 'active')`, [ids])
-            .catch(() => ({ rows: [{ n: 1 }] }));
-          if (left[0].n === 0) return void recoveries[kind].push(Date.now() - started);
-          if (Date.now() > deadline + 600_000) return;
-        }
-      })(),
-    );
+    await sleep(1000);
+    return null;
   };
 
+  const faults = { workerKill: 0, workerFreeze: 0, webKill: 0, postgres: 0 };
+  const recoveries: Record<string, number[]> = { workerKill: [], workerFreeze: [], webKill: [], postgres: [] };
   let stopChaos = false;
   let lastPostgresRestart = Date.now();
-  const faults = { kill: 0, freeze: 0, postgres: 0 };
   const chaos = (async () => {
     while (!stopChaos) {
       await sleep(rand(3000, 8000));
       if (stopChaos) break;
       const roll = Math.random();
-      const worker = workers[Math.floor(Math.random() * workers.length)];
       const started = Date.now();
-      if (restartPostgres && roll < 0.2 && Date.now() - lastPostgresRestart > 45_000) {
+      if (restartPostgres && roll < 0.15 && Date.now() - lastPostgresRestart > 45_000) {
         faults.postgres++;
         lastPostgresRestart = Date.now();
-        await trackRecovery('postgres', started);
-        log.info('chaos: restarting postgres');
+        log.info('chaos: restarting PostgreSQL');
         await restartPostgres();
-      } else if (roll < 0.6) {
-        faults.kill++;
-        await trackRecovery('kill', started);
-        log.info('chaos: SIGKILL', { pid: worker.pid });
+        recoveries.postgres.push(Date.now() - started);
+      } else if (roll < 0.3) {
+        faults.webKill++;
+        const web = pick(webs);
+        log.info('chaos: SIGKILL web server', { pid: web.pid });
+        web.signal('SIGKILL');
+      } else if (roll < 0.65) {
+        faults.workerKill++;
+        const worker = pick(workers);
+        log.info('chaos: SIGKILL worker', { pid: worker.pid });
         worker.signal('SIGKILL');
       } else {
-        faults.freeze++;
-        await trackRecovery('freeze', started);
-        log.info('chaos: SIGSTOP', { pid: worker.pid });
+        faults.workerFreeze++;
+        const worker = pick(workers);
+        log.info('chaos: SIGSTOP worker', { pid: worker.pid });
         worker.signal('SIGSTOP');
-        const frozen = worker;
-        setTimeout(() => frozen.signal('SIGCONT'), rand(5000, 15000));
+        setTimeout(() => worker.signal('SIGCONT'), rand(5000, 15000));
       }
     }
   })();
 
-  // Keep three batches in flight until enough cells have been started or time is up.
+  // Keep three batches in flight until enough cells were started or time is up.
   const batches: Batch[] = [];
   let started = 0;
+  const isRunning = async (b: Batch) => {
+    const { rows } = await pool.query<{ status: string }>('select status from batches where id = $1', [b.id]).catch(() => ({ rows: [{ status: 'running' }] }));
+    return rows[0]?.status === 'running';
+  };
   while (started < target && Date.now() < deadline) {
-    const running = (await Promise.all(batches.map((b) => findBatch(pool, b.id).catch(() => null)))).filter((b) => b?.status === 'running').length;
+    const running = (await Promise.all(batches.map(isRunning))).filter(Boolean).length;
     if (running >= 3) {
       await sleep(500);
       continue;
     }
-    try {
-      const { batch } = await startBatch(
-        { pool, boss, chunkSize: 5000, defaultDeadlineSeconds: 3600 },
-        { rows: Number(args.rows), cols: Number(args.cols) },
-      );
-      batches.push(batch);
-      joined.add(batch.id);
-      client.emit('batch:join', batch.id, () => undefined);
-      started += batch.total;
-      log.info('chaos: batch started', { batchId: batch.id, started, target });
-    } catch (err) {
-      log.warn('chaos: could not start a batch (PostgreSQL restarting?)', { err });
-      await sleep(1000);
-    }
+    const batch = await startBatch();
+    if (!batch) continue;
+    batches.push(batch);
+    viewers.forEach((v) => v.follow(batch));
+    started += batch.total;
+    log.info('chaos: batch started', { batchId: batch.id, started, target });
   }
 
   stopChaos = true;
   await chaos;
-  workers.forEach((w) => w.signal('SIGCONT'));
+  everyone.forEach((c) => c.signal('SIGCONT'));
+  const faultsEnded = Date.now();
   log.info('chaos: faults stopped; waiting for every batch to end');
-  const settleBy = Date.now() + 300_000;
-  let final: (Batch | null)[] = [];
-  for (;;) {
-    final = await Promise.all(batches.map((b) => findBatch(pool, b.id).catch(() => null)));
-    if (final.every((b) => b && b.status !== 'running') || Date.now() > settleBy) break;
-    await sleep(1000);
-  }
-  await Promise.race([Promise.all(pendingRecoveries), sleep(60_000)]);
+  const settleBy = Date.now() + Number(args['settle-minutes']) * 60_000;
+  while (Date.now() < settleBy && (await Promise.all(batches.map(isRunning))).some(Boolean)) await sleep(1000);
+  const settledMs = Date.now() - faultsEnded;
 
-  const ended = final.filter((b): b is Batch => b !== null);
-  const { rows: reruns } = await pool.query<{ reruns: number }>(
-    `select coalesce(sum(retry_count), 0)::int as reruns from pgboss.job where name = 'cell' and (data->>'batchId') = any($1)`,
+  // What the database holds, against what each viewer heard.
+  const { rows: ended } = await pool.query<{ id: string; status: string; total: number; done: number; failed: number }>(
+    'select id, status, total, done, failed from batches where id = any($1)',
     [batches.map((b) => b.id)],
   );
-  const percentile = (values: number[], p: number) => {
-    if (values.length === 0) return null;
-    const sorted = [...values].sort((a, b) => a - b);
-    return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+  const lastViewerEvent = Date.now() + 15_000;
+  /** Per viewer and completed batch, the finished cells the viewer does not hold. */
+  const missing = async () => {
+    const gaps: { batchId: string; viewerPort: number; missing: number }[] = [];
+    for (const b of ended.filter((e) => e.status === 'completed')) {
+      const { rows } = await pool.query<{ n: number }>('select count(*)::int as n from cells where batch_id = $1', [b.id]);
+      viewers.forEach((v, i) => {
+        const n = rows[0].n - v.seen(b.id).size;
+        if (n > 0) gaps.push({ batchId: b.id, viewerPort: webPorts[i], missing: n });
+      });
+    }
+    return gaps;
   };
+  // Events still in flight when the last batch ended reach the viewers a moment later.
+  let viewerGaps = await missing();
+  while (viewerGaps.length > 0 && Date.now() < lastViewerEvent) {
+    await sleep(500);
+    viewerGaps = await missing();
+  }
+  const viewerMissing = viewerGaps.reduce((n, g) => n + g.missing, 0);
+  const stuck = await diagnoseStuck(pool, batches);
   const report = {
     batches: batches.length,
+    webServers: webs.length,
+    workers: workers.length,
     cellsProcessed: ended.reduce((n, b) => n + b.done + b.failed, 0),
     cellsLost: ended.filter((b) => b.status === 'completed').reduce((n, b) => n + (b.total - b.done - b.failed), 0),
     cellsFailed: ended.reduce((n, b) => n + b.failed, 0),
-    cellsDoublePainted: doublePainted,
-    duplicateExecutionsAbsorbed: reruns[0].reruns,
-    batchesStuck: final.filter((b) => !b || b.status === 'running').length,
-    completionsHeardTwice: [...completions.values()].filter((n) => n > 1).length,
+    cellsMissedByViewers: viewerMissing,
+    viewerGaps,
+    cellsDoublePainted: viewers.reduce((n, v) => n + v.doublePainted(), 0),
+    completionsHeardTwice: batches.reduce((n, b) => n + viewers.filter((v) => v.completions(b.id) > 1).length, 0),
+    batchesStuck: stuck.length,
+    stuck,
     faults,
-    recoveryMs: Object.fromEntries(
-      Object.entries(recoveries).map(([kind, values]) => [kind, { count: values.length, p50: percentile(values, 50), p99: percentile(values, 99), max: percentile(values, 100) }]),
-    ),
+    settledAfterFaultsMs: settledMs,
+    postgresRestartMs: summarise(recoveries.postgres),
   };
   console.log(JSON.stringify(report, null, 2));
   await mkdir('bench-results', { recursive: true });
@@ -225,14 +262,18 @@ async function main() {
   await writeFile(file, JSON.stringify(report, null, 2));
   log.info('chaos: report written', { file });
 
-  client.disconnect();
-  await Promise.all(workers.map((w) => w.stop(5000)));
-  await realtime.close();
-  await boss.stop({ graceful: false });
+  viewers.forEach((v) => v.close());
+  await Promise.all(everyone.map((c) => c.stop(20_000)));
   await pool.end();
   await postgres?.stop();
   if (dir) await rm(dir, { recursive: true, force: true });
-  const ok = report.cellsLost === 0 && report.cellsDoublePainted === 0 && report.batchesStuck === 0 && report.completionsHeardTwice === 0;
+  const ok =
+    report.cellsLost === 0 &&
+    report.cellsFailed === 0 &&
+    report.cellsMissedByViewers === 0 &&
+    report.cellsDoublePainted === 0 &&
+    report.batchesStuck === 0 &&
+    report.completionsHeardTwice === 0;
   process.exit(ok ? 0 : 1);
 }
 
