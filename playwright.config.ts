@@ -1,7 +1,7 @@
 import { defineConfig } from '@playwright/test';
+import { findChromium } from './tests/e2e/chromium';
 
-// Browser downloads cannot work on these machines: use the system Chromium (Debian's by default).
-const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const executablePath = findChromium();
 const port = Number(process.env.E2E_PORT ?? 3100);
 
 export default defineConfig({
