@@ -90,7 +90,7 @@ function threadCpu(pid: number): Record<string, number> {
   for (const tid of tids) {
     const seconds = cpuOf(`/proc/${pid}/task/${tid}/stat`);
     if (seconds === null) continue;
-    let comm = '';
+    let comm: string;
     try {
       comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
     } catch {
@@ -247,7 +247,7 @@ async function waitForQuiet(app: AppProcess[], postmasterPid: number | null): Pr
 
 async function waitForQuietWithin(app: AppProcess[], postmasterPid: number | null, started: number, limit: number): Promise<void> {
   let quiet = 0;
-  let last = 0;
+  let last: number;
   while (quiet < 2) {
     const a = snapshot(app, postmasterPid);
     await sleep(1000);
@@ -521,7 +521,7 @@ export async function runPictureBench(options: PictureBenchOptions): Promise<voi
       log('starting an embedded PostgreSQL');
       postgres = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port: await freePort(), database: 'bench', settings: ['shared_preload_libraries=pg_stat_statements'] });
       track('embedded PostgreSQL', () => postgres!.stop());
-      adminUrl = postgres.url;
+      adminUrl = postgres.adminUrl; // The superuser: the bench creates databases and loads pg_stat_statements.
     } else log('using the PostgreSQL of DATABASE_URL (its CPU is not measured)');
     const postmasterPid = postgres?.pid ?? null;
     const admin = new pg.Client({ connectionString: adminUrl, application_name: 'bench-picture' });

@@ -56,7 +56,7 @@ export function CancelButton({ batchId }: { batchId: string }) {
   }
   return (
     <div className="cancel">
-      <button type="button" className="secondary" onClick={cancel} disabled={busy}>
+      <button type="button" className="secondary" onClick={() => void cancel()} disabled={busy}>
         {busy ? 'Cancelling…' : 'Cancel batch'}
       </button>
       <p className="form-error" aria-live="assertive">

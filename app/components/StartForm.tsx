@@ -92,7 +92,7 @@ export function StartForm() {
     r === null || c === null ? null : picture ? { kind: 'mandelbrot', view: named.view, maxIterations: it ?? named.maxIterations, rows: r, cols: c } : { kind: 'colors', rows: r, cols: c };
 
   return (
-    <form className="start-form" onSubmit={start} aria-describedby="start-hint">
+    <form className="start-form" onSubmit={(event) => void start(event)} aria-describedby="start-hint">
       <fieldset className="kind-choice">
         <legend>What to render</legend>
         <label>

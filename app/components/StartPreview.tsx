@@ -81,6 +81,7 @@ export function StartPreview({ spec }: { spec: PreviewSpec | null }) {
     timer = setTimeout(slice, 120);
     return () => clearTimeout(timer);
     // `key` stands for `spec`: a new object with the same content must not restart the preview.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [key]);
 
   return (

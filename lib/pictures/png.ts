@@ -276,7 +276,7 @@ export class PngEncoder {
 function applyFilter(type: number, row: Uint8Array, prev: Uint8Array, out: Buffer, len: number): number {
   out[0] = type;
   let score = 0;
-  let v = 0;
+  let v: number;
   const first = Math.min(BPP, len);
   switch (type) {
     case 0:

@@ -31,7 +31,8 @@ export interface ReceivedPoint {
 export async function startOtlpReceiver() {
   const spans: ReceivedSpan[] = [];
   const points: ReceivedPoint[] = [];
-  const server = createServer(async (req, res) => {
+  // Every failure is answered inside, so the promise needs no other handler.
+  const server = createServer((req, res) => void (async () => {
     try {
       const body = JSON.parse((await readBody(req)).toString('utf8')) as Record<string, unknown>;
       if (req.url === '/v1/traces') collectSpans(body, spans);
@@ -44,7 +45,7 @@ export async function startOtlpReceiver() {
     } catch {
       res.writeHead(400).end();
     }
-  });
+  })());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;

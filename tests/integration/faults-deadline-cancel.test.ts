@@ -17,7 +17,7 @@ let db: TestDatabase;
 let realtime: Awaited<ReturnType<typeof startRealtime>>;
 let socket: TestClient;
 let heard: ReturnType<typeof record>;
-let workersAlive: number[] = [];
+const workersAlive: number[] = [];
 let stopSweeper: () => Promise<void>;
 let stopPresence: () => void;
 let workers: WorkerProcess[] = [];

@@ -17,7 +17,7 @@ interface LogLine {
 }
 
 let start: ChildProcess;
-let lines: LogLine[] = [];
+const lines: LogLine[] = [];
 let port: number;
 let dataDir: string;
 let exitCode: number | null | undefined;

@@ -91,7 +91,7 @@ function BatchRow({ batch: b, at, cancel }: { batch: DashboardBatch; at: string;
       <td className="num">{formatDuration(Date.parse(end) - Date.parse(b.createdAt))}</td>
       <td>
         {b.status === 'running' && (
-          <button type="button" className="secondary small" onClick={onCancel} disabled={busy} aria-label={`Cancel batch ${size} ${b.id.slice(0, 8)}`}>
+          <button type="button" className="secondary small" onClick={() => void onCancel()} disabled={busy} aria-label={`Cancel batch ${size} ${b.id.slice(0, 8)}`}>
             {busy ? 'Cancelling…' : 'Cancel'}
           </button>
         )}

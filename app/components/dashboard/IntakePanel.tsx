@@ -38,7 +38,7 @@ export function IntakePanel({ intake, workers, setPaused }: { intake: IntakeInfo
         </p>
       </div>
       <div>
-        <button type="button" className={intake.paused ? '' : 'secondary'} onClick={toggle} disabled={busy}>
+        <button type="button" className={intake.paused ? '' : 'secondary'} onClick={() => void toggle()} disabled={busy}>
           {intake.paused ? 'Resume intake' : 'Pause intake'}
         </button>
         <p className="form-error" aria-live="assertive">
