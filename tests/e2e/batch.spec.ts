@@ -1,5 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
-import { colorMismatches, readGridPixels } from '../../scripts/canvas-pixels';
+import { colorMismatches, readGridPixels } from '../helpers/canvas-pixels';
 
 interface Cell {
   row: number;

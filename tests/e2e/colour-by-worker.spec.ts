@@ -1,5 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
-import { colorMismatches, readGridPixels } from '../../scripts/canvas-pixels';
+import { colorMismatches, readGridPixels } from '../helpers/canvas-pixels';
 
 // The app runs with two worker processes (playwright.config.ts): the toggle shows which cells each
 // one painted, and the legend says how many.

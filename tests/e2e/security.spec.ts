@@ -1,7 +1,7 @@
 import { type Browser, expect, test, type Page } from '@playwright/test';
 import { io } from 'socket.io-client';
 import type { DashboardSnapshot } from '../../lib/dashboard/types';
-import { readGridPixels } from '../../scripts/canvas-pixels';
+import { readGridPixels } from '../helpers/canvas-pixels';
 
 // The pages work under their Content-Security-Policy: no violation, no console error, and a batch
 // still paints over the same-origin WebSocket.

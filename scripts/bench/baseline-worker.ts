@@ -3,7 +3,7 @@ import { PgBoss } from 'pg-boss';
 /**
  * The bench's baseline: bare pg-boss on the same PostgreSQL, fetching and completing jobs with the
  * best settings we know (batch fetch, burst while full, LISTEN/NOTIFY, two local loops) and doing
- * nothing else: no tracker, no sockets. Started by scripts/bench.ts with BASELINE_URL and QUEUE.
+ * nothing else: no tracker, no sockets. Started by scripts/bench/main.ts with BASELINE_URL and QUEUE.
  */
 const url = process.env.BASELINE_URL;
 const queue = process.env.QUEUE ?? 'baseline';

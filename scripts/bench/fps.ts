@@ -1,6 +1,6 @@
 import { pathToFileURL } from 'node:url';
 import { chromium, type Page } from '@playwright/test';
-import { colorMismatches, readGridPixels } from './canvas-pixels';
+import { colorMismatches, readGridPixels } from '../../tests/helpers/canvas-pixels';
 
 /**
  * The page's frame rate while a batch paints (issue 5: "the page keeps ≥ 30 frames per second
@@ -12,7 +12,7 @@ import { colorMismatches, readGridPixels } from './canvas-pixels';
  * that paints nothing cannot score 60 fps.
  *
  * One job: it expects the app to be running at baseUrl and starts nothing but the browser.
- * Standalone: `BASE_URL=http://localhost:3000 node --import tsx scripts/bench-fps.ts 1000 1000`; add
+ * Standalone: `BASE_URL=http://localhost:3000 node --import tsx scripts/bench/fps.ts 1000 1000`; add
  * `--color-by-worker` to paint with the page's "Colour by worker" switched on (it is switched back
  * off, and the repaint timed, before the grid check), and `--picture[=TILE_PX]` to paint a picture
  * of the whole set (rows × cols tiles, 32 px by default) instead of random colours.
@@ -347,7 +347,7 @@ async function main() {
   const tileArg = process.argv.find((a) => a.startsWith('--picture='));
   const picture = tileArg ? { tileSize: Number(tileArg.slice('--picture='.length)) } : process.argv.includes('--picture') ? { tileSize: 32 } : undefined;
   if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 1 || cols < 1) {
-    console.error('Usage: BASE_URL=http://localhost:3000 node --import tsx scripts/bench-fps.ts ROWS COLS [--color-by-worker] [--picture[=TILE_PX]]');
+    console.error('Usage: BASE_URL=http://localhost:3000 node --import tsx scripts/bench/fps.ts ROWS COLS [--color-by-worker] [--picture[=TILE_PX]]');
     process.exit(2);
   }
   const result = await measurePageFps(process.env.BASE_URL ?? 'http://localhost:3000', rows, cols, colorBy, picture);

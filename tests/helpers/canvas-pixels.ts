@@ -1,5 +1,5 @@
 import type { Page } from '@playwright/test';
-import type { CellPosition } from '../lib/types';
+import type { CellPosition } from '../../lib/types';
 
 export interface GridPixels {
   rows: number;

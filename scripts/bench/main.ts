@@ -7,14 +7,14 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { PgBoss } from 'pg-boss';
 import { io as connect, type Socket } from 'socket.io-client';
-import { startEmbeddedPostgres, type RunningPostgres } from '../lib/db/embedded';
-import type { ClientToServerEvents, ServerToClientEvents } from '../lib/realtime/events';
-import type { Batch } from '../lib/types';
-import { childProcessesOf } from './child-process';
-import { measurePageFps } from './bench-fps';
-import { runPictureBench } from './bench-picture';
-import { type ProbeReport, startProbes } from './bench-probes';
-import { freePort } from './ports';
+import { startEmbeddedPostgres, type RunningPostgres } from '../../lib/db/embedded';
+import type { ClientToServerEvents, ServerToClientEvents } from '../../lib/realtime/events';
+import type { Batch } from '../../lib/types';
+import { childProcessesOf } from '../child-process';
+import { freePort } from '../ports';
+import { measurePageFps } from './fps';
+import { runPictureBench } from './picture/run';
+import { type ProbeReport, startProbes } from './probes';
 
 /**
  * `npm run bench`: Finish Line end to end through its public contract, against bare pg-boss on the
@@ -41,7 +41,7 @@ const SIZES: [number, number][] = [
   [250, 400],
   ...(args.million ? ([[1000, 1000]] as [number, number][]) : []),
 ].filter(([rows, cols]) => rows * cols <= Number(args['up-to'])) as [number, number][];
-const ROOT = path.resolve(import.meta.dirname, '..');
+const ROOT = path.resolve(import.meta.dirname, '../..');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface OursRun {
@@ -67,7 +67,8 @@ async function main() {
       database: 'bench',
       settings: ['shared_preload_libraries=pg_stat_statements'],
     });
-    adminUrl = postgres.url;
+    // The superuser: the bench creates databases and loads pg_stat_statements.
+    adminUrl = postgres.adminUrl;
   }
   const baselineUrl = withDatabase(adminUrl, 'bench_baseline');
   const admin = new pg.Client({ connectionString: adminUrl });
@@ -283,7 +284,7 @@ async function runBaseline(boss: PgBoss, pool: pg.Pool, workers: ChildProcess[],
 }
 
 function spawnBaselineWorker(url: string): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', 'scripts/bench-baseline-worker.ts'], {
+  return spawn(process.execPath, ['--import', 'tsx', 'scripts/bench/baseline-worker.ts'], {
     cwd: ROOT,
     env: { ...process.env, BASELINE_URL: url, QUEUE: 'baseline' },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
