@@ -1,4 +1,3 @@
-import { errorMessage } from './errors';
 import { createLogger, type Fields, type Logger } from './log';
 
 type Stop = () => Promise<void> | void;
@@ -58,7 +57,7 @@ export function runProcess(
       assertNodeVersion();
       await start(life, log);
     } catch (err) {
-      log.error(`${identity.name} failed to start`, { err: errorMessage(err), cause: causeOf(err) });
+      log.error(`${identity.name} failed to start`, { err });
       await life.stop();
       process.exit(1);
     }
@@ -68,11 +67,6 @@ export function runProcess(
     log.info(`${identity.name} stopped`);
     process.exit(0);
   })();
-}
-
-function causeOf(err: unknown): string | undefined {
-  const cause = (err as { cause?: unknown } | null)?.cause;
-  return cause === undefined ? undefined : errorMessage(cause);
 }
 
 /**

@@ -1,6 +1,5 @@
 import { config } from '../lib/config';
 import { startEmbeddedPostgres } from '../lib/db/embedded';
-import { errorMessage } from '../lib/errors';
 import { runProcess } from '../lib/lifecycle';
 
 /**
@@ -20,7 +19,7 @@ runProcess({ proc: 'postgres', name: 'embedded postgres' }, async (life, log) =>
       if (recent.length > 20) recent.shift();
     },
   }).catch((err: unknown) => {
-    log.error('embedded postgres failed to start', { err: errorMessage(err), cause: errorMessage((err as Error).cause), log: recent.join('\n') });
+    log.error('embedded postgres failed to start', { err, log: recent.join('\n') });
     throw err;
   });
   life.onStop('postgres', () => pg.stop());

@@ -36,7 +36,8 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     drop: async () => {
       if (boss) await (await boss).stop({ graceful: false });
       await pool.end();
-      const client = new pg.Client({ connectionString: adminUrl });
+      // Only a superuser may end an autovacuum worker, which `with (force)` must do when one is busy here.
+      const client = new pg.Client({ connectionString: inject('pgSuperUrl') });
       await client.connect();
       await client.query(`drop database if exists ${name} with (force)`);
       await client.end();

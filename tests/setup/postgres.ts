@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -14,24 +14,33 @@ export const TEMPLATE_DB = 'finishline_template';
 declare module 'vitest' {
   export interface ProvidedContext {
     pgAdminUrl: string;
+    /** A superuser of the same server, for dropping a test's database even while autovacuum works in it. */
+    pgSuperUrl: string;
   }
 }
 
 /**
  * One real PostgreSQL for the whole run: TEST_DATABASE_URL's server if given (a role that may
- * create databases), else an embedded one in a temporary folder. A template database is migrated
- * once; every test file copies it into a database of its own.
+ * create databases), else an embedded one in a private temporary folder. A template database is
+ * migrated once; every test file copies it into a database of its own.
  */
 export default async function setup(project: TestProject) {
   const log = createLogger({ proc: 'test-setup' }, 'warn');
   let adminUrl = process.env.TEST_DATABASE_URL;
+  let superUrl = adminUrl;
   let stop = async () => undefined as void;
   if (!adminUrl) {
     const dir = await mkdtemp(path.join(tmpdir(), 'finishline-test-'));
-    // mkdtemp makes it private to root; the postgres OS user must be able to reach its data inside.
-    await chmod(dir, 0o755);
-    const server = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port: await freePort(), database: 'postgres' });
+    // The app's own role (no superuser), allowed to create databases: every test file copies the
+    // template into a database of its own, and runs with the app's privileges.
+    const server = await startEmbeddedPostgres({
+      dataDir: path.join(dir, 'pg'),
+      port: await freePort(),
+      database: 'postgres',
+      appMayCreateDatabases: true,
+    });
     adminUrl = server.url;
+    superUrl = server.adminUrl;
     stop = async () => {
       await server.stop();
       await rm(dir, { recursive: true, force: true });
@@ -49,6 +58,7 @@ export default async function setup(project: TestProject) {
   await pool.end();
 
   project.provide('pgAdminUrl', adminUrl);
+  project.provide('pgSuperUrl', superUrl ?? adminUrl);
   return stop;
 }
 
