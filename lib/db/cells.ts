@@ -92,7 +92,7 @@ interface RecordedCellRow extends CellOutcomeRow {
 }
 
 /** Rows one read of a batch's cells takes at most: a whole batch is read in pages, never at once. */
-const PAGE_ROWS = 10_000;
+export const PAGE_ROWS = 10_000;
 /** Recordings one catch-up read takes at most: each is one worker fetch, up to about 1,000 cells. */
 const PAGE_RECORDINGS = 10;
 
@@ -180,6 +180,36 @@ export class WorkerNames {
       this.names.push(name);
     }
     return w;
+  }
+}
+
+/** An event that announced cells, as read back to replay it: its number and the cells of its recording. */
+export interface RecordedEvent {
+  seq: number;
+  recording: string;
+  cells: (RecordedCellRow & { tile: Buffer | null })[];
+}
+
+/**
+ * The cells events of a batch numbered in (afterSeq, throughSeq], in order, a few recordings per
+ * page, each with the cells its recording wrote (tiles included). A recording announced by two
+ * events (colours, then failures) comes with both, each holding all its cells: the caller splits
+ * them by kind.
+ */
+export async function* eventPages(sql: Sql, batchId: string, afterSeq: number, throughSeq: number): AsyncGenerator<RecordedEvent[]> {
+  for (let seq = afterSeq; seq < throughSeq; ) {
+    const { rows: events } = await sql.query<{ seq: string; recording: string }>(
+      'select seq, recording from cell_events where batch_id = $1 and seq > $2 and seq <= $3 order by seq limit $4',
+      [batchId, seq, throughSeq, PAGE_RECORDINGS],
+    );
+    if (events.length === 0) return;
+    const { rows } = await sql.query<RecordedCellRow & { recording: string; tile: Buffer | null }>(
+      `select row_no as "row", col_no as "col", color, error, worker_id as worker, recording, tile
+         from cells where batch_id = $1 and recording = any($2::bigint[]) order by row_no, col_no`,
+      [batchId, events.map((e) => e.recording)],
+    );
+    yield events.map((e) => ({ seq: Number(e.seq), recording: e.recording, cells: rows.filter((r) => r.recording === e.recording) }));
+    seq = Number(events[events.length - 1].seq);
   }
 }
 

@@ -4,12 +4,19 @@ import pg from 'pg';
 import { Server } from 'socket.io';
 import { isBatchId } from '../batches/validate';
 import { findBatch } from '../db/batches';
-import { listOutcomes } from '../db/cells';
-import { isOriginAllowed } from '../http/origin';
+import { PAGE_ROWS } from '../db/cells';
+import type { Sql } from '../db/sql';
+import { handshakeRefusal } from '../http/origin';
 import { STATIC_SECURITY_HEADERS } from '../http/security-headers';
 import type { Logger } from '../log';
+import { Budget } from './budget';
 import { createJoinLimiter, DEFAULT_JOIN_LIMITS, type JoinLimits } from './join-limits';
-import { batchRoom, type ClientToServerEvents, type JoinAck, type ServerToClientEvents } from './events';
+import { AnswerCutShortError, DEFAULT_ANSWER_WIRE, sendJoinAnswer, type AnswerWire } from './join-answer';
+import { joinAnswerBytes, joinAnswerText } from './join-answer-text';
+import { createJoinQueue } from './join-queue';
+import { DEFAULT_REPLAY, startReplay, type ReplayOptions } from './replay';
+import { filterWrites, rememberAckIds } from './socket-internals';
+import { batchRoom, type ClientToServerEvents, type JoinAck, type JoinOptions, type ServerToClientEvents } from './events';
 
 export type RealtimeServer = Server<ClientToServerEvents, ServerToClientEvents>;
 
@@ -26,10 +33,32 @@ const RATE_LIMITED: JoinAck = {
 /** Largest message a client may send; a bigger one closes its connection. Joins are tiny. */
 export const MAX_MESSAGE_BYTES = 16 * 1024;
 
+const UNAVAILABLE: JoinAck = {
+  ok: false,
+  error: { code: 'unavailable', message: 'The server could not read this batch right now. Try again in a moment.' },
+};
+
+/**
+ * What join answers may cost the whole process at once: bytes held while answers are built and
+ * sent (see joinAnswerBytes; a join past it waits its turn), and snapshot statements in flight on
+ * the web pool, so joins never take more than a few of its connections.
+ */
+export interface SnapshotLimits {
+  budgetBytes: number;
+  readers: number;
+}
+
+export const DEFAULT_SNAPSHOT_LIMITS: Readonly<SnapshotLimits> = Object.freeze({ budgetBytes: 64 * 1024 * 1024, readers: 3 });
+
 export interface RealtimeOptions {
   /** Origins besides the server's own whose pages may connect (see isOriginAllowed). */
   allowedOrigins?: readonly string[];
+  /** Host names this server answers to (see isHostAllowed); the loopback names when not given. */
+  allowedHosts?: readonly string[];
   joinLimits?: Partial<JoinLimits>;
+  snapshotLimits?: Partial<SnapshotLimits>;
+  answerWire?: Partial<AnswerWire>;
+  replay?: Partial<ReplayOptions>;
 }
 
 /**
@@ -46,19 +75,26 @@ export function attachRealtime(
   const { pool } = db;
   const allowedOrigins = options.allowedOrigins ?? [];
   const limits: JoinLimits = { ...DEFAULT_JOIN_LIMITS, ...options.joinLimits };
+  const snapshotLimits: SnapshotLimits = { ...DEFAULT_SNAPSHOT_LIMITS, ...options.snapshotLimits };
+  const answerWire: AnswerWire = { ...DEFAULT_ANSWER_WIRE, ...options.answerWire };
+  const answerBytes = new Budget(snapshotLimits.budgetBytes);
+  const readers = new Budget(snapshotLimits.readers);
+  const snapshotSql: Sql = { query: (text, values) => readers.run(1, () => pool.query(text, values)) };
+  // Set once io exists: the adapter's LISTEN connection reports to it each time it listens again.
+  let onListening = () => undefined as void;
   const io: RealtimeServer = new Server(httpServer, {
     path: '/socket.io',
     serveClient: false,
     maxHttpBufferSize: MAX_MESSAGE_BYTES,
-    // The same origin rule as POST: a page of a foreign origin may not open a socket (browsers
-    // always send Origin on a WebSocket handshake; scripts without one are let in).
+    // The same Host and Origin rules as HTTP: a DNS-rebinding page or a page of a foreign origin may
+    // not open a socket (browsers always send Origin on a WebSocket handshake; scripts without one are let in).
     allowRequest: (req, callback) => {
-      const allowed = isOriginAllowed(req.headers.origin, req.headers.host, allowedOrigins);
-      callback(allowed ? null : 'forbidden_origin: this origin may not connect; ask the operator to add it to ALLOWED_ORIGINS', allowed);
+      const refusal = handshakeRefusal(req.headers, allowedOrigins, options.allowedHosts);
+      callback(refusal, refusal === null);
     },
     // server.ts routes the upgrades that are not ours (Next's hot reload in development).
     destroyUpgrade: false,
-    adapter: createAdapter(listenConnections(db.connectionString, pool), {
+    adapter: createAdapter(listenConnections(db.connectionString, pool, () => onListening(), log), {
       errorHandler: (err: Error) => log.warn('socket.io adapter error', { err: err.message }),
     }),
   });
@@ -67,30 +103,30 @@ export function attachRealtime(
   io.engine.on('initial_headers', (headers: Record<string, string>) => Object.assign(headers, STATIC_SECURITY_HEADERS));
   io.engine.on('headers', (headers: Record<string, string>) => Object.assign(headers, STATIC_SECURITY_HEADERS));
 
+  const replay = startReplay(io, pool, log, { ...DEFAULT_REPLAY, ...options.replay });
+  onListening = () => replay.listening();
+
   io.on('connection', (socket) => {
-    shedCellsWhenBehind(socket);
+    rememberAckIds(socket);
+    const shed = shedCellsWhenBehind();
+    const once = onceCompleted();
+    filterWrites(socket, (packet, queued) => shed(packet, queued) && once(packet));
+    replay.watch(socket);
     const takeJoin = createJoinLimiter(limits);
-    socket.on('batch:join', async (batchId, optionsOrAck, maybeAck) => {
-      const ack = typeof optionsOrAck === 'function' ? optionsOrAck : maybeAck;
-      const verdict = takeJoin();
-      if (verdict !== 'ok') {
-        if (typeof ack === 'function') ack(RATE_LIMITED);
-        if (verdict === 'disconnect') {
-          log.warn('socket disconnected for flooding batch:join', { address: socket.handshake.address });
-          socket.disconnect(true);
-        }
-        return;
-      }
-      if (typeof ack !== 'function') return;
-      if (!isBatchId(batchId)) return ack(NOT_FOUND);
+    const joins = createJoinQueue(limits.burst);
+    socket.on('disconnect', () => joins.close());
+
+    /** Answers one join; the socket's join queue runs one at a time. */
+    const answerJoin = async (batchId: string, options: JoinOptions | null, ack: (answer: JoinAck) => void) => {
+      if (!socket.connected) return;
       if (!socket.rooms.has(batchRoom(batchId)) && joinedBatches(socket.rooms) >= limits.maxBatches) {
         return ack({
           ok: false,
           error: { code: 'too_many_joined', message: `This connection follows ${limits.maxBatches} batches already, the most allowed; leave one (batch:leave) first.` },
         });
       }
-      const options = typeof optionsOrAck === 'object' ? optionsOrAck : null;
       const afterSeq = parseCount(options?.afterSeq);
+      let release: (() => void) | undefined;
       try {
         // Join before reading: an event that lands in between is then both in the snapshot and
         // delivered, which is harmless (same colour), while the other order could lose it. Read the
@@ -103,12 +139,37 @@ export function attachRealtime(
         }
         const maxCells = parseCount(options?.maxCells);
         const cellsOmitted = maxCells !== null && batch.done > maxCells;
-        const outcomes = await listOutcomes(pool, batchId, afterSeq ?? undefined, cellsOmitted ? { only: 'failed' } : {});
-        ack({ ok: true, batch, ...outcomes, seq: batch.seq, afterSeq, cellsOmitted });
+        release = await answerBytes.take(joinAnswerBytes(batch, answerWire.pieceBytes, PAGE_ROWS));
+        const text = joinAnswerText(snapshotSql, { batch, afterSeq, cellsOmitted }, answerWire.pieceBytes);
+        await sendJoinAnswer(socket, ack, text, answerWire);
+        replay.joined(batchId, batch.seq, batch.status !== 'running');
       } catch (err) {
-        log.warn('batch:join failed', { batchId, err });
-        ack({ ok: false, error: { code: 'unavailable', message: 'The server could not read this batch right now. Try again in a moment.' } });
+        if (err instanceof AnswerCutShortError) log.warn('batch:join answer cut short; connection ended', { batchId, err });
+        else {
+          log.warn('batch:join failed', { batchId, err });
+          ack(UNAVAILABLE);
+        }
+      } finally {
+        release?.();
       }
+    };
+
+    socket.on('batch:join', (batchId, optionsOrAck, maybeAck) => {
+      const ack = typeof optionsOrAck === 'function' ? optionsOrAck : maybeAck;
+      const verdict = takeJoin();
+      if (verdict !== 'ok') {
+        if (typeof ack === 'function') ack(RATE_LIMITED);
+        if (verdict === 'disconnect') {
+          log.warn('socket disconnected for flooding batch:join', { address: socket.handshake.address });
+          socket.disconnect(true);
+        }
+        return;
+      }
+      if (typeof ack !== 'function') return;
+      if (!isBatchId(batchId)) return ack(NOT_FOUND);
+      const options = typeof optionsOrAck === 'object' && optionsOrAck !== null ? optionsOrAck : null;
+      // At most one join in flight per socket: later ones wait their turn (see createJoinQueue).
+      if (!joins.run(() => answerJoin(batchId, options, ack))) ack(RATE_LIMITED);
     });
 
     socket.on('batch:leave', (batchId) => {
@@ -116,16 +177,29 @@ export function attachRealtime(
     });
   });
 
-  const close = () => new Promise<void>((resolve) => void io.close(() => resolve()));
+  const close = () =>
+    new Promise<void>((resolve) => {
+      replay.close();
+      void io.close(() => resolve());
+    });
   return { io, close };
 }
+
+/** How often the LISTEN connection must hear a notification (the adapters' own heartbeats come every 5 s) to count as alive. */
+const LISTEN_SILENCE_MS = 20_000;
 
 /**
  * What the adapter takes for a pool: queries go to ours, and its LISTEN connection is a client of
  * its own, ended when released. The adapter reconnects after a lost connection but never hands the
  * dead client back; from a real pool that leaks a slot per outage until it can connect no more.
+ *
+ * Two more duties, since the adapter tells nobody: `onListening` is called each time a connection
+ * is fully listening (the adapter attaches its notification handler last), so that the replay can
+ * send what was missed meanwhile; and a connection that hears nothing, not even the adapters' own
+ * heartbeats, for LISTEN_SILENCE_MS is dead without having said so (a network cut) and is closed,
+ * which makes the adapter reconnect.
  */
-function listenConnections(connectionString: string, pool: pg.Pool): pg.Pool {
+function listenConnections(connectionString: string, pool: pg.Pool, onListening: () => void, log: Logger): pg.Pool {
   // The adapter calls only query() and connect(); its type asks for a whole Pool.
   return {
     query: (text: string, values?: unknown[]) => pool.query(text, values),
@@ -133,7 +207,30 @@ function listenConnections(connectionString: string, pool: pg.Pool): pg.Pool {
       const client = new pg.Client({ connectionString, application_name: 'finish-line-socket-io', keepAlive: true });
       client.on('error', () => undefined);
       await client.connect();
-      return Object.assign(client, { release: () => void client.end().catch(() => undefined) });
+      let heardAt = Date.now();
+      client.on('notification', () => (heardAt = Date.now()));
+      const watchdog = setInterval(() => {
+        if (Date.now() - heardAt < LISTEN_SILENCE_MS) return;
+        log.warn('the Socket.IO LISTEN connection went silent; reconnecting', { silentMs: Date.now() - heardAt });
+        clearInterval(watchdog);
+        // end() would wait for an answer that never comes; pg's stream is the socket under it.
+        (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+      }, LISTEN_SILENCE_MS / 4);
+      watchdog.unref();
+      client.on('end', () => clearInterval(watchdog));
+      const on = client.on.bind(client);
+      const listening = Object.assign(client, {
+        release: () => {
+          clearInterval(watchdog);
+          void client.end().catch(() => undefined);
+        },
+        on: (event: string, listener: (...args: unknown[]) => void) => {
+          on(event as 'notification', listener as () => void);
+          if (event === 'notification') setImmediate(onListening);
+          return listening;
+        },
+      });
+      return listening;
     },
   } as unknown as pg.Pool;
 }
@@ -162,17 +259,25 @@ export const MAX_QUEUED_PACKETS = 64;
  * sequence numbers (or a quiet spell) once it reads again, and rejoins with `afterSeq`: one answer
  * with every cell it missed, a coalesced frame in place of the backlog.
  */
-function shedCellsWhenBehind(socket: { client: unknown }) {
-  // writeToEngine is socket.io's per-connection write path (internal, stable across 4.x).
-  const client = socket.client as { writeToEngine(packets: unknown, opts: unknown): void; conn: { writeBuffer: unknown[] } };
-  const write = client.writeToEngine.bind(client);
-  client.writeToEngine = (packets, opts) => {
-    if (client.conn.writeBuffer.length >= MAX_QUEUED_PACKETS && isCellsPacket(packets)) return;
-    write(packets, opts);
-  };
+function shedCellsWhenBehind(): (packet: unknown, queued: number) => boolean {
+  return (packet, queued) => !(queued >= MAX_QUEUED_PACKETS && typeof packet === 'string' && packet.startsWith('2["cells:'));
 }
 
-function isCellsPacket(packets: unknown): boolean {
-  const first = Array.isArray(packets) ? packets[0] : packets;
-  return typeof first === 'string' && first.startsWith('2["cells:');
+const COMPLETED_PREFIX = '2["batch:completed",';
+
+/**
+ * `batch:completed` reaches a socket once per batch, as the contract says, though a replay after a
+ * lost LISTEN connection and the adapter can both carry the same one when it committed just as the
+ * adapter listened again (see replay.ts). The packet is small, so reading its batch id costs little.
+ */
+function onceCompleted(): (packet: unknown) => boolean {
+  const completed = new Set<string>();
+  return (packet) => {
+    if (typeof packet !== 'string' || !packet.startsWith(COMPLETED_PREFIX)) return true;
+    const batchId = (JSON.parse(packet.slice(1)) as [string, { batchId?: unknown }])[1]?.batchId;
+    if (typeof batchId !== 'string') return true;
+    if (completed.has(batchId)) return false;
+    completed.add(batchId);
+    return true;
+  };
 }

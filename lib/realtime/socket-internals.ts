@@ -1,0 +1,205 @@
+import type { Socket } from 'socket.io';
+
+/**
+ * Where we lean on Socket.IO's and Engine.IO's internals (socket.io 4.8, engine.io 6.6, ws 8), all in
+ * one place. tests/integration/join-limits.test.ts, replay.test.ts and listen-recovery.test.ts fail
+ * when an update breaks any of it:
+ * - `socket.ack(id)`: the function that builds a packet's acknowledgement (to learn the packet id);
+ * - `socket.client.writeToEngine(packets, opts)`: a connection's write path, with packets encoded
+ *   (`2["event",…]` for an event on the main namespace, `3<id>[…]` for an acknowledgement);
+ * - `conn.transport.writable` and `conn.flush()`: Engine.IO writes its buffer only while the
+ *   transport is writable, so holding it false keeps everything else off the wire for a moment;
+ * - `conn.transport.socket`: the `ws` WebSocket under the websocket transport, whose
+ *   `send(text, { fin: false })` writes one message in fragments;
+ * - `conn.pingTimeoutTimer`: set while a ping waits for its pong (a Node timer, or null).
+ */
+
+interface EngineTransport {
+  name: string;
+  writable: boolean;
+  socket?: WsSocket;
+  once(event: 'ready' | 'close', listener: () => void): void;
+  off(event: 'ready' | 'close', listener: () => void): void;
+}
+
+interface WsSocket {
+  readyState: number;
+  send(data: string, options: { fin: boolean; binary: boolean; compress: boolean }, cb: (err?: Error) => void): void;
+  terminate(): void;
+}
+
+interface EngineSocket {
+  readyState: string;
+  pingTimeoutTimer: NodeJS.Timeout | null;
+  transport: EngineTransport;
+  writeBuffer: unknown[];
+  flush(): void;
+  once(event: 'close' | 'drain' | 'upgrade', listener: () => void): void;
+  off(event: 'close' | 'drain' | 'upgrade', listener: () => void): void;
+}
+
+interface SocketClient {
+  conn: EngineSocket;
+  writeToEngine(packets: unknown, opts: unknown): void;
+}
+
+const clientOf = (socket: Socket) => socket.client as unknown as SocketClient;
+
+export const engineOf = (socket: Socket): EngineSocket => clientOf(socket).conn;
+
+const ACK_IDS = new WeakMap<object, number>();
+
+/** Remembers the packet id behind each acknowledgement function this socket hands its handlers. */
+export function rememberAckIds(socket: Socket): void {
+  const internal = socket as unknown as { ack(id: number): (...args: unknown[]) => void };
+  const build = internal.ack.bind(socket);
+  internal.ack = (id: number) => {
+    const ack = build(id);
+    ACK_IDS.set(ack, id);
+    return ack;
+  };
+}
+
+/** The packet id an acknowledgement answers, if rememberAckIds saw it built. */
+export function ackIdOf(ack: unknown): number | undefined {
+  return typeof ack === 'function' ? ACK_IDS.get(ack) : undefined;
+}
+
+/** Writes one encoded Socket.IO packet (`3<id>[…]`) on the connection, behind what is queued. */
+export function writeEncoded(socket: Socket, packet: string): void {
+  clientOf(socket).writeToEngine(packet, {});
+}
+
+/**
+ * Runs every packet bound for this socket past `filter` first; a packet it refuses is not sent.
+ * `queued` is how many packets wait in the connection's buffer.
+ */
+export function filterWrites(socket: Socket, filter: (packet: unknown, queued: number) => boolean): void {
+  const client = clientOf(socket);
+  const write = client.writeToEngine.bind(client);
+  client.writeToEngine = (packets, opts) => {
+    if (filter(Array.isArray(packets) ? packets[0] : packets, client.conn.writeBuffer.length)) write(packets, opts);
+  };
+}
+
+/** Resolves once the connection's queued packets went to its transport, it closed, or `ms` passed. */
+export function drained(socket: Socket, below: number, ms: number): Promise<void> {
+  const conn = engineOf(socket);
+  if (conn.writeBuffer.length < below || conn.readyState !== 'open') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      conn.off('drain', done);
+      conn.off('close', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    conn.once('drain', done);
+    conn.once('close', done);
+  });
+}
+
+/**
+ * One message written in fragments straight onto a socket's WebSocket while Engine.IO holds back
+ * everything else (its packets queue and go right after). `null` when the socket is not on the
+ * websocket transport.
+ */
+export interface FragmentWriter {
+  /** Writes a fragment; resolves once it has left the process (the socket drained it). */
+  write(text: string, last: boolean): Promise<void>;
+  /** Hands the wire back to Engine.IO. Safe to call more than once. */
+  release(): void;
+  /** Ends the connection at once: a message cut short cannot be taken back. */
+  abort(): void;
+}
+
+export class WireClosedError extends Error {
+  override name = 'WireClosedError';
+}
+
+export class WireStalledError extends Error {
+  override name = 'WireStalledError';
+}
+
+/**
+ * Waits until Engine.IO is not writing on this socket's websocket, then takes the wire.
+ * `stallMs`: a fragment not drained within it means the client stopped reading.
+ */
+export async function takeWire(socket: Socket, stallMs: number): Promise<FragmentWriter | null> {
+  const conn = engineOf(socket);
+  const deadline = Date.now() + stallMs;
+  for (;;) {
+    const transport = conn.transport;
+    if (conn.readyState !== 'open') throw new WireClosedError('The connection closed.');
+    if (transport.name !== 'websocket' || !transport.socket) return null;
+    if (transport.writable) return fragmentWriter(conn, transport, transport.socket, stallMs);
+    if (Date.now() >= deadline) {
+      // What Engine.IO last wrote has not drained for stallMs: the client reads nothing.
+      transport.socket.terminate();
+      throw new WireStalledError(`The client read nothing for ${stallMs} ms.`);
+    }
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        transport.off('ready', done);
+        conn.off('close', done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, deadline - Date.now()));
+      transport.once('ready', done);
+      conn.once('close', done);
+    });
+  }
+}
+
+function fragmentWriter(conn: EngineSocket, transport: EngineTransport, ws: WsSocket, stallMs: number): FragmentWriter {
+  transport.writable = false;
+  let held = true;
+  const release = () => {
+    if (!held) return;
+    held = false;
+    if (conn.readyState !== 'open') return;
+    transport.writable = true;
+    conn.flush();
+  };
+  return {
+    write: (text, last) =>
+      new Promise<void>((resolve, reject) => {
+        if (ws.readyState !== 1) return reject(new WireClosedError('The connection closed.'));
+        const timer = setTimeout(() => {
+          ws.terminate();
+          reject(new WireStalledError(`The client read nothing for ${stallMs} ms.`));
+        }, stallMs);
+        ws.send(text, { fin: last, binary: false, compress: false }, (err) => {
+          clearTimeout(timer);
+          if (err) return reject(new WireClosedError('The connection closed.', { cause: err }));
+          // Engine.IO's ping waits behind this message, so its pong cannot come; a client that keeps
+          // draining fragments is alive, and the stall timer above catches one that is not.
+          conn.pingTimeoutTimer?.refresh();
+          resolve();
+        });
+      }),
+    release,
+    abort: () => {
+      held = false;
+      ws.terminate();
+    },
+  };
+}
+
+/** Waits (up to `ms`) for a connection still on long-polling to move to the websocket transport. */
+export function upgraded(socket: Socket, ms: number): Promise<boolean> {
+  const conn = engineOf(socket);
+  if (conn.transport.name === 'websocket') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      conn.off('upgrade', done);
+      conn.off('close', done);
+      resolve(conn.transport.name === 'websocket' && conn.readyState === 'open');
+    };
+    const timer = setTimeout(done, ms);
+    conn.once('upgrade', done);
+    conn.once('close', done);
+  });
+}
