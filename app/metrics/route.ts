@@ -1,18 +1,23 @@
 import { config } from '@/lib/config';
-import { isDashboardAuthorized } from '@/lib/http/dashboard-auth';
 import { routeContext } from '@/lib/http/context';
+import { bearerToken } from '@/lib/http/guards';
+import { isOperator, OPERATORS_ONLY, operatorPolicy } from '@/lib/http/operator-auth';
 import { json } from '@/lib/http/respond';
 import { collectMetrics } from '@/lib/metrics/collect';
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from '@/lib/metrics/prometheus';
 
 export const dynamic = 'force-dynamic';
 
-/** Prometheus metrics; behind `Authorization: Bearer <DASHBOARD_TOKEN>` when a token is configured. */
+/**
+ * Prometheus metrics, an operator control (the contract's "Operator controls"): with DASHBOARD_TOKEN
+ * set, only `Authorization: Bearer <token>`; without one, open on a local-only server, as the
+ * dashboard is, and closed on any other.
+ */
 export async function GET(request: Request) {
   const ctx = routeContext();
   const cfg = config();
-  if (!isDashboardAuthorized(cfg.dashboardToken, request.headers.get('authorization'))) {
-    return json(401, { error: { code: 'unauthorized', message: 'Send the dashboard token as "Authorization: Bearer <token>".' } }, { 'www-authenticate': 'Bearer realm="finish-line"' });
+  if (!isOperator(operatorPolicy(cfg), { via: 'dashboard', token: bearerToken(request) })) {
+    return json(403, OPERATORS_ONLY, { 'www-authenticate': 'Bearer realm="finish-line"' });
   }
   try {
     // Three missed heartbeats mean a worker is gone, as on the pages.

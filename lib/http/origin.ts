@@ -1,11 +1,31 @@
+import { hostNameOfHeader, LOOPBACK_HOST_NAMES } from '../host-names';
+
+/**
+ * Whether a request naming `host` in its `Host` header is for this server. A DNS-rebinding page
+ * (evil.example, its name pointed at this machine after it loaded) sends `Host: evil.example` and
+ * an Origin to match, which would pass a same-origin check: only names on the allow-list
+ * (ALLOWED_HOSTS, see config) are ours. No Host at all (HTTP/1.0 scripts) is no browser, so it may.
+ */
+export function isHostAllowed(host: string | null | undefined, allowedHosts: readonly string[]): boolean {
+  if (host === null || host === undefined) return true;
+  if (allowedHosts.includes('*')) return true;
+  const name = hostNameOfHeader(host);
+  return name !== null && allowedHosts.includes(name);
+}
+
 /**
  * Whether a request from `origin` may change state (POST) or open a socket. No Origin header means
  * no browser page is behind the request (curl, scripts, server to server), so there is no page to
  * protect from and it may. A browser always sends Origin on cross-origin POSTs and on WebSocket
- * handshakes; it is allowed when it names this server (its host equals the request's Host) or one of
- * the configured origins.
+ * handshakes; it is allowed when it names this server (its host equals the request's Host, and,
+ * given `allowedHosts`, is one of them) or one of the configured origins.
  */
-export function isOriginAllowed(origin: string | null | undefined, host: string | null | undefined, allowed: readonly string[]): boolean {
+export function isOriginAllowed(
+  origin: string | null | undefined,
+  host: string | null | undefined,
+  allowed: readonly string[],
+  allowedHosts?: readonly string[],
+): boolean {
   if (origin === null || origin === undefined) return true;
   let url: URL;
   try {
@@ -16,5 +36,24 @@ export function isOriginAllowed(origin: string | null | undefined, host: string 
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return false;
   if (allowed.includes(url.origin)) return true;
-  return typeof host === 'string' && host.length > 0 && url.host === host.toLowerCase();
+  const sameOrigin = typeof host === 'string' && host.length > 0 && url.host === host.toLowerCase();
+  return sameOrigin && (allowedHosts === undefined || isHostAllowed(url.host, allowedHosts));
+}
+
+/**
+ * Why a Socket.IO handshake is refused (Engine.IO's `allowRequest` sends it as the error message),
+ * or null when it may connect: its Host must be ours, then its Origin, as for HTTP.
+ */
+export function handshakeRefusal(
+  headers: { host?: string; origin?: string },
+  allowedOrigins: readonly string[],
+  allowedHosts: readonly string[] = LOOPBACK_HOST_NAMES,
+): string | null {
+  if (!isHostAllowed(headers.host, allowedHosts)) {
+    return 'forbidden_host: this server does not answer to that host name; ask the operator to add it to ALLOWED_HOSTS';
+  }
+  if (!isOriginAllowed(headers.origin, headers.host, allowedOrigins, allowedHosts)) {
+    return 'forbidden_origin: this origin may not connect; ask the operator to add it to ALLOWED_ORIGINS';
+  }
+  return null;
 }

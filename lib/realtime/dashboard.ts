@@ -6,7 +6,7 @@ import { isBatchId } from '../batches/validate';
 import { readDashboardSnapshot } from '../dashboard/snapshot';
 import { setIntakePaused } from '../db/intake';
 import { toPublicError } from '../errors';
-import { isDashboardAuthorized } from '../http/dashboard-auth';
+import { isOperator, OPERATORS_ONLY, type OperatorCredential, type OperatorPolicy } from '../http/operator-auth';
 import type { Logger } from '../log';
 import type { ErrorBody } from '../types';
 import { DASHBOARD_NAMESPACE, type DashboardClientToServerEvents, type DashboardServerToClientEvents, type IntakeAck } from './events';
@@ -18,8 +18,8 @@ type DashboardSocket = Socket<DashboardClientToServerEvents, DashboardServerToCl
 export interface DashboardDeps {
   pool: pg.Pool;
   boss: PgBoss;
-  /** DASHBOARD_TOKEN; undefined leaves the dashboard open. */
-  token: string | undefined;
+  /** Who is an operator (operator-auth.ts): the dashboard and its controls are theirs alone. */
+  policy: OperatorPolicy;
   /** A worker not heard from for this long is shown as dead. */
   deadAfterSeconds: number;
   /** How often connected dashboards get a fresh snapshot. */
@@ -27,6 +27,23 @@ export interface DashboardDeps {
 }
 
 const NOT_FOUND: ErrorBody = { error: { code: 'not_found', message: 'No batch has this id.' } };
+
+/** What a dashboard socket signed in with: the token of its handshake, if any. */
+function credentialOf(socket: DashboardSocket): OperatorCredential {
+  const presented = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
+  return { via: 'dashboard', token: typeof presented === 'string' ? presented : null };
+}
+
+/** Why a sign-in is refused, in words the token form can show. */
+function signInRefusal(policy: OperatorPolicy, credential: OperatorCredential): ErrorBody {
+  const message =
+    policy.token === undefined
+      ? 'This server can be reached from beyond this machine and has no DASHBOARD_TOKEN, so its dashboard is closed. Restart it with DASHBOARD_TOKEN set.'
+      : credential.token
+        ? 'That is not the dashboard token. Check it and try again.'
+        : 'The dashboard needs a token: enter DASHBOARD_TOKEN.';
+  return { error: { code: 'unauthorized', message } };
+}
 
 /**
  * The operator dashboard's namespace on this web server. While at least one dashboard socket is
@@ -38,12 +55,15 @@ export function attachDashboard(io: RealtimeServer, deps: DashboardDeps, log: Lo
   const nsp = io.of(DASHBOARD_NAMESPACE) as unknown as DashboardNamespace;
   const intervalMs = deps.intervalMs ?? 1000;
 
+  // The snapshot (workers, hosts, every batch) is for operators too: a stranger does not get in.
   nsp.use((socket, next) => {
-    const presented = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
-    if (isDashboardAuthorized(deps.token, typeof presented === 'string' ? presented : null)) return next();
-    const message = presented ? 'That is not the dashboard token. Check it and try again.' : 'The dashboard needs a token: enter DASHBOARD_TOKEN.';
-    next(Object.assign(new Error(message), { data: { error: { code: 'unauthorized', message } } }));
+    const credential = credentialOf(socket);
+    if (isOperator(deps.policy, credential)) return next();
+    const refusal = signInRefusal(deps.policy, credential);
+    next(Object.assign(new Error(refusal.error.message), { data: refusal }));
   });
+  // Each control asks the same rule as its HTTP counterpart, whatever let the socket in.
+  const isOperatorSocket = (socket: DashboardSocket) => isOperator(deps.policy, credentialOf(socket));
 
   let timer: NodeJS.Timeout | undefined;
   let ticking: Promise<void> | undefined;
@@ -95,6 +115,7 @@ export function attachDashboard(io: RealtimeServer, deps: DashboardDeps, log: Lo
 
     socket.on('batch:cancel', async (batchId, ack) => {
       if (typeof ack !== 'function') return;
+      if (!isOperatorSocket(socket)) return ack({ ok: false, ...OPERATORS_ONLY });
       if (typeof batchId !== 'string' || !isBatchId(batchId)) return ack({ ok: false, ...NOT_FOUND });
       try {
         const { batch, jobsCancelled } = await cancelBatch(deps, batchId);
@@ -110,6 +131,10 @@ export function attachDashboard(io: RealtimeServer, deps: DashboardDeps, log: Lo
     });
 
     const setIntake = (paused: boolean) => async (ack: (response: IntakeAck) => void) => {
+      if (!isOperatorSocket(socket)) {
+        if (typeof ack === 'function') ack({ ok: false, ...OPERATORS_ONLY });
+        return;
+      }
       try {
         const intake = await setIntakePaused(deps.pool, paused);
         log.info(paused ? 'intake paused from the dashboard' : 'intake resumed from the dashboard');

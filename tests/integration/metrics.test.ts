@@ -79,12 +79,12 @@ async function post(body: unknown): Promise<Batch> {
 }
 
 describe('/metrics', () => {
-  it('requires the dashboard token when one is configured', async () => {
+  it('requires the operator token when one is configured: 403 forbidden without it, as every operator control', async () => {
     for (const headers of [{}, { authorization: 'Bearer wrong-token' }, { authorization: 'Basic x' }, { authorization: `Basic ${TOKEN}` }] as Record<string, string>[]) {
       const response = await scrape(headers);
-      expect(response.status).toBe(401);
+      expect(response.status).toBe(403);
       expect(response.headers.get('www-authenticate')).toMatch(/^Bearer/);
-      expect(await response.json()).toEqual({ error: { code: 'unauthorized', message: expect.stringContaining('Authorization: Bearer') } });
+      expect(await response.json()).toEqual({ error: { code: 'forbidden', message: expect.stringContaining('DASHBOARD_TOKEN') } });
     }
     expect((await scrape()).status).toBe(200);
     expect((await scrape({ authorization: `bearer ${TOKEN}` })).status).toBe(200);
@@ -113,7 +113,9 @@ describe('/metrics', () => {
     }, 'the batch to complete', 60_000);
     await waitFor(async () => {
       const states = await jobStates(db.pool, running.id);
-      return states.completed === 99 && states.failed === 1;
+      // The poisoned cell's job completes too: its worker dead-letters it once its own work has
+      // failed CELL_RETRY_LIMIT + 1 times (the cell, not the job, is what fails).
+      return states.completed === 100;
     }, 'every job of the batch to settle');
     await waitFor(async () => (await fromPostgres()).get('finishline_queue_jobs{queue="cell-dead",state="active"}') === 0, 'the dead letter to be settled');
 
@@ -121,7 +123,7 @@ describe('/metrics', () => {
     expect(after.samples.get('finishline_batches{status="completed"}')).toBe(1);
     expect(after.samples.get('finishline_cells{outcome="done"}')).toBe(99);
     expect(after.samples.get('finishline_cells{outcome="failed"}')).toBe(1);
-    expect(after.samples.get('finishline_queue_jobs{queue="cell",state="failed"}')).toBe(1);
+    expect(after.samples.get('finishline_queue_jobs{queue="cell",state="failed"}') ?? 0).toBe(0);
     expect(after.samples.get('finishline_queue_jobs{queue="cell",state="created"}')).toBe(0);
     expect(after.samples.get('finishline_workers_live')).toBe(1);
 

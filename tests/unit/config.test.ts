@@ -52,3 +52,56 @@ describe('loadConfig', () => {
     expect(loadConfig({ DASHBOARD_TOKEN: ' s3cret ' }).dashboardToken).toBe('s3cret');
   });
 });
+
+describe('HOST and ALLOWED_HOSTS (closed by default)', () => {
+  it('listens on loopback unless HOST says otherwise', () => {
+    expect(loadConfig({}).host).toBe('127.0.0.1');
+    expect(loadConfig({ HOST: '  ' }).host).toBe('127.0.0.1');
+    expect(loadConfig({ HOST: '0.0.0.0' }).host).toBe('0.0.0.0');
+    expect(loadConfig({ HOST: '::' }).host).toBe('::');
+  });
+
+  it('refuses a HOST that is not an address or a host name', () => {
+    for (const bad of ['http://0.0.0.0', '0.0.0.0:3000', 'two words', 'a/b']) {
+      expect(() => loadConfig({ HOST: bad })).toThrow(/HOST must be an address to listen on/);
+    }
+  });
+
+  it('answers to the loopback names by default, and to HOST when it is one address rather than every interface', () => {
+    expect(loadConfig({}).allowedHosts).toEqual(['localhost', '127.0.0.1', '[::1]']);
+    expect(loadConfig({ HOST: '0.0.0.0' }).allowedHosts).toEqual(['localhost', '127.0.0.1', '[::1]']);
+    expect(loadConfig({ HOST: '::' }).allowedHosts).toEqual(['localhost', '127.0.0.1', '[::1]']);
+    expect(loadConfig({ HOST: '192.168.1.5' }).allowedHosts).toEqual(['localhost', '127.0.0.1', '[::1]', '192.168.1.5']);
+    expect(loadConfig({ HOST: 'fe80::1' }).allowedHosts).toContain('[fe80::1]');
+    expect(Object.isFrozen(loadConfig({}).allowedHosts)).toBe(true);
+  });
+
+  it('adds ALLOWED_HOSTS, normalised (case, trailing dot, IPv6 brackets); * answers to any name', () => {
+    const cfg = loadConfig({ ALLOWED_HOSTS: ' App.Example.com , 10.0.0.7,[2001:db8::1], 2001:db8::2, lan-box., localhost ' });
+    expect(cfg.allowedHosts).toEqual([
+      'localhost',
+      '127.0.0.1',
+      '[::1]',
+      'app.example.com',
+      '10.0.0.7',
+      '[2001:db8::1]',
+      '[2001:db8::2]',
+      'lan-box',
+    ]);
+    expect(loadConfig({ ALLOWED_HOSTS: '*' }).allowedHosts).toContain('*');
+  });
+
+  it('reports every ALLOWED_HOSTS entry that is not a bare host name, with the others', () => {
+    let error: unknown;
+    try {
+      loadConfig({ ALLOWED_HOSTS: 'https://app.example.com,app.example.com:3000,*.example.com,ok.example', HOST: 'x y' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems;
+    expect(problems.filter((p) => p.startsWith('ALLOWED_HOSTS must be comma-separated host names without scheme or port'))).toHaveLength(3);
+    expect(problems.join('\n')).toMatch(/"https:\/\/app\.example\.com"/);
+    expect(problems.join('\n')).toMatch(/HOST must be/);
+  });
+});

@@ -1,9 +1,10 @@
 import { cancelBatch } from '@/lib/batches/cancel-batch';
 import { isBatchId } from '@/lib/batches/validate';
 import { findBatchOwner } from '@/lib/db/batches';
+import { config } from '@/lib/config';
 import { PublicError } from '@/lib/errors';
 import { routeContext } from '@/lib/http/context';
-import { isDashboardAuthorized } from '@/lib/http/dashboard-auth';
+import { mayCancel, operatorPolicy, type OperatorCredential } from '@/lib/http/operator-auth';
 import { assertOrigin, bearerToken, otherMethods, strictQuery } from '@/lib/http/guards';
 import { errorResponse, json } from '@/lib/http/respond';
 import { hashSession, readSession } from '@/lib/http/session';
@@ -18,15 +19,19 @@ export async function POST(request: Request, { params }: { params: Promise<{ id:
     strictQuery(request);
     const owner = isBatchId(id) ? await findBatchOwner(ctx.pool, id) : null;
     if (!owner) throw new PublicError('not_found', 'No batch has this id.');
-    // Over HTTP the dashboard's token is a master key only when one is configured; without one,
-    // only the session that started the batch may cancel it.
-    const dashboard = ctx.dashboardToken !== undefined && isDashboardAuthorized(ctx.dashboardToken, bearerToken(request));
+    // The same rule as the dashboard's cancel (operator-auth.ts): the batch's own session, or an operator.
+    const policy = operatorPolicy(config());
+    const credential: OperatorCredential = { via: 'api', token: bearerToken(request) };
     const session = readSession(request);
-    if (!dashboard && (owner.ownerSession === null || session === null || hashSession(session) !== owner.ownerSession)) {
-      throw new PublicError('forbidden', 'Only the browser session that started this batch (or the dashboard) can cancel it.');
+    const ownsBatch = owner.ownerSession !== null && session !== null && hashSession(session) === owner.ownerSession;
+    if (!mayCancel(policy, credential, ownsBatch)) {
+      throw new PublicError(
+        'forbidden',
+        'Only the browser session that started this batch (or an operator, with DASHBOARD_TOKEN) can cancel it.',
+      );
     }
     const { batch, jobsCancelled } = await cancelBatch({ pool: ctx.pool, boss: await ctx.boss() }, id);
-    ctx.log.info('batch cancelled', { batchId: id, done: batch.done, total: batch.total, by: dashboard ? 'dashboard' : 'owner' });
+    ctx.log.info('batch cancelled', { batchId: id, done: batch.done, total: batch.total, by: ownsBatch ? 'owner' : 'operator' });
     // Not awaited: the batch is already fenced; leftover jobs would only complete without painting.
     jobsCancelled.catch((err: unknown) => ctx.log.warn('cancelling queued jobs failed; workers will drain them', { batchId: id, err }));
     return json(200, batch);
