@@ -1,17 +1,25 @@
 import type pg from 'pg';
 import type { PgBoss } from 'pg-boss';
 import { advanceEnqueued, findBatch, findTraceParents, findUnfinishedFanOuts, lockFanOut, unlockFanOut } from '../db/batches';
-import { holdClient, inTransaction } from '../db/pool';
+import { type HeldClient, holdClient, inTransaction } from '../db/pool';
 import { toExecutor } from '../db/sql';
 import { errorMessage } from '../errors';
 import type { Logger } from '../log';
 import { every } from '../lifecycle';
-import { type CellJobData, cellQueueOf } from '../queue/cell-job';
+import { cellJobs, cellQueueOf } from '../queue/cell-job';
 import { ATTR, batchContext, failSpan, inSpan } from '../telemetry/trace';
 import type { Batch } from '../types';
 
 export interface FanOutDeps {
+  /** Short work: the batch row and its first chunk, the resumer's look-ups. */
   pool: pg.Pool;
+  /**
+   * Connections for the long part of fan-outs (about 48 s for a million cells), kept apart so that
+   * fan-outs can never take every connection of `pool`, which answers requests (/healthz included).
+   * Small and bounded: a fan-out that finds it full is left to the resumers, never queued. Absent,
+   * fan-outs use `pool` and wait for it, as scripts and tests that start batches directly do.
+   */
+  fanOutPool?: pg.Pool;
   boss: PgBoss;
   chunkSize: number;
   /** Deadline for batches whose input names none. */
@@ -20,26 +28,42 @@ export interface FanOutDeps {
   afterChunk?: (chunkIndex: number) => Promise<void> | void;
 }
 
-/** How a fan-out ended: every job in, its batch ended first, or it failed (and will be resumed). */
+/**
+ * How a fan-out ended: every job in, its batch ended first, it failed (and will be resumed), or it
+ * was left to the resumers from the start (every fan-out connection was busy).
+ */
 export interface FanOutResult {
   enqueued: number;
-  outcome: 'all' | 'batch ended' | 'failed';
+  outcome: 'all' | 'batch ended' | 'failed' | 'deferred';
   error?: string;
 }
 
 /** The first chunk commits with the batch row, before the answer: kept small, so that comes fast. */
 const FIRST_CHUNK_MAX = 1000;
 
+/** Jobs of the first chunk, the one that commits with the batch row: a batch this size needs no fan-out after it. */
+export function firstChunkSize(deps: Pick<FanOutDeps, 'chunkSize'>): number {
+  return Math.min(deps.chunkSize, FIRST_CHUNK_MAX);
+}
+
 /** What a fan-out needs of its batch; `traceParent` is the batch's stored trace (null when untraced). */
-export type FanOutBatch = Pick<Batch, 'id' | 'kind' | 'workMs' | 'cols' | 'total' | 'enqueued' | 'priority'> & { traceParent: string | null };
+export type FanOutBatch = Pick<Batch, 'id' | 'kind' | 'workMs' | 'cols' | 'total' | 'enqueued' | 'priority'> & {
+  traceParent: string | null;
+};
 
 /**
  * Inserts the jobs of the batch's cells numbered [from, to) in row-major order, then moves the
  * batch's `enqueued` mark from `from` to `to`, in the caller's transaction. Returns the new mark, or
  * null when the mark could not move (the batch has ended) and the caller must roll back.
  */
-export async function enqueueChunk(deps: FanOutDeps, tx: pg.PoolClient, batch: FanOutBatch, from: number, chunkIndex: number): Promise<number | null> {
-  const to = Math.min(batch.total, from + (from === 0 ? Math.min(deps.chunkSize, FIRST_CHUNK_MAX) : deps.chunkSize));
+export async function enqueueChunk(
+  deps: FanOutDeps,
+  tx: pg.PoolClient,
+  batch: FanOutBatch,
+  from: number,
+  chunkIndex: number,
+): Promise<number | null> {
+  const to = Math.min(batch.total, from + (from === 0 ? firstChunkSize(deps) : deps.chunkSize));
   await deps.boss.insert(cellQueueOf(batch), cellJobs(batch, from, to), { db: toExecutor(tx) });
   await deps.afterChunk?.(chunkIndex);
   return (await advanceEnqueued(tx, batch.id, from, to)) ? to : null;
@@ -51,7 +75,12 @@ export async function enqueueChunk(deps: FanOutDeps, tx: pg.PoolClient, batch: F
  * point leaves the mark exactly at the jobs that are in, and resuming from there enqueues every
  * remaining cell once. Never rejects: a failure is reported in the result.
  */
-export async function enqueueRest(deps: FanOutDeps, client: pg.PoolClient, batch: FanOutBatch, firstChunkIndex: number): Promise<FanOutResult> {
+export async function enqueueRest(
+  deps: FanOutDeps,
+  client: pg.PoolClient,
+  batch: FanOutBatch,
+  firstChunkIndex: number,
+): Promise<FanOutResult> {
   if (batch.enqueued >= batch.total) return { enqueued: batch.enqueued, outcome: 'all' };
   // The chunks' pg-boss inserts are children of this span, in the batch's trace.
   const attributes = { [ATTR.batchId]: batch.id, [ATTR.total]: batch.total, [ATTR.enqueuedFrom]: batch.enqueued };
@@ -89,12 +118,13 @@ const BATCH_ENDED = new Error('the batch ended during its fan-out');
 /**
  * Finishes the fan-outs that stopped half way (their process died, or a chunk failed): for each
  * running batch with jobs still to enqueue whose fan-out lock is free, take the lock and enqueue the
- * rest. Safe to run from any number of processes; returns the batches this call finished.
+ * rest, one after another on a connection of the fan-out pool. Safe to run from any number of
+ * processes; returns the batches this call finished.
  */
 export async function resumeFanOuts(deps: FanOutDeps): Promise<string[]> {
   const finished: string[] = [];
   for (const id of await findUnfinishedFanOuts(deps.pool, 10)) {
-    const held = await holdClient(deps.pool);
+    const held = await holdClient(deps.fanOutPool ?? deps.pool);
     if (!(await lockFanOut(held.client, id).catch(() => false))) {
       held.release();
       continue;
@@ -113,7 +143,7 @@ export async function resumeFanOuts(deps: FanOutDeps): Promise<string[]> {
 }
 
 /** Gives up a held client's fan-out lock; a client that cannot say so is closed, which also does. */
-export async function releaseFanOutLock(held: { client: pg.PoolClient; release(destroy?: Error): void }, id: string): Promise<void> {
+export async function releaseFanOutLock(held: HeldClient, id: string): Promise<void> {
   try {
     await unlockFanOut(held.client, id);
     held.release();
@@ -128,15 +158,7 @@ export function startFanOutResumer(deps: FanOutDeps, log: Logger, intervalMs = 2
     try {
       for (const batchId of await resumeFanOuts(deps)) log.info('fan-out resumed and finished', { batchId });
     } catch (err) {
-      log.warn('fan-out resume failed', { err: errorMessage(err) });
+      log.warn('fan-out resume failed', { err });
     }
   });
-}
-
-// Every job carries its batch's priority: pg-boss hands out higher priorities first, so the queued
-// cells of a more urgent batch are taken before those of the batches already waiting.
-function cellJobs(batch: FanOutBatch, from: number, to: number): { data: CellJobData; priority: number }[] {
-  const jobs = new Array<{ data: CellJobData; priority: number }>(to - from);
-  for (let i = from; i < to; i++) jobs[i - from] = { data: { batchId: batch.id, row: Math.floor(i / batch.cols), col: i % batch.cols }, priority: batch.priority };
-  return jobs;
 }

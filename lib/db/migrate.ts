@@ -16,12 +16,15 @@ const MIGRATION_LOCK = 7_406_113;
 export async function migrate(pool: pg.Pool, log: Logger): Promise<string[]> {
   const files = (await readdir(MIGRATIONS_DIR)).filter((f) => /^\d{3}_[\w-]+\.sql$/.test(f)).sort();
   return withClient(pool, async (client) => {
+    // Pools set a short lock_timeout for request work; a migration may wait for locks as long as it needs.
+    await client.query('set lock_timeout = 0');
     await client.query('select pg_advisory_lock($1)', [MIGRATION_LOCK]);
     try {
       return await applyPending(client, files, log);
     } finally {
-      // The client goes back to the pool, so the session lock must not go with it.
+      // The client goes back to the pool, so the session lock and setting must not go with it.
       await client.query('select pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+      await client.query('reset lock_timeout').catch(() => undefined);
     }
   });
 }

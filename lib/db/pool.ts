@@ -1,15 +1,30 @@
 import pg from 'pg';
+import { config, type DbSessionTimeouts } from '../config';
 import type { Logger } from '../log';
 
 /**
  * A pg pool that survives its server going away: idle clients that error are logged and dropped
  * instead of crashing the process, and the next query reconnects.
+ *
+ * Every session it opens carries server-side time limits (`DB_IDLE_IN_TRANSACTION_TIMEOUT_MS`,
+ * `DB_LOCK_TIMEOUT_MS`): PostgreSQL itself ends a session left idle inside a transaction (its process
+ * frozen or stuck between an update and its commit), so the row locks it holds come free for the
+ * others, and a statement queued behind a lock fails instead of queueing for ever. Neither limits
+ * how long a statement runs: the fan-out's big inserts and the migrations keep all the time they need.
+ * `options` (more `-c name=value` settings) come after these, so a caller's own value wins.
  */
-export function createPool(connectionString: string, max: number, log: Logger, applicationName: string, options?: string): pg.Pool {
+export function createPool(
+  connectionString: string,
+  max: number,
+  log: Logger,
+  applicationName: string,
+  options?: string,
+  timeouts: DbSessionTimeouts = config().dbSessionTimeouts,
+): pg.Pool {
   const pool = new pg.Pool({
     connectionString,
     max,
-    options,
+    options: [sessionTimeoutOptions(timeouts), options].filter(Boolean).join(' '),
     application_name: applicationName,
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: 10_000,
@@ -17,6 +32,11 @@ export function createPool(connectionString: string, max: number, log: Logger, a
   });
   pool.on('error', (err) => log.warn('idle database connection lost', { err }));
   return pool;
+}
+
+/** The `-c` startup options that set a session's time limits. */
+export function sessionTimeoutOptions(timeouts: DbSessionTimeouts): string {
+  return `-c idle_in_transaction_session_timeout=${timeouts.idleInTransactionMs} -c lock_timeout=${timeouts.lockMs}`;
 }
 
 /** Runs `fn` in one transaction on one client; rolls back on any throw. */
@@ -53,8 +73,28 @@ export async function withClient<T>(pool: pg.Pool, fn: (client: pg.PoolClient) =
  * mid-transaction must only fail the caller. A client that errored is discarded on release rather
  * than returned to the pool.
  */
-export async function holdClient(pool: pg.Pool): Promise<{ client: pg.PoolClient; release(destroy?: Error): void }> {
-  const client = await pool.connect();
+export async function holdClient(pool: pg.Pool): Promise<HeldClient> {
+  return hold(await pool.connect());
+}
+
+export interface HeldClient {
+  client: pg.PoolClient;
+  release(destroy?: Error): void;
+}
+
+/**
+ * `holdClient`, but only when the pool has a connection free right now (idle, or room to open one):
+ * null instead of queueing behind the pool's other users. A bounded pool used this way is a limit on
+ * how many of a kind of work run at once, never a queue.
+ */
+export async function tryHoldClient(pool: pg.Pool): Promise<HeldClient | null> {
+  // pg-pool counts a client as in use from the moment connect() is called, so checking and calling
+  // in one synchronous step cannot be raced by another caller in this process.
+  if (pool.waitingCount > 0 || pool.totalCount - pool.idleCount >= (pool.options.max ?? 10)) return null;
+  return hold(await pool.connect());
+}
+
+function hold(client: pg.PoolClient): HeldClient {
   let broken: Error | undefined;
   const onError = (err: Error) => {
     broken ??= err;

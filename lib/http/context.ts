@@ -4,14 +4,19 @@ import { config } from '../config';
 import { createPool } from '../db/pool';
 import { createLogger, type Logger } from '../log';
 import { startBoss } from '../queue/boss';
+import { isDashboardAuthorized } from './dashboard-auth';
+import { operatorPolicy } from './operator-auth';
 
 /**
  * What the route handlers need, created on first use. Next bundles `app/` apart from server.ts, so
- * the handlers hold their own pool and a producer-only pg-boss; both talk to Postgres alone and
+ * the handlers hold their own pools and a producer-only pg-boss; all talk to Postgres alone and
  * share nothing in memory with the Socket.IO server.
  */
 export interface RouteContext {
+  /** Answers requests: short statements only, so /healthz and every route always find a connection. */
   pool: pg.Pool;
+  /** Fan-outs of the batches this process starts, apart from `pool` (see `FanOutDeps.fanOutPool`). */
+  fanOutPool: pg.Pool;
   log: Logger;
   maxCells: number;
   maxPixels: number;
@@ -19,8 +24,18 @@ export interface RouteContext {
   batchDeadlineSeconds: number;
   allowedOrigins: readonly string[];
   clientLimits: { perMinute: number; running: number };
+  /** Cells queued and running across all batches past which creations answer 503 busy. */
+  maxActiveCells: number;
+  /** Priorities above this are for operators only. */
+  maxPublicPriority: number;
   trustProxy: boolean;
   dashboardToken: string | undefined;
+  /**
+   * Whether a request's `Authorization` header makes it an operator, for the priority ceiling: with
+   * DASHBOARD_TOKEN, only its holder; without one, everyone on a server only this machine can reach
+   * (the local default), and no one on a server reachable beyond it.
+   */
+  isOperatorRequest(authorization: string | null): boolean;
   boss(): Promise<PgBoss>;
 }
 
@@ -33,9 +48,12 @@ export function routeContext(): RouteContext {
   const url = cfg.databaseUrl;
   const log = createLogger({ proc: 'web', part: 'api' });
   const pool = createPool(url, cfg.dbPoolSize, log, 'finish-line-api');
+  const fanOutPool = createPool(url, cfg.fanoutPoolSize, log, 'finish-line-api-fanout');
+  const operators = operatorPolicy(cfg);
   let boss: Promise<PgBoss> | undefined;
   context = {
     pool,
+    fanOutPool,
     log,
     maxCells: cfg.maxCells,
     maxPixels: cfg.maxPixels,
@@ -43,8 +61,12 @@ export function routeContext(): RouteContext {
     batchDeadlineSeconds: cfg.batchDeadlineSeconds,
     allowedOrigins: cfg.allowedOrigins,
     clientLimits: { perMinute: cfg.batchesPerMinute, running: cfg.runningBatchesPerClient },
+    maxActiveCells: cfg.maxActiveCells,
+    maxPublicPriority: cfg.maxPublicPriority,
     trustProxy: cfg.trustProxy,
     dashboardToken: cfg.dashboardToken,
+    isOperatorRequest: (authorization) =>
+      operators.token === undefined ? operators.localOnly : isDashboardAuthorized(operators.token, authorization),
     boss: () => {
       boss ??= startBoss(url, 'producer', log, 2).catch((err: unknown) => {
         boss = undefined;

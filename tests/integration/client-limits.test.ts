@@ -18,7 +18,9 @@ let direct: string;
 beforeAll(async () => {
   db = await createTestDatabase();
   const ports = [await freePort(), await freePort(), await freePort()];
-  const perMinute = { TRUST_PROXY: 'true', BATCHES_PER_MINUTE: '3', RUNNING_BATCHES_PER_CLIENT: '1000' };
+  // Two proxy hops: the test plays the inner proxy, so '10.0.0.1, 192.168.1.1' is client 10.0.0.1
+  // seen through an outer proxy at 192.168.1.1 (a one-entry header is its own client).
+  const perMinute = { TRUST_PROXY: '2', BATCHES_PER_MINUTE: '3', RUNNING_BATCHES_PER_CLIENT: '1000' };
   servers.push(
     ...(await Promise.all([
       startWebServer(db.url, ports[0], perMinute),
