@@ -1,7 +1,9 @@
+import { findRunningBatchIds } from '../lib/db/batches';
 import type { Sql } from '../lib/db/sql';
 import { errorMessage } from '../lib/errors';
 import type { FaultPlan } from '../lib/faults';
 import { parseCellJob } from '../lib/queue/cell-job';
+import type { FailAttemptsResult, FailedAttempt } from './fail-attempts';
 import { paintCell } from './paint-cell';
 import { recordCells, type CellOutcome, type RecordDeps, type RecordResult } from './record-cells';
 
@@ -17,25 +19,38 @@ export interface ProcessDeps extends RecordDeps {
   cellTimeoutMs: number;
   faults: FaultPlan | null;
   /**
-   * Fails one attempt of a job inside the handler's transaction. pg-boss retries it with backoff or,
-   * once its retries are exhausted, moves it to the dead-letter queue, whose consumer records the cell
-   * as failed.
+   * Fails the attempts whose own work failed, inside the handler's transaction: each is retried with
+   * backoff or, once its cell's work has failed past its retries, dead-lettered, and the dead-letter
+   * consumer records the cell as failed (workers/fail-attempts.ts).
    */
-  failAttempt(job: CellJob, message: string): Promise<void>;
+  failAttempts(tx: Sql, attempts: FailedAttempt[]): Promise<FailAttemptsResult>;
 }
 
 /**
  * One fetched batch of cell jobs: paint every cell at once under one time limit for the fetch (they
  * all start together, so one timer serves them all), then, in one transaction, fail the attempts
  * that threw or ran out of time and record the colours. One bad cell costs its own retry, not the
- * whole fetch's. pg-boss completes the painted jobs once this returns.
+ * whole fetch's. Cells of a batch that has ended (cancelled, expired) are not painted at all: one
+ * indexed read of the fetch's batches tells, and their jobs simply complete. pg-boss completes the
+ * painted and skipped jobs once this returns.
  */
-export async function processCellJobs(tx: Sql, jobs: CellJob[], deps: ProcessDeps): Promise<RecordResult & { failedAttempts: number }> {
+export async function processCellJobs(
+  tx: Sql,
+  jobs: CellJob[],
+  deps: ProcessDeps,
+): Promise<RecordResult & { failedAttempts: number; skipped: number }> {
+  const running = await findRunningBatchIds(tx, batchIdsOf(jobs));
+  // A payload without a readable batch id stays in: it fails as an attempt, so the bug shows.
+  const live = jobs.filter((job) => {
+    const batchId = batchIdOf(job);
+    return batchId === undefined || running.has(batchId);
+  });
+  const skipped = jobs.length - live.length;
   const limit = new TimeLimit(deps.cellTimeoutMs);
   let attempts;
   try {
     attempts = await Promise.all(
-      jobs.map(async (job) => {
+      live.map(async (job) => {
         try {
           const cell = parseCellJob(job.data);
           const color = await limit.race(
@@ -53,16 +68,31 @@ export async function processCellJobs(tx: Sql, jobs: CellJob[], deps: ProcessDep
   }
 
   const painted: CellOutcome[] = [];
-  let failedAttempts = 0;
+  const failed: FailedAttempt[] = [];
   for (const attempt of attempts) {
     if (attempt.outcome) painted.push(attempt.outcome);
-    else {
-      await deps.failAttempt(attempt.job, attempt.error);
-      failedAttempts++;
-    }
+    else failed.push({ job: attempt.job, message: attempt.error });
   }
-  return { ...(await recordCells(tx, painted, deps)), failedAttempts };
+  await deps.failAttempts(tx, failed);
+  return { ...(await recordCells(tx, painted, deps)), failedAttempts: failed.length, skipped };
 }
+
+/** A job's batch id as its payload names it, unchecked (a malformed payload fails later, as an attempt). */
+export function batchIdOf(job: { data: unknown }): string | undefined {
+  const batchId = (job.data as { batchId?: unknown } | null)?.batchId;
+  return typeof batchId === 'string' && UUID.test(batchId) ? batchId : undefined;
+}
+
+export function batchIdsOf(jobs: { data: unknown }[]): string[] {
+  const ids = new Set<string>();
+  for (const job of jobs) {
+    const id = batchIdOf(job);
+    if (id) ids.add(id);
+  }
+  return [...ids];
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * A time limit shared by the cells of one fetch: one timer and one signal, however many cells. A

@@ -78,7 +78,7 @@ export async function recordCells(tx: Sql, outcomes: CellOutcome[], deps: Record
     if (failed.length > 0) {
       result.failed.set(batchId, failed);
       await insertCellEvent(tx, batchId, seq);
-      await emitInTransaction(tx, batchId, 'cells:failed', { batchId, seq: seq++, cells: failed });
+      await emitInTransaction(tx, batchId, 'cells:failed', { batchId, seq, cells: failed });
     }
     if (advanced.completedNow) {
       const completion = completedEvent(advanced.batch);

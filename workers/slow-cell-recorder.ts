@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { withTransaction } from '../lib/db/pool';
 import type { Sql } from '../lib/db/sql';
+import type { FailAttemptsResult, FailedAttempt } from './fail-attempts';
 import type { CellJob } from './process-cells';
 import { recordCells, type CellOutcome, type RecordDeps, type RecordResult } from './record-cells';
 
@@ -11,8 +12,8 @@ export interface RecorderDeps extends RecordDeps {
   pool: pg.Pool;
   /** Finished cells wait at most this long before they are recorded together. */
   flushMs: number;
-  /** Fails one attempt of a job inside a recording transaction (see ProcessDeps.failAttempt). */
-  failAttempt(tx: Sql, job: CellJob, message: string): Promise<void>;
+  /** Fails attempts whose own work failed, inside a recording transaction (see ProcessDeps.failAttempts). */
+  failAttempts(tx: Sql, attempts: FailedAttempt[]): Promise<FailAttemptsResult>;
   /** Called after each recording commits, with what it recorded and how many cells it settled per batch. */
   onRecorded(result: RecordResult & { failedAttempts: number; firstFailure?: string; settled: Map<string, number> }): void;
 }
@@ -96,14 +97,16 @@ export class SlowCellRecorder {
     }
     const result = await withTransaction(deps.pool, async (tx) => {
       const outcomes: CellOutcome[] = [];
+      const failed: FailedAttempt[] = [];
       for (const done of cells) {
         if ('outcome' in done) outcomes.push(done.outcome);
         else if ('error' in done) {
           firstFailure ??= done.error;
-          failedAttempts++;
-          await deps.failAttempt(tx, done.job, done.error);
+          failed.push({ job: done.job, message: done.error });
         }
       }
+      failedAttempts = failed.length;
+      await deps.failAttempts(tx, failed);
       return recordCells(tx, outcomes, deps);
     });
     deps.onRecorded({ ...result, failedAttempts, firstFailure, settled });

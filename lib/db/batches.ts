@@ -309,3 +309,13 @@ export async function findPaintParams(sql: Sql, ids: string[]): Promise<Map<stri
   const { rows } = await sql.query<BatchRow>(`select ${COLUMNS} from batches where id = any($1::uuid[])`, [ids]);
   return new Map(rows.map((r) => [r.id, toBatch(r)]));
 }
+
+/**
+ * Which of these batches are still running: what a worker reads once per fetch, so that it does no
+ * work for the cells of a batch that was cancelled or expired (one primary-key lookup per batch).
+ */
+export async function findRunningBatchIds(sql: Sql, ids: string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set();
+  const { rows } = await sql.query<{ id: string }>(`select id from batches where id = any($1::uuid[]) and status = 'running'`, [ids]);
+  return new Set(rows.map((r) => r.id));
+}

@@ -1,10 +1,13 @@
 import type { Sql } from './sql';
 
 /**
- * The reads we make of pg-boss's job table (schema `pgboss`; its writes stay pg-boss's). The queue
- * holds a row per cell job, millions of them, most completed. We only count, through pg-boss's
- * indexes: job_i14 holds every job in a live state (created, retry, active, failed) by (name, state),
- * and the primary key is (name, id).
+ * What we do to pg-boss's job table ourselves (schema `pgboss`): counts, and one write, the cancel of
+ * a batch's queued jobs. Everything else goes through pg-boss's API. The queue holds a row per cell
+ * job, up to millions. We go through pg-boss's indexes only: job_i14 holds every job in a live state
+ * (created, retry, active, failed) by (name, state); job_i17 holds the queued jobs that carry a
+ * singleton key by (name, singleton_key, created_on), and a cell job's key is its batch id; the
+ * primary key is (name, id). tests/integration/cancel-large.test.ts fails if an update of pg-boss
+ * takes these away.
  */
 
 /** Jobs a queue holds that are not finished: waiting, waiting to retry, running, or failed for good. */
@@ -58,4 +61,41 @@ export async function countJobsCapped(tx: Sql, queues: readonly string[], deadLe
     [queues, deadLetterQueue, cap + 1],
   );
   return rows[0];
+}
+
+/**
+ * Ends up to `limit` of a batch's queued jobs (waiting, or waiting to retry), oldest first, so the
+ * ones workers would take next go first; returns how many. `cancel` marks them as pg-boss's own
+ * cancel does; `delete` removes them, a quarter of the cost (no new row versions, no index entries)
+ * for jobs pg-boss would delete a minute later anyway (FINISHED_CELL_JOB_SECONDS).
+ *
+ * The one write we make to pg-boss's table, and why: pg-boss can cancel or delete jobs only by id,
+ * so a batch's million jobs would first have to be read back whole (`findJobs`), and its cancel
+ * also takes jobs a worker holds, waiting for their locks. This finds them through job_i17 by the
+ * batch's key and skips any job a worker is claiming right now (that one completes without work:
+ * workers check that a batch still runs), so it never waits and never deadlocks with a worker.
+ */
+export async function endQueuedJobsOfBatch(
+  sql: Sql,
+  queue: string,
+  batchId: string,
+  limit: number,
+  how: 'cancel' | 'delete',
+): Promise<number> {
+  const end =
+    how === 'cancel'
+      ? `update pgboss.job j set state = 'cancelled', completed_on = now() from picked where j.name = $1 and j.id = picked.id returning 1`
+      : `delete from pgboss.job j using picked where j.name = $1 and j.id = picked.id returning 1`;
+  const { rows } = await sql.query<{ ended: number }>(
+    `with picked as (
+       select id from pgboss.job
+        where name = $1 and singleton_key = $2 and state < 'active'
+        order by created_on
+        limit $3
+        for update skip locked
+     ), ended as (${end})
+     select count(*)::int as ended from ended`,
+    [queue, batchId, limit],
+  );
+  return rows[0].ended;
 }

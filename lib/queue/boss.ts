@@ -7,6 +7,13 @@ import { IMAGE_QUEUE, imageQueueOptions } from './image-job';
 export type BossRole = 'producer' | 'worker';
 
 /**
+ * How often a worker's pg-boss runs its retention sweep, which deletes finished jobs past their
+ * queue's `deleteAfterSeconds`. pg-boss's default is once a day, which would keep a day of finished
+ * cell jobs on disk whatever their queue says; each pass walks the queue once, by primary key.
+ */
+const MAINTENANCE_SECONDS = 60;
+
+/**
  * A pg-boss instance for one role. Producers only insert jobs inside our own transactions, so they
  * run no maintenance and hold no listener; workers supervise (expire, retry, archive) and listen.
  */
@@ -18,6 +25,7 @@ export async function startBoss(connectionString: string, role: BossRole, log: L
     // Expired and heartbeat-lost jobs are found on this pass; keep it short so they come back fast.
     superviseIntervalSeconds: 5,
     monitorIntervalSeconds: 5,
+    maintenanceIntervalSeconds: MAINTENANCE_SECONDS,
     application_name: `finish-line-${role}`,
     supervise: role === 'worker',
     schedule: false,
@@ -37,8 +45,9 @@ export async function startBoss(connectionString: string, role: BossRole, log: L
 }
 
 /**
- * Creates the cell queues, their dead-letter queue and the image queue, or brings their settings up to date; safe to
- * call from every process.
+ * Creates the cell queues, their dead-letter queue and the image queue, or brings their settings up
+ * to date (a database made by an older version gets the new retry limit and retention here); safe
+ * to call from every process. Jobs already queued keep the settings they were sent with.
  */
 export async function ensureQueues(boss: PgBoss, settings: CellQueueSettings): Promise<void> {
   await ensureQueue(boss, CELL_DEAD_LETTER_QUEUE, deadLetterQueueOptions(settings));

@@ -25,11 +25,57 @@ export interface CellJobData {
   col: number;
 }
 
+/** A dead letter we send ourselves when a cell's own work has failed past its retries: with the last error. */
+export interface DeadCellJobData extends CellJobData {
+  error?: string;
+}
+
+/**
+ * pg-boss's own retry limit on cell jobs: a safety net, not the cell's retry budget. pg-boss counts
+ * every claim of a job, so a job lost to infrastructure (its worker killed or frozen, PostgreSQL
+ * restarted, its recording rolled back) spends one too. The budget that matters,
+ * `CELL_RETRY_LIMIT`, counts only the attempts whose own work failed, in `cell_work_failures`
+ * (workers/fail-attempts.ts). A job claimed this many times more is dead-lettered anyway, so
+ * nothing can circle for ever; the batch's deadline comes long before that.
+ */
+export const LOST_ATTEMPTS_LIMIT = 50;
+
+/**
+ * Finished cell jobs (completed, cancelled, failed for good) are deleted this long after they end:
+ * the cells table is the record, and a million finished jobs would otherwise hold about a gigabyte
+ * for the whole retention. Workers' pg-boss sweeps every `MAINTENANCE_SECONDS` (lib/queue/boss.ts).
+ */
+export const FINISHED_CELL_JOB_SECONDS = 60;
+
+/**
+ * A batch's cell jobs [from, to) in row-major order, as the fan-out inserts them. Each carries its
+ * batch's priority (pg-boss hands out higher priorities first) and its batch id as the singleton
+ * key: pg-boss indexes the queued jobs of a key (its job_i17, made for update-by-key), so a cancel
+ * finds a batch's queued jobs through that index instead of reading every payload. A standard
+ * queue enforces nothing on the key, so cells of one batch never exclude each other.
+ */
+export function cellJobs(
+  batch: { id: string; cols: number; priority: number },
+  from: number,
+  to: number,
+): { data: CellJobData; priority: number; singletonKey: string }[] {
+  const jobs = new Array<{ data: CellJobData; priority: number; singletonKey: string }>(to - from);
+  for (let i = from; i < to; i++) {
+    jobs[i - from] = {
+      data: { batchId: batch.id, row: Math.floor(i / batch.cols), col: i % batch.cols },
+      priority: batch.priority,
+      singletonKey: batch.id,
+    };
+  }
+  return jobs;
+}
+
 export interface CellQueueSettings {
+  /** Retries after a cell's own work failed (`CELL_RETRY_LIMIT`); enforced by the workers, see LOST_ATTEMPTS_LIMIT. */
   retryLimit: number;
   heartbeatSeconds: number;
   cellTimeoutMs: number;
-  /** Finished jobs are deleted after this many days, like our own tables (see lib/batches/retention.ts). */
+  /** Dead letters and image jobs are deleted after this many days, like our own tables (see lib/batches/retention.ts). */
   retentionDays: number;
 }
 
@@ -37,7 +83,7 @@ export function cellQueueOptions(settings: CellQueueSettings): Omit<Queue, 'name
   return {
     // Workers wake on NOTIFY the moment a batch commits instead of waiting for a poll.
     notify: true,
-    retryLimit: settings.retryLimit,
+    retryLimit: Math.max(LOST_ATTEMPTS_LIMIT, settings.retryLimit),
     retryDelay: 1,
     retryBackoff: true,
     retryDelayMax: 30,
@@ -46,7 +92,7 @@ export function cellQueueOptions(settings: CellQueueSettings): Omit<Queue, 'name
     // Backstop for a fetched batch as a whole; each cell has its own, shorter limit.
     expireInSeconds: Math.ceil(settings.cellTimeoutMs / 1000) + 30,
     deadLetter: CELL_DEAD_LETTER_QUEUE,
-    deleteAfterSeconds: settings.retentionDays * 24 * 60 * 60,
+    deleteAfterSeconds: FINISHED_CELL_JOB_SECONDS,
   };
 }
 

@@ -1,0 +1,92 @@
+import type { PgBoss } from 'pg-boss';
+import { countWorkFailures } from '../lib/db/cell-work-failures';
+import { type Sql, toExecutor } from '../lib/db/sql';
+import { CELL_DEAD_LETTER_QUEUE, type CellJobData, type DeadCellJobData, parseCellJob } from '../lib/queue/cell-job';
+import type { CellJob } from './process-cells';
+
+/** An attempt whose own work failed: paint or render threw, or the cell ran out of time. */
+export interface FailedAttempt {
+  job: CellJob;
+  message: string;
+}
+
+export interface FailAttemptsDeps {
+  boss: PgBoss;
+  /** The queue the jobs came from. */
+  queue: string;
+  /** Retries a cell gets after its own work first fails (`CELL_RETRY_LIMIT`). */
+  retryLimit: number;
+}
+
+export interface FailAttemptsResult {
+  /** Attempts sent back to be retried, with pg-boss's backoff. */
+  retried: number;
+  /** Cells whose work has now failed `retryLimit + 1` times: dead-lettered, to be recorded as failed. */
+  exhausted: number;
+  /** Each cell's count of failed attempts so far, by job id (for the log). */
+  failures: Map<string, number>;
+}
+
+/**
+ * Fails attempts whose own work failed, inside the transaction that records the rest of their fetch.
+ *
+ * pg-boss counts every claim of a job against its retry limit, lost ones included, so the cell's
+ * budget is kept here instead: each such attempt adds one to the cell's row in
+ * `cell_work_failures`. Below the budget the job goes back to pg-boss to be retried; past it, the
+ * cell's dead letter is queued in the same transaction (with the error) and its job is left to
+ * complete with the fetch, so the dead-letter consumer records the cell as failed and its batch
+ * still ends. A recording that rolls back counts nothing and dead-letters nothing; its jobs come back
+ * and their next attempts count afresh. Attempts lost to infrastructure never reach this function,
+ * so they never spend the budget (see docs/architecture.md, "Retries").
+ */
+export async function failAttempts(tx: Sql, attempts: FailedAttempt[], deps: FailAttemptsDeps): Promise<FailAttemptsResult> {
+  const result: FailAttemptsResult = { retried: 0, exhausted: 0, failures: new Map() };
+  if (attempts.length === 0) return result;
+  const byBatch = new Map<string, { attempt: FailedAttempt; cell: CellJobData }[]>();
+  const unreadable: FailedAttempt[] = [];
+  for (const attempt of attempts) {
+    let cell: CellJobData;
+    try {
+      cell = parseCellJob(attempt.job.data);
+    } catch {
+      unreadable.push(attempt);
+      continue;
+    }
+    const group = byBatch.get(cell.batchId);
+    if (group) group.push({ attempt, cell });
+    else byBatch.set(cell.batchId, [{ attempt, cell }]);
+  }
+
+  const retry: FailedAttempt[] = [...unreadable];
+  const dead: DeadCellJobData[] = [];
+  for (const [batchId, group] of [...byBatch].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const counts = await countWorkFailures(
+      tx,
+      batchId,
+      group.map((g) => g.cell),
+    );
+    for (const { attempt, cell } of group) {
+      const failures = counts.get(`${cell.row},${cell.col}`) ?? 1;
+      result.failures.set(attempt.job.id, failures);
+      if (failures > deps.retryLimit) dead.push({ ...cell, error: attempt.message.slice(0, 500) });
+      else retry.push(attempt);
+    }
+  }
+
+  const db = toExecutor(tx);
+  // One statement per job: pg-boss stores one output per call, and each attempt has its own error.
+  // Fenced to the attempt fetched, so a claim that lapsed meanwhile is left to its new holder.
+  for (const { job, message } of retry) {
+    await deps.boss.fail(deps.queue, { id: job.id, retryCount: job.retryCount }, { message }, { db });
+  }
+  if (dead.length > 0) {
+    await deps.boss.insert(
+      CELL_DEAD_LETTER_QUEUE,
+      dead.map((data) => ({ data, singletonKey: data.batchId })),
+      { db },
+    );
+  }
+  result.retried = retry.length;
+  result.exhausted = dead.length;
+  return result;
+}
