@@ -4,8 +4,11 @@ import { fileURLToPath } from 'node:url';
 import next from 'next';
 import { config } from './lib/config';
 import { createPool } from './lib/db/pool';
-import { errorMessage } from './lib/errors';
+import { ConfigError } from './lib/errors';
 import { stampClientAddress } from './lib/http/client-address';
+import { answerForeignHost } from './lib/http/host-guard';
+import { exposureProblem, operatorPolicy } from './lib/http/operator-auth';
+import { isHostAllowed } from './lib/http/origin';
 import { answerClientError, answerMalformedPath, answerUnknownApiMethod } from './lib/http/raw-errors';
 import { applySecurityHeaders } from './lib/http/security-headers';
 import { runProcess } from './lib/lifecycle';
@@ -24,13 +27,28 @@ import { startTelemetry } from './lib/telemetry/sdk';
 runProcess({ proc: 'web', name: 'web server' }, async (life, log) => {
   const cfg = config();
   if (!cfg.databaseUrl) throw new Error('DATABASE_URL is not set: start the app with `npm start`, or set DATABASE_URL.');
+  // Closed by default: listening beyond loopback needs an operator token (docs/security.md).
+  const exposed = exposureProblem(cfg);
+  if (exposed) throw new ConfigError([exposed]);
+  const operators = operatorPolicy(cfg);
+  if (operators.token === undefined && !operators.localOnly) {
+    log.warn(
+      'no DASHBOARD_TOKEN while clients may come from beyond this machine (TRUST_PROXY or ALLOWED_HOSTS): the dashboard and its controls are closed until one is set',
+    );
+  }
   // Before Next loads, so its request spans and the route handlers' batch spans find the SDK; first
   // in, so stopped last, flushing the spans of everything stopped before it.
   life.onStop('telemetry', await startTelemetry(cfg.otel, { role: 'web', instanceId: `web-${hostname()}-${process.pid}` }, log));
 
   const pool = createPool(cfg.databaseUrl, cfg.dbPoolSize, log, 'finish-line-web');
   life.onStop('database pool', () => pool.end());
-  await prepareDatabase(pool, cfg.databaseUrl, log);
+  // Migrations may wait long for their locks (another process migrating, DDL behind live
+  // transactions): their own connection, without the pools' lock timeout.
+  const setupPool = createPool(cfg.databaseUrl, 1, log, 'finish-line-web-setup', undefined, { ...cfg.dbSessionTimeouts, lockMs: 0 });
+  await prepareDatabase(setupPool, cfg.databaseUrl, log).finally(() => setupPool.end());
+  // The resumer's fan-outs hold a connection each for as long as they run: their own small pool.
+  const fanOutPool = createPool(cfg.databaseUrl, cfg.fanoutPoolSize, log, 'finish-line-web-fanout');
+  life.onStop('fan-out pool', () => fanOutPool.end());
 
   const dir = fileURLToPath(new URL('.', import.meta.url));
   const app = next({ dev: cfg.dev, dir, hostname: cfg.host, port: cfg.port });
@@ -40,17 +58,21 @@ runProcess({ proc: 'web', name: 'web server' }, async (life, log) => {
 
   const httpServer = createServer((req, res) => {
     applySecurityHeaders(req, res, cfg.dev);
-    stampClientAddress(req, cfg.trustProxy);
+    if (answerForeignHost(req, res, cfg.allowedHosts)) return;
+    stampClientAddress(req, cfg.trustProxyHops);
     if (answerMalformedPath(req, res) || answerUnknownApiMethod(req, res)) return;
     handle(req, res).catch((err: unknown) => {
-      log.error('request handler crashed', { url: req.url, err: errorMessage(err) });
+      log.error('request handler crashed', { url: req.url, err });
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: { code: 'internal_error', message: 'Something went wrong on the server.' } }));
     });
   });
   // Malformed requests Node refuses before any handler runs still answer in the contract's shape.
   httpServer.on('clientError', answerClientError);
-  const { io, close } = attachRealtime(httpServer, { pool, connectionString: cfg.databaseUrl }, log, { allowedOrigins: cfg.allowedOrigins });
+  const { io, close } = attachRealtime(httpServer, { pool, connectionString: cfg.databaseUrl }, log, {
+    allowedOrigins: cfg.allowedOrigins,
+    allowedHosts: cfg.allowedHosts,
+  });
   life.onStop('socket.io', close);
   life.onStop('worker presence', watchWorkerPresence(io, pool, log, cfg.workerHeartbeatSeconds));
   life.onStop('batch activity', startBatchActivity(io, pool, log, cfg.workerHeartbeatSeconds * 3));
@@ -60,17 +82,17 @@ runProcess({ proc: 'web', name: 'web server' }, async (life, log) => {
   life.onStop('pg-boss', () => boss.stop({ graceful: false }));
   life.onStop('deadline sweeper', startDeadlineSweeper({ pool, boss }, log));
   // Three missed heartbeats make a worker dead, as for the batch page's "no worker" notice.
-  const dashboard = { pool, boss, token: cfg.dashboardToken, deadAfterSeconds: cfg.workerHeartbeatSeconds * 3 };
+  const dashboard = { pool, boss, policy: operators, deadAfterSeconds: cfg.workerHeartbeatSeconds * 3 };
   life.onStop('dashboard', attachDashboard(io, dashboard, log));
   // A fan-out whose web server died is finished by whichever web server gets its lock first.
-  const fanOutDeps = { pool, boss, chunkSize: cfg.fanoutChunkSize, defaultDeadlineSeconds: cfg.batchDeadlineSeconds };
+  const fanOutDeps = { pool, fanOutPool, boss, chunkSize: cfg.fanoutChunkSize, defaultDeadlineSeconds: cfg.batchDeadlineSeconds };
   life.onStop('fan-out resumer', startFanOutResumer(fanOutDeps, log));
-  life.onStop('retention', startRetentionSweeper(pool, cfg.retentionDays, log));
+  life.onStop('retention', startRetentionSweeper(pool, { days: cfg.retentionDays, maxCells: cfg.retentionMaxCells }, log));
   // Socket.IO answers upgrades on its own path; in development Next's hot reload takes the rest.
   const nextUpgrade = cfg.dev ? app.getUpgradeHandler() : undefined;
   httpServer.on('upgrade', (req, socket, head) => {
     if (req.url?.startsWith('/socket.io/')) return;
-    if (nextUpgrade) void nextUpgrade(req, socket, head);
+    if (nextUpgrade && isHostAllowed(req.headers.host, cfg.allowedHosts)) void nextUpgrade(req, socket, head);
     else socket.destroy();
   });
 
@@ -80,6 +102,6 @@ runProcess({ proc: 'web', name: 'web server' }, async (life, log) => {
   });
   const address = httpServer.address();
   const port = typeof address === 'object' && address ? address.port : cfg.port;
-  log.info('web server listening', { url: `http://localhost:${port}`, dev: cfg.dev });
+  log.info('web server listening', { url: `http://localhost:${port}`, host: cfg.host, dev: cfg.dev });
   process.send?.({ type: 'listening', port });
 });

@@ -1,7 +1,9 @@
+import { existsSync } from 'node:fs';
 import { availableParallelism, hostname } from 'node:os';
 import path from 'node:path';
 import { ConfigError } from './errors';
 import { type FaultPlan, parseFaultPlan } from './faults';
+import { isWildcardAddress, LOOPBACK_HOST_NAMES, normalizeHostName } from './host-names';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
@@ -10,6 +12,7 @@ export interface Config {
   /** Absent: the start script runs an embedded PostgreSQL and hands its URL to the processes it starts. */
   databaseUrl: string | undefined;
   port: number;
+  /** The web server's listen address: loopback unless set (a container sets 0.0.0.0). */
   host: string;
   dev: boolean;
   logLevel: LogLevel;
@@ -44,6 +47,8 @@ export interface Config {
   batchDeadlineSeconds: number;
   /** How often a worker records that it is alive. */
   workerHeartbeatSeconds: number;
+  /** A file a worker touches after each heartbeat that reached the database (a container's health check reads it). */
+  workerHealthFile: string | undefined;
   /** Ended batches (with their cells and jobs) and stopped workers are deleted after this many days. */
   retentionDays: number;
   /**
@@ -55,14 +60,41 @@ export interface Config {
   otel: OtelSettings;
   /** Origins besides the server's own that may POST and open sockets; requests without Origin always may. */
   allowedOrigins: readonly string[];
+  /**
+   * Host names this server answers to (`Host` header, and the host of a same-origin `Origin`): the
+   * loopback names, HOST when it is one address, and ALLOWED_HOSTS; `*` answers any (no DNS-rebinding check).
+   */
+  allowedHosts: readonly string[];
   /** Batches one client (remote address) may create per minute. */
   batchesPerMinute: number;
   /** Batches one client may have running at once. */
   runningBatchesPerClient: number;
-  /** Behind a reverse proxy: the client is the first X-Forwarded-For hop, not the socket's peer. */
+  /** Behind a reverse proxy (any trusted hop): `X-Forwarded-Proto` is believed, and the client comes from X-Forwarded-For. */
   trustProxy: boolean;
+  /**
+   * Reverse proxies in front of this server (0: clients connect directly). The client is the
+   * X-Forwarded-For entry that many hops from the right, the right-most one no trusted proxy wrote.
+   */
+  trustProxyHops: number;
+  /** Queued and running cells across all running batches past which new batches are refused (503 busy). */
+  maxActiveCells: number;
+  /** The highest priority anyone may ask for; above it, only operators (DASHBOARD_TOKEN). */
+  maxPublicPriority: number;
+  /** Connections per process for fan-outs, apart from the pool that answers requests. */
+  fanoutPoolSize: number;
+  /** Server-side limits every pool sets on its sessions, so a frozen process cannot hold locks for long. */
+  dbSessionTimeouts: DbSessionTimeouts;
+  /** Cells kept (recorded cells of every batch) past which retention deletes the oldest ended batches early. */
+  retentionMaxCells: number;
   /** Test-only fault injection; null in every normal start. */
   faults: FaultPlan | null;
+}
+
+export interface DbSessionTimeouts {
+  /** `idle_in_transaction_session_timeout`: a session idle inside a transaction this long is ended. */
+  idleInTransactionMs: number;
+  /** `lock_timeout`: a statement waiting this long for a lock fails (0: waits for ever). */
+  lockMs: number;
 }
 
 export interface OtelSettings {
@@ -124,13 +156,31 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     else problems.push(`ALLOWED_ORIGINS must be comma-separated origins like https://example.com (got "${raw}")`);
   }
 
-  const trustProxy = (env.TRUST_PROXY?.trim() || 'false').toLowerCase();
-  if (!['true', 'false', '1', '0'].includes(trustProxy)) problems.push(`TRUST_PROXY must be true or false (got "${env.TRUST_PROXY}")`);
+  const host = env.HOST?.trim() || '127.0.0.1';
+  const listenName = normalizeHostName(host);
+  if (listenName === null) {
+    problems.push(
+      `HOST must be an address to listen on, like 127.0.0.1 (this machine only) or 0.0.0.0 (all interfaces) (got "${env.HOST}")`,
+    );
+  }
+  // Loopback names always; HOST too when it is one address (not every interface) a client may use.
+  const allowedHosts = new Set(LOOPBACK_HOST_NAMES);
+  if (listenName && !isWildcardAddress(host)) allowedHosts.add(listenName);
+  for (const raw of (env.ALLOWED_HOSTS ?? '').split(',').map((h) => h.trim())) {
+    const name = raw === '*' ? '*' : normalizeHostName(raw);
+    if (name) allowedHosts.add(name);
+    else if (raw) {
+      problems.push(`ALLOWED_HOSTS must be comma-separated host names without scheme or port, like app.example.com (got "${raw}")`);
+    }
+  }
+
+  const trustProxyHops = parseTrustProxy(env.TRUST_PROXY);
+  if (trustProxyHops === null) problems.push(`TRUST_PROXY must be true, false or a number of proxy hops from 0 to 10 (got "${env.TRUST_PROXY}")`);
 
   const config: Config = {
     databaseUrl,
     port: int('PORT', 3000, 0, 65535),
-    host: env.HOST?.trim() || '0.0.0.0',
+    host,
     dev: env.NODE_ENV === 'development',
     logLevel,
     dbPoolSize: int('DB_POOL_SIZE', 10, 2, 200),
@@ -154,6 +204,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     cellHeartbeatSeconds: int('CELL_HEARTBEAT_SECONDS', 10, 10, 3600),
     batchDeadlineSeconds: int('BATCH_DEADLINE_SECONDS', 600, 1, 7 * 24 * 3600),
     workerHeartbeatSeconds: int('WORKER_HEARTBEAT_SECONDS', 5, 1, 300),
+    workerHealthFile: env.WORKER_HEALTH_FILE?.trim() || undefined,
     retentionDays: int('RETENTION_DAYS', 7, 1, 3650),
     dashboardToken: env.DASHBOARD_TOKEN?.trim() || undefined,
     otel: {
@@ -165,11 +216,24 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
       metricExportIntervalMs: int('OTEL_METRIC_EXPORT_INTERVAL', 60_000, 1000, 3_600_000),
     },
     allowedOrigins: Object.freeze(allowedOrigins),
+    allowedHosts: Object.freeze([...allowedHosts]),
     batchesPerMinute: int('BATCHES_PER_MINUTE', 30, 1, 1_000_000),
     runningBatchesPerClient: int('RUNNING_BATCHES_PER_CLIENT', 5, 1, 1_000_000),
-    trustProxy: trustProxy === 'true' || trustProxy === '1',
+    trustProxy: (trustProxyHops ?? 0) > 0,
+    trustProxyHops: trustProxyHops ?? 0,
+    maxActiveCells: int('MAX_ACTIVE_CELLS', 5_000_000, 1, 1_000_000_000),
+    maxPublicPriority: int('MAX_PUBLIC_PRIORITY', 10, 0, 100),
+    fanoutPoolSize: int('FANOUT_POOL_SIZE', 2, 1, 50),
+    dbSessionTimeouts: {
+      idleInTransactionMs: int('DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 15_000, 1000, 3_600_000),
+      lockMs: int('DB_LOCK_TIMEOUT_MS', 5000, 0, 600_000),
+    },
+    retentionMaxCells: int('RETENTION_MAX_CELLS', 20_000_000, 1000, 10_000_000_000),
     faults: null,
   };
+
+  // A batch the API accepts must fit under the global cap, or it could never start.
+  if (config.maxActiveCells < config.maxCells) problems.push(`MAX_ACTIVE_CELLS (${config.maxActiveCells}) must be at least MAX_CELLS (${config.maxCells})`);
 
   const faults = env.FINISH_LINE_FAULTS?.trim();
   if (faults) {
@@ -188,6 +252,19 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   return Object.freeze(config);
 }
 
+/**
+ * TRUST_PROXY as a number of proxy hops: `false`/`0` none, `true`/`1` one (the values of old, kept),
+ * or how many proxies sit in front. Null when it is none of these.
+ */
+function parseTrustProxy(raw: string | undefined): number | null {
+  const value = (raw?.trim() || 'false').toLowerCase();
+  if (value === 'false') return 0;
+  if (value === 'true') return 1;
+  if (!/^\d{1,2}$/.test(value)) return null;
+  const hops = Number(value);
+  return hops <= 10 ? hops : null;
+}
+
 /** `https://Example.com:443/` → `https://example.com`; null when it is not an http(s) origin. */
 function parseOrigin(raw: string): string | null {
   try {
@@ -204,6 +281,19 @@ let cached: Readonly<Config> | undefined;
 
 /** The process's configuration, parsed on first use. */
 export function config(): Readonly<Config> {
-  cached ??= loadConfig();
+  if (!cached) {
+    loadDotEnv();
+    cached = loadConfig();
+  }
   return cached;
+}
+
+/**
+ * Reads `.env` from the working directory when there is one (see `.env.example`): variables already
+ * in the environment win over the file. The tests switch it off (FINISH_LINE_DOTENV=0), so a
+ * developer's `.env` never changes what they test.
+ */
+function loadDotEnv(): void {
+  if (process.env.FINISH_LINE_DOTENV === '0' || !existsSync('.env')) return;
+  process.loadEnvFile('.env');
 }

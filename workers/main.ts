@@ -1,7 +1,7 @@
+import { writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { config } from '../lib/config';
 import { createPool, withTransaction } from '../lib/db/pool';
-import { toExecutor } from '../lib/db/sql';
 import { readIntake } from '../lib/db/intake';
 import { heartbeatWorker, markWorkerStopped, registerWorker, setWorkerPaused } from '../lib/db/workers';
 import { errorMessage } from '../lib/errors';
@@ -12,6 +12,7 @@ import { IMAGE_QUEUE, parseImageJob } from '../lib/queue/image-job';
 import { prepareDatabase } from '../lib/setup';
 import { startTelemetry } from '../lib/telemetry/sdk';
 import { recordDeadLetters } from './dead-letters';
+import { failAttempts } from './fail-attempts';
 import { FetchTraces } from './fetch-spans';
 import { followIntake } from './intake';
 import { buildImage } from './build-image';
@@ -21,6 +22,7 @@ import { processCellJobs } from './process-cells';
 import { processSlowCells } from './process-slow-cells';
 import { SlowCellRecorder } from './slow-cell-recorder';
 import { RenderPool } from './render-pool';
+import { RunningBatches } from './running-batches';
 import { ThroughputMeter, startThroughputWriter } from './throughput';
 
 /**
@@ -37,7 +39,9 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
   life.onStop('telemetry', await startTelemetry(cfg.otel, { role: 'worker', instanceId: cfg.workerId }, log));
 
   // A frozen worker must not hold a batch's row lock for long: the server ends its idle transaction.
-  const idleLimit = `-c idle_in_transaction_session_timeout=${cfg.cellTimeoutMs + 5000}`;
+  // It waits for a row lock a little longer than that, so a lock held by a frozen worker is waited
+  // out rather than failing the recording (the pools' default lock_timeout is shorter).
+  const idleLimit = `-c idle_in_transaction_session_timeout=${cfg.cellTimeoutMs + 5000} -c lock_timeout=${cfg.cellTimeoutMs + 10_000}`;
   const pool = createPool(cfg.databaseUrl, cfg.workerLoops + 2, log, `finish-line-worker-${cfg.workerId}`, idleLimit);
   life.onStop('database pool', () => pool.end());
   await prepareDatabase(pool, cfg.databaseUrl, log);
@@ -48,10 +52,12 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
   const beat = setInterval(() => {
     const served = unreported;
     unreported = 0;
-    heartbeatWorker(pool, cfg.workerId, served).catch((err: unknown) => {
-      unreported += served;
-      log.warn('worker heartbeat failed', { err: errorMessage(err) });
-    });
+    heartbeatWorker(pool, cfg.workerId, served)
+      .then(() => (cfg.workerHealthFile ? writeFile(cfg.workerHealthFile, new Date().toISOString()) : undefined))
+      .catch((err: unknown) => {
+        unreported += served;
+        log.warn('worker heartbeat failed', { err });
+      });
   }, cfg.workerHeartbeatSeconds * 1000);
   life.onStop('worker registry', async () => {
     clearInterval(beat);
@@ -78,6 +84,7 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
   } as const;
 
   const traces = new FetchTraces(pool, cfg.workerId, cfg.otel.enabled);
+  const running = new RunningBatches();
 
   // Cells are recorded in a transaction of our own, and pg-boss completes the jobs after it commits.
   // A worker that dies in between leaves jobs whose cells are recorded; they run again and the
@@ -88,6 +95,7 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
     const held = Holding.countByBatch(jobs);
     for (const [batchId, n] of held) holding.add(batchId, n);
     let firstFailure: string | undefined;
+    let exhausted = 0;
     try {
       const result = await withTransaction(pool, (tx) =>
         processCellJobs(tx, jobs, {
@@ -95,23 +103,30 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
           workerId: cfg.workerId,
           cellTimeoutMs: cfg.cellTimeoutMs,
           faults: cfg.faults,
-          failAttempt: async (job, message) => {
-            firstFailure ??= message;
-            log.debug('cell attempt failed', { queue: CELL_QUEUE, jobId: job.id, attempt: job.retryCount + 1, err: message });
-            await boss.fail(CELL_QUEUE, { id: job.id, retryCount: job.retryCount }, { message }, { db: toExecutor(tx) });
+          failAttempts: async (tx, attempts) => {
+            const failed = await failAttempts(tx, attempts, { boss, queue: CELL_QUEUE, retryLimit: cfg.cellRetryLimit });
+            for (const { job, message } of attempts) {
+              firstFailure ??= message;
+              log.debug('cell attempt failed', { queue: CELL_QUEUE, jobId: job.id, workFailures: failed.failures.get(job.id), err: message });
+            }
+            exhausted = failed.exhausted;
+            return failed;
           },
         }),
       );
       spans.end(result);
-      cellsServed += jobs.length - result.failedAttempts;
-      unreported += jobs.length - result.failedAttempts;
-      meter.add(jobs.length - result.failedAttempts);
+      const served = jobs.length - result.failedAttempts - result.skipped;
+      cellsServed += served;
+      unreported += served;
+      meter.add(served);
       // One line per fetch, not per cell: a batch of failing cells must not flood the log.
-      if (result.failedAttempts > 0) log.warn('cell attempts failed; they will be retried', { queue: CELL_QUEUE, failed: result.failedAttempts, fetched: jobs.length, firstError: firstFailure });
+      if (result.failedAttempts > 0) log.warn('cell attempts failed', { queue: CELL_QUEUE, failed: result.failedAttempts, failedForGood: exhausted, fetched: jobs.length, firstError: firstFailure });
+      if (result.skipped > 0) log.debug('cells of ended batches skipped', { queue: CELL_QUEUE, skipped: result.skipped, fetched: jobs.length });
       for (const c of result.completions) log.info('batch completed', { batchId: c.batchId, queue: CELL_QUEUE, total: c.total, failed: c.failed, elapsedMs: c.elapsedMs });
     } catch (err) {
       spans.fail(err);
       // pg-boss fails the fetch's jobs and retries them, saying nothing: this is the one line about it.
+      // A database failure, not the cells' own: it spends none of their retries (see fail-attempts.ts).
       log.warn('recording a fetch failed; its jobs will be retried', { queue: CELL_QUEUE, jobs: jobs.length, err: errorMessage(err) });
       throw err;
     } finally {
@@ -128,20 +143,21 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
     pool,
     workerId: cfg.workerId,
     flushMs: SLOW_CELL_FLUSH_MS,
-    failAttempt: async (tx, job, message) => {
-      log.debug('cell attempt failed', { queue: SLOW_CELL_QUEUE, jobId: job.id, attempt: job.retryCount + 1, err: message });
-      await boss.fail(SLOW_CELL_QUEUE, { id: job.id, retryCount: job.retryCount }, { message }, { db: toExecutor(tx) });
+    failAttempts: async (tx, attempts) => {
+      const failed = await failAttempts(tx, attempts, { boss, queue: SLOW_CELL_QUEUE, retryLimit: cfg.cellRetryLimit });
+      for (const { job, message } of attempts) log.debug('cell attempt failed', { queue: SLOW_CELL_QUEUE, jobId: job.id, workFailures: failed.failures.get(job.id), err: message });
+      return failed;
     },
     onRecorded: (result) => {
       const served = [...result.colored.values()].reduce((n, cells) => n + cells.length, 0);
       cellsServed += served;
       unreported += served;
       meter.add(served);
-      if (result.failedAttempts > 0) log.warn('cell attempts failed; they will be retried', { queue: SLOW_CELL_QUEUE, failed: result.failedAttempts, firstError: result.firstFailure });
+      if (result.failedAttempts > 0) log.warn('cell attempts failed', { queue: SLOW_CELL_QUEUE, failed: result.failedAttempts, firstError: result.firstFailure });
       for (const c of result.completions) log.info('batch completed', { batchId: c.batchId, queue: SLOW_CELL_QUEUE, total: c.total, failed: c.failed, elapsedMs: c.elapsedMs });
     },
   });
-  const slowCells = { pool, render, recorder, params: new PaintParamsCache(), slots: cfg.renderThreads, cellTimeoutMs: cfg.cellTimeoutMs, faults: cfg.faults };
+  const slowCells = { pool, render, recorder, running, params: new PaintParamsCache(), slots: cfg.renderThreads, cellTimeoutMs: cfg.cellTimeoutMs, faults: cfg.faults };
   const slowCellWork = () =>
     boss.work(SLOW_CELL_QUEUE, { ...polling, batchSize: cfg.tileFetchSize, localConcurrency: cfg.workerLoops }, async (jobs) => {
       const spans = await traces.start('cells record', jobs);
