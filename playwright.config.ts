@@ -33,6 +33,7 @@ export default defineConfig({
     gracefulShutdown: { signal: 'SIGTERM', timeout: 30_000 },
     env: {
       PORT: String(port),
+      FINISH_LINE_DOTENV: '0',
       WORKERS: '2',
       LOG_LEVEL: 'warn',
       PG_DATA_DIR: '.data/e2e/postgres',
