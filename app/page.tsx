@@ -11,9 +11,8 @@ export default function HomePage() {
       </header>
       <h1>Finish Line</h1>
       <p className="lede">
-        Pick a picture and press Start. The server fans out one job per tile; worker processes render the tiles and you
-        watch them land live, until the last one crosses the finish line. Or pick random colours: one job per cell, the
-        same race.
+        Pick a picture and press Start. The server fans out one job per tile; worker processes render the tiles and you watch them land
+        live, until the last one crosses the finish line. Or pick random colours: one job per cell, the same race.
       </p>
       <StartForm />
       <RecentBatches />

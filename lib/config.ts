@@ -146,11 +146,16 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
 
   const otelEndpoint = (env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim() || 'http://localhost:4318').replace(/\/+$/, '');
   if (!/^https?:\/\/[^/\s]+/.test(otelEndpoint)) {
-    problems.push(`OTEL_EXPORTER_OTLP_ENDPOINT must be an http:// or https:// URL such as http://localhost:4318 (got "${env.OTEL_EXPORTER_OTLP_ENDPOINT}")`);
+    problems.push(
+      `OTEL_EXPORTER_OTLP_ENDPOINT must be an http:// or https:// URL such as http://localhost:4318 (got "${env.OTEL_EXPORTER_OTLP_ENDPOINT}")`,
+    );
   }
 
   const allowedOrigins: string[] = [];
-  for (const raw of (env.ALLOWED_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean)) {
+  for (const raw of (env.ALLOWED_ORIGINS ?? '')
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean)) {
     const origin = parseOrigin(raw);
     if (origin) allowedOrigins.push(origin);
     else problems.push(`ALLOWED_ORIGINS must be comma-separated origins like https://example.com (got "${raw}")`);
@@ -175,7 +180,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   }
 
   const trustProxyHops = parseTrustProxy(env.TRUST_PROXY);
-  if (trustProxyHops === null) problems.push(`TRUST_PROXY must be true, false or a number of proxy hops from 0 to 10 (got "${env.TRUST_PROXY}")`);
+  if (trustProxyHops === null)
+    problems.push(`TRUST_PROXY must be true, false or a number of proxy hops from 0 to 10 (got "${env.TRUST_PROXY}")`);
 
   const config: Config = {
     databaseUrl,
@@ -233,7 +239,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   };
 
   // A batch the API accepts must fit under the global cap, or it could never start.
-  if (config.maxActiveCells < config.maxCells) problems.push(`MAX_ACTIVE_CELLS (${config.maxActiveCells}) must be at least MAX_CELLS (${config.maxCells})`);
+  if (config.maxActiveCells < config.maxCells)
+    problems.push(`MAX_ACTIVE_CELLS (${config.maxActiveCells}) must be at least MAX_CELLS (${config.maxCells})`);
 
   const faults = env.FINISH_LINE_FAULTS?.trim();
   if (faults) {

@@ -13,7 +13,12 @@ export async function prepareDatabase(pool: pg.Pool, connectionString: string, l
   const boss = await startBoss(connectionString, 'producer', log, 2);
   try {
     const cfg = config();
-    await ensureQueues(boss, { retryLimit: cfg.cellRetryLimit, heartbeatSeconds: cfg.cellHeartbeatSeconds, cellTimeoutMs: cfg.cellTimeoutMs, retentionDays: cfg.retentionDays });
+    await ensureQueues(boss, {
+      retryLimit: cfg.cellRetryLimit,
+      heartbeatSeconds: cfg.cellHeartbeatSeconds,
+      cellTimeoutMs: cfg.cellTimeoutMs,
+      retentionDays: cfg.retentionDays,
+    });
   } finally {
     await boss.stop({ graceful: false });
   }

@@ -115,10 +115,13 @@ async function main() {
     RUNNING_BATCHES_PER_CLIENT: '1000000',
   };
   const webPorts = await Promise.all(Array.from({ length: Number(args.webs) }, () => freePort()));
-  const webs = webPorts.map((port) => new Child({ name: `web :${port}`, entry: 'server.ts', env: { ...env, PORT: String(port) }, restart: true, log }));
+  const webs = webPorts.map(
+    (port) => new Child({ name: `web :${port}`, entry: 'server.ts', env: { ...env, PORT: String(port) }, restart: true, log }),
+  );
   const workers = Array.from(
     { length: Number(args.workers) },
-    (_, i) => new Child({ name: `worker w-${i + 1}`, entry: 'workers/main.ts', env: { ...env, WORKER_ID: `w-${i + 1}` }, restart: true, log }),
+    (_, i) =>
+      new Child({ name: `worker w-${i + 1}`, entry: 'workers/main.ts', env: { ...env, WORKER_ID: `w-${i + 1}` }, restart: true, log }),
   );
   const everyone = [...webs, ...workers];
   // A frozen process cannot notice that we died; never leave one behind, whatever ends this run.
@@ -187,7 +190,9 @@ async function main() {
   const batches: Batch[] = [];
   let started = 0;
   const isRunning = async (b: Batch) => {
-    const { rows } = await pool.query<{ status: string }>('select status from batches where id = $1', [b.id]).catch(() => ({ rows: [{ status: 'running' }] }));
+    const { rows } = await pool
+      .query<{ status: string }>('select status from batches where id = $1', [b.id])
+      .catch(() => ({ rows: [{ status: 'running' }] }));
     return rows[0]?.status === 'running';
   };
   while (started < target && Date.now() < deadline) {

@@ -52,4 +52,3 @@ runProcess({ proc: 'start', name: 'finish line' }, async (life, log) => {
 function isMessage(message: unknown, type: string): message is Record<string, unknown> {
   return typeof message === 'object' && message !== null && (message as { type?: unknown }).type === type;
 }
-

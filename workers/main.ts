@@ -90,49 +90,64 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
   // A worker that dies in between leaves jobs whose cells are recorded; they run again and the
   // first-write-wins insert absorbs them. Completing inside the transaction instead would hold the
   // batch's row lock through pg-boss's completion of the whole fetch.
-  const cellWork = () => boss.work(CELL_QUEUE, { ...polling, batchSize: cfg.workerFetchSize, localConcurrency: cfg.workerLoops }, async (jobs) => {
-    const spans = await traces.start('cells record', jobs);
-    const held = Holding.countByBatch(jobs);
-    for (const [batchId, n] of held) holding.add(batchId, n);
-    let firstFailure: string | undefined;
-    let exhausted = 0;
-    try {
-      const result = await withTransaction(pool, (tx) =>
-        processCellJobs(tx, jobs, {
-          boss,
-          workerId: cfg.workerId,
-          cellTimeoutMs: cfg.cellTimeoutMs,
-          faults: cfg.faults,
-          failAttempts: async (tx, attempts) => {
-            const failed = await failAttempts(tx, attempts, { boss, queue: CELL_QUEUE, retryLimit: cfg.cellRetryLimit });
-            for (const { job, message } of attempts) {
-              firstFailure ??= message;
-              log.debug('cell attempt failed', { queue: CELL_QUEUE, jobId: job.id, workFailures: failed.failures.get(job.id), err: message });
-            }
-            exhausted = failed.exhausted;
-            return failed;
-          },
-        }),
-      );
-      spans.end(result);
-      const served = jobs.length - result.failedAttempts - result.skipped;
-      cellsServed += served;
-      unreported += served;
-      meter.add(served);
-      // One line per fetch, not per cell: a batch of failing cells must not flood the log.
-      if (result.failedAttempts > 0) log.warn('cell attempts failed', { queue: CELL_QUEUE, failed: result.failedAttempts, failedForGood: exhausted, fetched: jobs.length, firstError: firstFailure });
-      if (result.skipped > 0) log.debug('cells of ended batches skipped', { queue: CELL_QUEUE, skipped: result.skipped, fetched: jobs.length });
-      for (const c of result.completions) log.info('batch completed', { batchId: c.batchId, queue: CELL_QUEUE, total: c.total, failed: c.failed, elapsedMs: c.elapsedMs });
-    } catch (err) {
-      spans.fail(err);
-      // pg-boss fails the fetch's jobs and retries them, saying nothing: this is the one line about it.
-      // A database failure, not the cells' own: it spends none of their retries (see fail-attempts.ts).
-      log.warn('recording a fetch failed; its jobs will be retried', { queue: CELL_QUEUE, jobs: jobs.length, err: errorMessage(err) });
-      throw err;
-    } finally {
-      for (const [batchId, n] of held) holding.remove(batchId, n);
-    }
-  });
+  const cellWork = () =>
+    boss.work(CELL_QUEUE, { ...polling, batchSize: cfg.workerFetchSize, localConcurrency: cfg.workerLoops }, async (jobs) => {
+      const spans = await traces.start('cells record', jobs);
+      const held = Holding.countByBatch(jobs);
+      for (const [batchId, n] of held) holding.add(batchId, n);
+      let firstFailure: string | undefined;
+      let exhausted = 0;
+      try {
+        const result = await withTransaction(pool, (tx) =>
+          processCellJobs(tx, jobs, {
+            boss,
+            workerId: cfg.workerId,
+            cellTimeoutMs: cfg.cellTimeoutMs,
+            faults: cfg.faults,
+            failAttempts: async (tx, attempts) => {
+              const failed = await failAttempts(tx, attempts, { boss, queue: CELL_QUEUE, retryLimit: cfg.cellRetryLimit });
+              for (const { job, message } of attempts) {
+                firstFailure ??= message;
+                log.debug('cell attempt failed', {
+                  queue: CELL_QUEUE,
+                  jobId: job.id,
+                  workFailures: failed.failures.get(job.id),
+                  err: message,
+                });
+              }
+              exhausted = failed.exhausted;
+              return failed;
+            },
+          }),
+        );
+        spans.end(result);
+        const served = jobs.length - result.failedAttempts - result.skipped;
+        cellsServed += served;
+        unreported += served;
+        meter.add(served);
+        // One line per fetch, not per cell: a batch of failing cells must not flood the log.
+        if (result.failedAttempts > 0)
+          log.warn('cell attempts failed', {
+            queue: CELL_QUEUE,
+            failed: result.failedAttempts,
+            failedForGood: exhausted,
+            fetched: jobs.length,
+            firstError: firstFailure,
+          });
+        if (result.skipped > 0)
+          log.debug('cells of ended batches skipped', { queue: CELL_QUEUE, skipped: result.skipped, fetched: jobs.length });
+        for (const c of result.completions)
+          log.info('batch completed', { batchId: c.batchId, queue: CELL_QUEUE, total: c.total, failed: c.failed, elapsedMs: c.elapsedMs });
+      } catch (err) {
+        spans.fail(err);
+        // pg-boss fails the fetch's jobs and retries them, saying nothing: this is the one line about it.
+        // A database failure, not the cells' own: it spends none of their retries (see fail-attempts.ts).
+        log.warn('recording a fetch failed; its jobs will be retried', { queue: CELL_QUEUE, jobs: jobs.length, err: errorMessage(err) });
+        throw err;
+      } finally {
+        for (const [batchId, n] of held) holding.remove(batchId, n);
+      }
+    });
 
   // Slow cells (picture tiles, simulated work): a few per fetch, each recorded soon after it is done,
   // through one recorder for the whole process.
@@ -145,7 +160,13 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
     flushMs: SLOW_CELL_FLUSH_MS,
     failAttempts: async (tx, attempts) => {
       const failed = await failAttempts(tx, attempts, { boss, queue: SLOW_CELL_QUEUE, retryLimit: cfg.cellRetryLimit });
-      for (const { job, message } of attempts) log.debug('cell attempt failed', { queue: SLOW_CELL_QUEUE, jobId: job.id, workFailures: failed.failures.get(job.id), err: message });
+      for (const { job, message } of attempts)
+        log.debug('cell attempt failed', {
+          queue: SLOW_CELL_QUEUE,
+          jobId: job.id,
+          workFailures: failed.failures.get(job.id),
+          err: message,
+        });
       return failed;
     },
     onRecorded: (result) => {
@@ -153,11 +174,28 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
       cellsServed += served;
       unreported += served;
       meter.add(served);
-      if (result.failedAttempts > 0) log.warn('cell attempts failed', { queue: SLOW_CELL_QUEUE, failed: result.failedAttempts, firstError: result.firstFailure });
-      for (const c of result.completions) log.info('batch completed', { batchId: c.batchId, queue: SLOW_CELL_QUEUE, total: c.total, failed: c.failed, elapsedMs: c.elapsedMs });
+      if (result.failedAttempts > 0)
+        log.warn('cell attempts failed', { queue: SLOW_CELL_QUEUE, failed: result.failedAttempts, firstError: result.firstFailure });
+      for (const c of result.completions)
+        log.info('batch completed', {
+          batchId: c.batchId,
+          queue: SLOW_CELL_QUEUE,
+          total: c.total,
+          failed: c.failed,
+          elapsedMs: c.elapsedMs,
+        });
     },
   });
-  const slowCells = { pool, render, recorder, running, params: new PaintParamsCache(), slots: cfg.renderThreads, cellTimeoutMs: cfg.cellTimeoutMs, faults: cfg.faults };
+  const slowCells = {
+    pool,
+    render,
+    recorder,
+    running,
+    params: new PaintParamsCache(),
+    slots: cfg.renderThreads,
+    cellTimeoutMs: cfg.cellTimeoutMs,
+    faults: cfg.faults,
+  };
   const slowCellWork = () =>
     boss.work(SLOW_CELL_QUEUE, { ...polling, batchSize: cfg.tileFetchSize, localConcurrency: cfg.workerLoops }, async (jobs) => {
       const spans = await traces.start('cells record', jobs);
@@ -168,7 +206,11 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
         spans.end({ colored: new Map(), failed: new Map(), completed: [], completions: [] });
       } catch (err) {
         spans.fail(err);
-        log.warn('recording slow cells failed; their jobs will be retried', { queue: SLOW_CELL_QUEUE, jobs: jobs.length, err: errorMessage(err) });
+        log.warn('recording slow cells failed; their jobs will be retried', {
+          queue: SLOW_CELL_QUEUE,
+          jobs: jobs.length,
+          err: errorMessage(err),
+        });
         throw err;
       } finally {
         for (const [batchId, n] of held) holding.remove(batchId, n);
@@ -180,7 +222,8 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
     const { batchId } = parseImageJob(job.data);
     const started = Date.now();
     const outcome = await buildImage(pool, batchId, cfg.faults);
-    if ('built' in outcome) log.info('batch image built', { batchId, queue: IMAGE_QUEUE, jobId: job.id, ...outcome.built.image, ms: Date.now() - started });
+    if ('built' in outcome)
+      log.info('batch image built', { batchId, queue: IMAGE_QUEUE, jobId: job.id, ...outcome.built.image, ms: Date.now() - started });
     else log.debug('batch image skipped', { batchId, queue: IMAGE_QUEUE, jobId: job.id, reason: outcome.skipped });
   });
 
@@ -190,11 +233,23 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
     try {
       const result = await withTransaction(pool, (tx) => recordDeadLetters(tx, jobs, { boss, workerId: cfg.workerId }));
       spans.end(result);
-      for (const [batchId, cells] of result.failed) log.warn('cells failed for good', { batchId, queue: CELL_DEAD_LETTER_QUEUE, cells: cells.length });
-      for (const c of result.completions) log.info('batch completed', { batchId: c.batchId, queue: CELL_DEAD_LETTER_QUEUE, total: c.total, failed: c.failed, elapsedMs: c.elapsedMs });
+      for (const [batchId, cells] of result.failed)
+        log.warn('cells failed for good', { batchId, queue: CELL_DEAD_LETTER_QUEUE, cells: cells.length });
+      for (const c of result.completions)
+        log.info('batch completed', {
+          batchId: c.batchId,
+          queue: CELL_DEAD_LETTER_QUEUE,
+          total: c.total,
+          failed: c.failed,
+          elapsedMs: c.elapsedMs,
+        });
     } catch (err) {
       spans.fail(err);
-      log.warn('recording dead letters failed; they will be retried', { queue: CELL_DEAD_LETTER_QUEUE, jobs: jobs.length, err: errorMessage(err) });
+      log.warn('recording dead letters failed; they will be retried', {
+        queue: CELL_DEAD_LETTER_QUEUE,
+        jobs: jobs.length,
+        err: errorMessage(err),
+      });
       throw err;
     }
   });

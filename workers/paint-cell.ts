@@ -8,7 +8,13 @@ import type { CellJobData } from '../lib/queue/cell-job';
  * (`workMs`, which the cell's signal cuts short). With a test fault plan, chosen cells throw, hang or
  * dawdle, so the fault tests can exercise retries, dead letters and timeouts.
  */
-export async function paintCell(cell: CellJobData, attempt: number, signal: AbortSignal, faults: FaultPlan | null, workMs = 0): Promise<string> {
+export async function paintCell(
+  cell: CellJobData,
+  attempt: number,
+  signal: AbortSignal,
+  faults: FaultPlan | null,
+  workMs = 0,
+): Promise<string> {
   if (faults) {
     const key = `${cell.row},${cell.col}`;
     if (faults.throwAlways.includes(key)) throw new Error(`cell (${key}) is poisoned: it fails on every attempt`);

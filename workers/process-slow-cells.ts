@@ -107,11 +107,23 @@ class BatchEndedError extends Error {
   }
 }
 
-async function workOn(job: CellJob, cell: CellJobData, params: PaintParams | undefined, ended: AbortSignal, deps: SlowCellDeps): Promise<FinishedCell> {
+async function workOn(
+  job: CellJob,
+  cell: CellJobData,
+  params: PaintParams | undefined,
+  ended: AbortSignal,
+  deps: SlowCellDeps,
+): Promise<FinishedCell> {
   if (!params || ended.aborted) return { job, skipped: true };
   try {
     if (params.kind === 'mandelbrot') {
-      const picture = { view: params.view!, maxIterations: params.maxIterations!, tileSize: params.tileSize!, rows: params.rows, cols: params.cols };
+      const picture = {
+        view: params.view!,
+        maxIterations: params.maxIterations!,
+        tileSize: params.tileSize!,
+        rows: params.rows,
+        cols: params.cols,
+      };
       const tile = await deps.render.render(picture, cell.row, cell.col, { timeoutMs: deps.cellTimeoutMs, signal: ended });
       return { job, outcome: { ...cell, color: meanColor(tile), tile } };
     }
@@ -122,7 +134,14 @@ async function workOn(job: CellJob, cell: CellJobData, params: PaintParams | und
       new Promise<never>((_, reject) =>
         signal.addEventListener(
           'abort',
-          () => reject(timeout.aborted ? new Error(`cell (${cell.row}, ${cell.col}) of batch ${cell.batchId} took longer than ${deps.cellTimeoutMs} ms and was abandoned`) : signal.reason),
+          () =>
+            reject(
+              timeout.aborted
+                ? new Error(
+                    `cell (${cell.row}, ${cell.col}) of batch ${cell.batchId} took longer than ${deps.cellTimeoutMs} ms and was abandoned`,
+                  )
+                : signal.reason,
+            ),
           { once: true },
         ),
       ),

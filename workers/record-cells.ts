@@ -9,7 +9,8 @@ import { emitInTransaction } from '../lib/realtime/emitter';
 import type { ColoredCell, FailedCell } from '../lib/types';
 
 /** How a cell finished: with a colour, or (its retries exhausted) with an error. */
-export type CellOutcome = CellJobData & ({ color: string; error?: undefined; tile?: Uint8Array } | { error: string; color?: undefined; tile?: undefined });
+export type CellOutcome = CellJobData &
+  ({ color: string; error?: undefined; tile?: Uint8Array } | { error: string; color?: undefined; tile?: undefined });
 
 /** What a recording needs besides its transaction: pg-boss, to queue the image stage of a batch it ends. */
 export interface RecordDeps {
@@ -43,7 +44,13 @@ export interface RecordResult {
 export async function recordCells(tx: Sql, outcomes: CellOutcome[], deps: RecordDeps): Promise<RecordResult> {
   const { workerId } = deps;
   const result: RecordResult = { colored: new Map(), failed: new Map(), completed: [], completions: [] };
-  const toRow = (c: CellOutcome): CellOutcomeRow => ({ row: c.row, col: c.col, color: c.color ?? null, error: c.error ?? null, tile: c.tile ?? null });
+  const toRow = (c: CellOutcome): CellOutcomeRow => ({
+    row: c.row,
+    col: c.col,
+    color: c.color ?? null,
+    error: c.error ?? null,
+    tile: c.tile ?? null,
+  });
   const recorded: { batchId: string; colored: ColoredCell[]; tiles: Buffer | undefined; failed: FailedCell[] }[] = [];
   for (const [batchId, cells] of [...groupByBatch(outcomes)].sort(([a], [b]) => (a < b ? -1 : 1))) {
     const rows = await insertOutcomes(tx, batchId, cells.map(toRow), workerId);
@@ -56,14 +63,25 @@ export async function recordCells(tx: Sql, outcomes: CellOutcome[], deps: Record
         if (r.tile) tiles.push(r.tile);
       } else if (r.error !== null) failed.push({ row: r.row, col: r.col, error: r.error });
     }
-    if (colored.length + failed.length > 0) recorded.push({ batchId, colored, tiles: tiles.length === colored.length && tiles.length > 0 ? Buffer.concat(tiles) : undefined, failed });
+    if (colored.length + failed.length > 0)
+      recorded.push({
+        batchId,
+        colored,
+        tiles: tiles.length === colored.length && tiles.length > 0 ? Buffer.concat(tiles) : undefined,
+        failed,
+      });
   }
 
   for (const { batchId, colored, tiles, failed } of recorded) {
     const last = (colored.at(-1) ?? failed.at(-1))!;
     // One event per kind: workers record one kind at a time (colours, or dead letters).
     const events = (colored.length > 0 ? 1 : 0) + (failed.length > 0 ? 1 : 0);
-    const advanced = await advanceBatch(tx, batchId, { done: colored.length, failed: failed.length, events }, { row: last.row, col: last.col, worker: workerId });
+    const advanced = await advanceBatch(
+      tx,
+      batchId,
+      { done: colored.length, failed: failed.length, events },
+      { row: last.row, col: last.col, worker: workerId },
+    );
     if (!advanced) {
       // Cancelled or expired since the cells went in: those cells never happened.
       await unrecordCells(tx, batchId);
@@ -73,7 +91,13 @@ export async function recordCells(tx: Sql, outcomes: CellOutcome[], deps: Record
     if (colored.length > 0) {
       result.colored.set(batchId, colored);
       await insertCellEvent(tx, batchId, seq);
-      await emitInTransaction(tx, batchId, 'cells:colored', { batchId, seq: seq++, cells: colored, worker: workerId, ...(tiles ? { tiles } : {}) });
+      await emitInTransaction(tx, batchId, 'cells:colored', {
+        batchId,
+        seq: seq++,
+        cells: colored,
+        worker: workerId,
+        ...(tiles ? { tiles } : {}),
+      });
     }
     if (failed.length > 0) {
       result.failed.set(batchId, failed);

@@ -21,7 +21,8 @@ export interface RenderRequest {
 }
 
 /** Render thread → main thread. */
-export type RenderReply = { type: 'ready' } | { type: 'done'; id: number; rgb: Uint8Array } | { type: 'error'; id: number; message: string };
+export type RenderReply =
+  { type: 'ready' } | { type: 'done'; id: number; rgb: Uint8Array } | { type: 'error'; id: number; message: string };
 
 export interface RenderOptions {
   /** Longest the tile may take once a thread has started it. */
@@ -101,7 +102,8 @@ export class RenderPool {
 
   /** Threads start when the first tiles arrive, not here, so an idle pool costs nothing. */
   constructor(threads = 1) {
-    if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`a render pool needs a whole number of threads, at least 1; got ${threads}`);
+    if (!Number.isInteger(threads) || threads < 1)
+      throw new RangeError(`a render pool needs a whole number of threads, at least 1; got ${threads}`);
     this.threads = threads;
   }
 
@@ -114,7 +116,8 @@ export class RenderPool {
   render(params: PictureParams, row: number, col: number, opts: RenderOptions): Promise<Uint8Array> {
     if (this.closed) return Promise.reject(new RenderThreadError(`the render pool is closed; tile (${row}, ${col}) was not rendered`));
     const { signal } = opts;
-    if (!(opts.timeoutMs > 0)) return Promise.reject(new RangeError(`a tile's time limit must be a positive number of milliseconds; got ${opts.timeoutMs}`));
+    if (!(opts.timeoutMs > 0))
+      return Promise.reject(new RangeError(`a tile's time limit must be a positive number of milliseconds; got ${opts.timeoutMs}`));
     // setTimeout fires at once for delays past 2³¹−1 ms (about 24 days); no tile needs longer.
     const timeoutMs = Math.min(opts.timeoutMs, MAX_TIMER_MS);
     if (signal?.aborted) return Promise.reject(signal.reason);
@@ -211,7 +214,10 @@ export class RenderPool {
     const [current, ...waiting] = slot.tasks.splice(0);
     if (current) {
       const { row, col } = current.request;
-      this.settle(current, new RenderThreadError(`the render thread died while rendering tile (${row}, ${col}): ${err.message}`, { cause: err }));
+      this.settle(
+        current,
+        new RenderThreadError(`the render thread died while rendering tile (${row}, ${col}): ${err.message}`, { cause: err }),
+      );
     }
     this.queue.unshift(...waiting);
     if (!slot.ready) {

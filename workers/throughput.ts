@@ -35,7 +35,13 @@ export class ThroughputMeter {
 }
 
 /** Writes the meter's samples every second (only seconds with work), and once more on stop. */
-export function startThroughputWriter(pool: pg.Pool, workerId: string, meter: ThroughputMeter, log: Logger, intervalMs = 1000): () => Promise<void> {
+export function startThroughputWriter(
+  pool: pg.Pool,
+  workerId: string,
+  meter: ThroughputMeter,
+  log: Logger,
+  intervalMs = 1000,
+): () => Promise<void> {
   const flush = async () => {
     const samples = meter.take();
     try {

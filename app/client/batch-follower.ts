@@ -1,4 +1,12 @@
-import type { BatchActivityEvent, BatchCompletedEvent, BatchImageEvent, CellsColoredEvent, CellsFailedEvent, JoinAck, WorkersStatusEvent } from '@/lib/realtime/events';
+import type {
+  BatchActivityEvent,
+  BatchCompletedEvent,
+  BatchImageEvent,
+  CellsColoredEvent,
+  CellsFailedEvent,
+  JoinAck,
+  WorkersStatusEvent,
+} from '@/lib/realtime/events';
 import type { Batch, BatchImage, CellWorkers, ColoredCell, FailedCell } from '@/lib/types';
 import { CellStore } from './cell-store';
 import type { BrowserSocket } from './socket';
@@ -317,7 +325,8 @@ export class BatchFollower {
     const bytes = raw instanceof ArrayBuffer ? new Uint8Array(raw) : new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
     const size = tiles.tileBytes;
     if (bytes.length !== size * event.cells.length) return;
-    for (let k = 0; k < event.cells.length; k++) tiles.put(event.cells[k].row, event.cells[k].col, bytes.subarray(k * size, (k + 1) * size));
+    for (let k = 0; k < event.cells.length; k++)
+      tiles.put(event.cells[k].row, event.cells[k].col, bytes.subarray(k * size, (k + 1) * size));
   }
 
   private readonly onImage = (event: BatchImageEvent) => {
@@ -411,7 +420,9 @@ export class BatchFollower {
   /** GET …/cells into the store; false if it is worth trying again (offline, or a server error). */
   private async fetchCells(): Promise<boolean> {
     try {
-      const response = await fetch(`${this.apiBase}/api/batches/${encodeURIComponent(this.batchId)}/cells`, { signal: this.aborter.signal });
+      const response = await fetch(`${this.apiBase}/api/batches/${encodeURIComponent(this.batchId)}/cells`, {
+        signal: this.aborter.signal,
+      });
       if (!response.ok) return response.status < 500 && response.status !== 429;
       const body = (await response.json()) as { cells: ColoredCell[] } & Partial<CellWorkers>;
       this.store?.applyColored(body.cells, body);

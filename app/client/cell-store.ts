@@ -77,7 +77,6 @@ export class CellStore {
     this.dirty.invalidate();
   }
 
-
   private index({ row, col }: { row: number; col: number }): number {
     if (!Number.isInteger(row) || !Number.isInteger(col) || row < 0 || col < 0 || row >= this.rows || col >= this.cols) return -1;
     return row * this.cols + col;

@@ -87,7 +87,10 @@ export class GridPainter {
       this.offCtx.putImageData(this.image, 0, 0);
     } else {
       // Upload only the rectangle that changed; a few cells a frame should not copy the whole image.
-      let top = store.rows, left = store.cols, bottom = -1, right = -1;
+      let top = store.rows,
+        left = store.cols,
+        bottom = -1,
+        right = -1;
       for (const i of dirty) {
         this.writePixel(i);
         const row = Math.floor(i / store.cols);

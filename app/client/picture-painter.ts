@@ -142,7 +142,10 @@ export class PicturePainter {
       if (cellsDirty !== 'none') for (const i of cellsDirty) if (this.queueTile(i)) landed.push(i);
       if (tilesDirty !== 'none') for (const i of tilesDirty) if (this.queueTile(i)) landed.push(i);
     }
-    let left = this.image.width, top = this.image.height, right = 0, bottom = 0;
+    let left = this.image.width,
+      top = this.image.height,
+      right = 0,
+      bottom = 0;
     if (this.uploadAll) {
       this.uploadAll = false;
       left = top = 0;
@@ -152,7 +155,10 @@ export class PicturePainter {
     const q = this.queue;
     const deadline = performance.now() + FRAME_BUDGET_MS;
     while (this.head < q.length) {
-      const x0 = q[this.head], y0 = q[this.head + 1], x1 = q[this.head + 2], y1 = q[this.head + 3];
+      const x0 = q[this.head],
+        y0 = q[this.head + 1],
+        x1 = q[this.head + 2],
+        y1 = q[this.head + 3];
       this.head += 4;
       this.render(x0, y0, x1, y1);
       if (x0 < left) left = x0;
@@ -219,10 +225,15 @@ export class PicturePainter {
     const tint = this.colorBy === 'worker';
     const keep = 1 - TINT_ALPHA;
     for (let dy = y0; dy < y1; dy++) {
-      const yFrom = ys.start[dy], yTo = ys.start[dy + 1], yInv = ys.inverse[dy];
+      const yFrom = ys.start[dy],
+        yTo = ys.start[dy + 1],
+        yInv = ys.inverse[dy];
       for (let dx = x0; dx < x1; dx++) {
-        const xFrom = xs.start[dx], xTo = xs.start[dx + 1];
-        let r = 0, g = 0, b = 0;
+        const xFrom = xs.start[dx],
+          xTo = xs.start[dx + 1];
+        let r = 0,
+          g = 0,
+          b = 0;
         for (let k = yFrom; k < yTo; k++) {
           const py = ys.px[k];
           const wy = ys.weight[k];

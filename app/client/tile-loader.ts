@@ -79,7 +79,9 @@ export class TileLoader {
   private async read(afterSeq: number): Promise<boolean> {
     const query = afterSeq > 0 ? `?afterSeq=${afterSeq}` : '';
     try {
-      const response = await fetch(`${this.apiBase}/api/batches/${encodeURIComponent(this.batchId)}/tiles${query}`, { signal: this.signal });
+      const response = await fetch(`${this.apiBase}/api/batches/${encodeURIComponent(this.batchId)}/tiles${query}`, {
+        signal: this.signal,
+      });
       if (!response.ok || !response.body) return response.status < 500 && response.status !== 429;
       await readTileStream(response.body, this.tiles);
       return true;

@@ -74,5 +74,4 @@ export class TileStore {
   invalidate(): void {
     this.dirty.invalidate();
   }
-
 }

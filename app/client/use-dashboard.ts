@@ -80,7 +80,9 @@ export function useDashboard(): DashboardView {
       new Promise<IntakeAck>((resolve) => {
         const socket = socketRef.current;
         if (!socket) return resolve({ ok: false, ...NO_ANSWER });
-        socket.timeout(ACK_TIMEOUT_MS).emit(paused ? 'intake:pause' : 'intake:resume', (err, ack) => resolve(err ? { ok: false, ...NO_ANSWER } : ack));
+        socket
+          .timeout(ACK_TIMEOUT_MS)
+          .emit(paused ? 'intake:pause' : 'intake:resume', (err, ack) => resolve(err ? { ok: false, ...NO_ANSWER } : ack));
       }),
     [],
   );

@@ -33,7 +33,9 @@ export function ActivityPanel({
   const failed = completion?.failed ?? activity?.failed ?? batch.failed;
   const enqueued = ended ? Math.max(batch.enqueued, activity?.enqueued ?? 0) : (activity?.enqueued ?? batch.enqueued);
   const queued = ended ? 0 : (activity?.queued ?? null);
-  const inFlight = ended ? [] : [...(activity?.inFlight ?? [])].filter((w) => w.cells > 0).sort((a, b) => byName.compare(a.worker, b.worker));
+  const inFlight = ended
+    ? []
+    : [...(activity?.inFlight ?? [])].filter((w) => w.cells > 0).sort((a, b) => byName.compare(a.worker, b.worker));
   const held = inFlight.reduce((n, w) => n + w.cells, 0);
   const colorOf = (worker: string) => hexOf(workerRgb(store.workers.slot(worker)));
   const last = completion?.lastCell ?? batch.lastCell;
@@ -111,8 +113,8 @@ export function ActivityPanel({
           record them in one transaction. Each commit reaches this page over a socket{picture ? ', pixels and all' : ''}.
         </li>
         <li>
-          <strong>Fan-in.</strong> Every recorded {unit} moves a counter on the batch’s row. The one that brings it to{' '}
-          {formatCount(total)} ends the batch, exactly once, whichever worker gets there first.
+          <strong>Fan-in.</strong> Every recorded {unit} moves a counter on the batch’s row. The one that brings it to {formatCount(total)}{' '}
+          ends the batch, exactly once, whichever worker gets there first.
         </li>
       </ol>
     </section>

@@ -46,7 +46,11 @@ export function BatchLive({ batchId }: { batchId: string }) {
       </header>
       <ZoomedFrom />
       <h1>
-        {picture ? `Mandelbrot ${picture.cols * picture.tileSize} × ${picture.rows * picture.tileSize}` : batch ? `Batch ${batch.rows} × ${batch.cols}` : 'Batch'}
+        {picture
+          ? `Mandelbrot ${picture.cols * picture.tileSize} × ${picture.rows * picture.tileSize}`
+          : batch
+            ? `Batch ${batch.rows} × ${batch.cols}`
+            : 'Batch'}
         {batch && (
           <span className="priority-badge" data-testid="priority" title="Queued cells of higher-priority batches go first (0–100)">
             priority {batch.priority}
@@ -66,14 +70,14 @@ export function BatchLive({ batchId }: { batchId: string }) {
             <ProgressLine batch={batch} painted={view.painted} failed={view.failed} completion={view.completion} />
             {batch.status === 'running' && view.workersAlive === 0 && (
               <p className="notice">
-                No worker is running, so no cell is being painted. Start one with <code>npm run worker</code>; otherwise this
-                batch expires at {new Date(batch.deadlineAt).toLocaleTimeString()}.
+                No worker is running, so no cell is being painted. Start one with <code>npm run worker</code>; otherwise this batch expires
+                at {new Date(batch.deadlineAt).toLocaleTimeString()}.
               </p>
             )}
             {batch.status === 'running' && view.intakePaused && (
               <p className="notice" data-testid="intake-paused">
-                An operator has paused intake on the <Link href="/dashboard">dashboard</Link>: workers take no new cells
-                until it is resumed. Cells already taken still finish.
+                An operator has paused intake on the <Link href="/dashboard">dashboard</Link>: workers take no new cells until it is
+                resumed. Cells already taken still finish.
               </p>
             )}
             {view.loadingCells && (
@@ -83,7 +87,9 @@ export function BatchLive({ batchId }: { batchId: string }) {
             )}
             <BatchBanner batch={batch} completion={view.completion} />
             <ColorByToggle colorBy={colorBy} onChange={setColorBy} />
-            {colorBy === 'worker' && <WorkerLegend store={store} painted={view.painted} attributed={view.attributed} failed={view.failed} />}
+            {colorBy === 'worker' && (
+              <WorkerLegend store={store} painted={view.painted} attributed={view.attributed} failed={view.failed} />
+            )}
             {picture && tiles ? (
               <>
                 <PictureCanvas

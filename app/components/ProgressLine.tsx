@@ -12,7 +12,17 @@ const CLOCK_MS = 250;
  * a live region — a screen reader would hear it four times a second — so a hidden one announces
  * each tenth of the way instead, and the banner announces the end.
  */
-export function ProgressLine({ batch, painted, failed, completion }: { batch: Batch; painted: number; failed: number; completion: BatchCompletedEvent | null }) {
+export function ProgressLine({
+  batch,
+  painted,
+  failed,
+  completion,
+}: {
+  batch: Batch;
+  painted: number;
+  failed: number;
+  completion: BatchCompletedEvent | null;
+}) {
   const [now, setNow] = useState(() => Date.now());
   useEffect(() => {
     if (completion) return;

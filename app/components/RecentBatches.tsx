@@ -41,7 +41,15 @@ export function RecentBatches() {
             <li key={b.id}>
               <span className="recent-thumb" aria-hidden="true">
                 {b.image && b.image.width * b.image.height <= THUMBNAIL_MAX_PIXELS && (
-                  <img src={b.image.url} alt="" width={b.image.width} height={b.image.height} loading="lazy" decoding="async" className={b.kind === 'mandelbrot' ? undefined : 'pixelated'} />
+                  <img
+                    src={b.image.url}
+                    alt=""
+                    width={b.image.width}
+                    height={b.image.height}
+                    loading="lazy"
+                    decoding="async"
+                    className={b.kind === 'mandelbrot' ? undefined : 'pixelated'}
+                  />
                 )}
               </span>
               <Link href={`/batches/${b.id}`}>

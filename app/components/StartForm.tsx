@@ -64,7 +64,8 @@ export function StartForm() {
       // Left empty, a field sends nothing and the server's default applies.
       return { rows: r, cols: c, ...priorityField, ...(w === undefined ? {} : { workMs: w }) };
     }
-    if (it === null) return `Iterations must be a whole number from ${VIEW_LIMITS.minIterations} to ${formatCount(VIEW_LIMITS.maxIterations)}.`;
+    if (it === null)
+      return `Iterations must be a whole number from ${VIEW_LIMITS.minIterations} to ${formatCount(VIEW_LIMITS.maxIterations)}.`;
     if (t === null) return `Tile size must be a whole number of pixels from ${VIEW_LIMITS.minTileSize} to ${VIEW_LIMITS.maxTileSize}.`;
     return { kind: 'mandelbrot', rows: r, cols: c, tileSize: t, maxIterations: it, view: { ...named.view }, ...priorityField };
   };
@@ -89,7 +90,11 @@ export function StartForm() {
   };
 
   const preview: PreviewSpec | null =
-    r === null || c === null ? null : picture ? { kind: 'mandelbrot', view: named.view, maxIterations: it ?? named.maxIterations, rows: r, cols: c } : { kind: 'colors', rows: r, cols: c };
+    r === null || c === null
+      ? null
+      : picture
+        ? { kind: 'mandelbrot', view: named.view, maxIterations: it ?? named.maxIterations, rows: r, cols: c }
+        : { kind: 'colors', rows: r, cols: c };
 
   return (
     <form className="start-form" onSubmit={(event) => void start(event)} aria-describedby="start-hint">
@@ -168,14 +173,32 @@ export function StartForm() {
           <div className="fields">
             <label>
               Rows
-              <input type="number" inputMode="numeric" min={1} max={MAX_SIDE} step={1} required value={rows} onChange={(e) => setRows(e.target.value)} />
+              <input
+                type="number"
+                inputMode="numeric"
+                min={1}
+                max={MAX_SIDE}
+                step={1}
+                required
+                value={rows}
+                onChange={(e) => setRows(e.target.value)}
+              />
             </label>
             <span className="times" aria-hidden="true">
               ×
             </span>
             <label>
               Cols
-              <input type="number" inputMode="numeric" min={1} max={MAX_SIDE} step={1} required value={cols} onChange={(e) => setCols(e.target.value)} />
+              <input
+                type="number"
+                inputMode="numeric"
+                min={1}
+                max={MAX_SIDE}
+                step={1}
+                required
+                value={cols}
+                onChange={(e) => setCols(e.target.value)}
+              />
             </label>
             <label>
               <span>
@@ -222,7 +245,9 @@ function summary(picture: boolean, r: number | null, c: number | null, t: number
   if (t === null) return `Tiles are ${VIEW_LIMITS.minTileSize} to ${VIEW_LIMITS.maxTileSize} pixels on a side.`;
   const pixels = r * c * t * t;
   const size = `${formatCount(c * t)} × ${formatCount(r * t)} pixels in ${formatCount(r * c)} tiles of ${t} px, one job each.`;
-  return pixels > MAX_PICTURE_PIXELS ? `${size} That is more than the ${formatCount(MAX_PICTURE_PIXELS)} pixels a server renders by default: use fewer or smaller tiles.` : size;
+  return pixels > MAX_PICTURE_PIXELS
+    ? `${size} That is more than the ${formatCount(MAX_PICTURE_PIXELS)} pixels a server renders by default: use fewer or smaller tiles.`
+    : size;
 }
 
 /** A whole number from min to max, or null. */

@@ -15,8 +15,7 @@ const SLICE_MS = 6;
 const MAX_PREVIEW_CELLS = 40;
 
 export type PreviewSpec =
-  | { kind: 'mandelbrot'; view: View; maxIterations: number; rows: number; cols: number }
-  | { kind: 'colors'; rows: number; cols: number };
+  { kind: 'mandelbrot'; view: View; maxIterations: number; rows: number; cols: number } | { kind: 'colors'; rows: number; cols: number };
 
 /**
  * What Start will make, small: the chosen Mandelbrot view rendered here in the browser (with the

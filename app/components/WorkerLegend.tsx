@@ -11,7 +11,17 @@ const byName = new Intl.Collator('en', { numeric: true });
  * Worker → colour, and how many cells each painted: the fan-out made visible. Re-rendered when
  * `painted` or `attributed` move (the counts live in the store, outside React).
  */
-export function WorkerLegend({ store, painted, attributed, failed }: { store: CellStore; painted: number; attributed: number; failed: number }) {
+export function WorkerLegend({
+  store,
+  painted,
+  attributed,
+  failed,
+}: {
+  store: CellStore;
+  painted: number;
+  attributed: number;
+  failed: number;
+}) {
   const { workers } = store;
   const entries = workers.names
     .map((name, k) => ({ name, slot: k + 1, count: workers.counts[k] }))

@@ -22,7 +22,10 @@ export async function GET(request: Request) {
   try {
     // Three missed heartbeats mean a worker is gone, as on the pages.
     const families = await collectMetrics(ctx.pool, cfg.workerHeartbeatSeconds * 3);
-    return new Response(renderPrometheus(families), { status: 200, headers: { 'content-type': PROMETHEUS_CONTENT_TYPE, 'cache-control': 'no-store' } });
+    return new Response(renderPrometheus(families), {
+      status: 200,
+      headers: { 'content-type': PROMETHEUS_CONTENT_TYPE, 'cache-control': 'no-store' },
+    });
   } catch (err) {
     ctx.log.warn('metrics read failed', { err });
     return json(503, { error: { code: 'unavailable', message: 'PostgreSQL is not answering; the metrics cannot be read. Try again.' } });

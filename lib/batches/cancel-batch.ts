@@ -20,7 +20,10 @@ const CANCEL_CHUNK = 10_000;
  * in hand drops them), and its queued jobs are cancelled in the background (`jobsCancelled`), found
  * by the batch's key, oldest first. See docs/architecture.md, "Cancel".
  */
-export async function cancelBatch(deps: { pool: pg.Pool; boss: PgBoss }, batchId: string): Promise<{ batch: Batch; jobsCancelled: Promise<number> }> {
+export async function cancelBatch(
+  deps: { pool: pg.Pool; boss: PgBoss },
+  batchId: string,
+): Promise<{ batch: Batch; jobsCancelled: Promise<number> }> {
   const batch = await endRunningBatch(deps, batchId, 'cancelled');
   if (!batch) {
     const existing = await findBatch(deps.pool, batchId);

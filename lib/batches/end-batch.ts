@@ -16,7 +16,11 @@ import { inBatchTrace } from './batch-trace';
  * commit together with the batch's image stage, in the batch's trace. Null when the batch was not
  * running (or does not exist).
  */
-export async function endRunningBatch(deps: { pool: pg.Pool; boss: PgBoss }, batchId: string, status: 'cancelled' | 'expired'): Promise<Batch | null> {
+export async function endRunningBatch(
+  deps: { pool: pg.Pool; boss: PgBoss },
+  batchId: string,
+  status: 'cancelled' | 'expired',
+): Promise<Batch | null> {
   const { pool, boss } = deps;
   return inBatchTrace(pool, batchId, status === 'cancelled' ? 'batch cancel' : 'batch expire', async (span) => {
     const ended = await withTransaction(pool, async (tx) => {
@@ -28,7 +32,12 @@ export async function endRunningBatch(deps: { pool: pg.Pool; boss: PgBoss }, bat
     });
     if (ended) {
       const { elapsedMs } = completedEvent(ended);
-      span?.setAttributes({ [ATTR.status]: ended.status, [ATTR.done]: ended.done, [ATTR.failed]: ended.failed, [ATTR.elapsedMs]: elapsedMs });
+      span?.setAttributes({
+        [ATTR.status]: ended.status,
+        [ATTR.done]: ended.done,
+        [ATTR.failed]: ended.failed,
+        [ATTR.elapsedMs]: elapsedMs,
+      });
       countBatchEnded(status, elapsedMs);
     }
     return ended;

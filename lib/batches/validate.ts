@@ -35,7 +35,10 @@ export function parseBatchInput(body: unknown, maxCells: number, maxPixels = DEF
   const rows = dimension(fields, 'rows');
   const cols = dimension(fields, 'cols');
   if (rows * cols > maxCells) {
-    throw new PublicError('too_many_cells', `${rows} × ${cols} is ${rows * cols} cells; this server accepts at most ${maxCells} cells per batch.`);
+    throw new PublicError(
+      'too_many_cells',
+      `${rows} × ${cols} is ${rows * cols} cells; this server accepts at most ${maxCells} cells per batch.`,
+    );
   }
   const input: BatchInput = { rows, cols };
   const deadline = fields.deadlineSeconds;
@@ -53,10 +56,19 @@ export function parseBatchInput(body: unknown, maxCells: number, maxPixels = DEF
     input.priority = priority;
   }
   const kind = fields.kind ?? 'colors';
-  if (kind !== 'colors' && kind !== 'mandelbrot') throw new PublicError('invalid_input', '"kind" must be "colors" (the default) or "mandelbrot".');
+  if (kind !== 'colors' && kind !== 'mandelbrot')
+    throw new PublicError('invalid_input', '"kind" must be "colors" (the default) or "mandelbrot".');
   if (kind === 'mandelbrot') {
-    if (fields.workMs !== undefined) throw new PublicError('invalid_input', '"workMs" is for colour batches; a picture\'s work is its rendering.');
-    const tileSize = integerField(fields, 'tileSize', DEFAULT_TILE_SIZE, VIEW_LIMITS.minTileSize, VIEW_LIMITS.maxTileSize, 'pixels on a side of each tile');
+    if (fields.workMs !== undefined)
+      throw new PublicError('invalid_input', '"workMs" is for colour batches; a picture\'s work is its rendering.');
+    const tileSize = integerField(
+      fields,
+      'tileSize',
+      DEFAULT_TILE_SIZE,
+      VIEW_LIMITS.minTileSize,
+      VIEW_LIMITS.maxTileSize,
+      'pixels on a side of each tile',
+    );
     const pixels = rows * cols * tileSize * tileSize;
     if (pixels > maxPixels) {
       throw new PublicError(
@@ -68,21 +80,38 @@ export function parseBatchInput(body: unknown, maxCells: number, maxPixels = DEF
       ...input,
       kind,
       view: parseView(fields.view),
-      maxIterations: integerField(fields, 'maxIterations', DEFAULT_MAX_ITERATIONS, VIEW_LIMITS.minIterations, VIEW_LIMITS.maxIterations, 'iterations per pixel'),
+      maxIterations: integerField(
+        fields,
+        'maxIterations',
+        DEFAULT_MAX_ITERATIONS,
+        VIEW_LIMITS.minIterations,
+        VIEW_LIMITS.maxIterations,
+        'iterations per pixel',
+      ),
       tileSize,
     };
   }
   const misplaced = PICTURE_FIELDS.filter((key) => fields[key] !== undefined);
-  if (misplaced.length > 0) throw new PublicError('invalid_input', `${misplaced.map(quote).join(', ')} only apply to pictures: send "kind": "mandelbrot" with them.`);
+  if (misplaced.length > 0)
+    throw new PublicError(
+      'invalid_input',
+      `${misplaced.map(quote).join(', ')} only apply to pictures: send "kind": "mandelbrot" with them.`,
+    );
   if (fields.kind !== undefined) input.kind = 'colors';
-  if (fields.workMs !== undefined) input.workMs = integerField(fields, 'workMs', 0, 0, WORK_MS_MAX, 'milliseconds of simulated work per cell');
+  if (fields.workMs !== undefined)
+    input.workMs = integerField(fields, 'workMs', 0, 0, WORK_MS_MAX, 'milliseconds of simulated work per cell');
   return input;
 }
 
 /** A picture input with the contract's defaults filled in (for callers that skip parseBatchInput, such as scripts). */
 export function withPictureDefaults(input: BatchInput): BatchInput {
   if (input.kind !== 'mandelbrot') return input;
-  return { ...input, view: input.view ?? { ...DEFAULT_VIEW }, maxIterations: input.maxIterations ?? DEFAULT_MAX_ITERATIONS, tileSize: input.tileSize ?? DEFAULT_TILE_SIZE };
+  return {
+    ...input,
+    view: input.view ?? { ...DEFAULT_VIEW },
+    maxIterations: input.maxIterations ?? DEFAULT_MAX_ITERATIONS,
+    tileSize: input.tileSize ?? DEFAULT_TILE_SIZE,
+  };
 }
 
 function integerField(fields: Record<string, unknown>, name: string, fallback: number, min: number, max: number, what: string): number {
@@ -98,14 +127,27 @@ function integerField(fields: Record<string, unknown>, name: string, fallback: n
 function parseView(raw: unknown): PictureView {
   if (raw === undefined) return { ...DEFAULT_VIEW };
   const hint = 'like {"x": -0.75, "y": 0, "width": 3.5}: finite numbers, |x| and |y| at most 4, width from 1e-13 to 8';
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new PublicError('invalid_input', `"view" must be an object ${hint}.`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new PublicError('invalid_input', `"view" must be an object ${hint}.`);
   const view = raw as Record<string, unknown>;
   const extra = Object.keys(view).filter((key) => !['x', 'y', 'width'].includes(key));
-  if (extra.length > 0) throw new PublicError('invalid_input', `"view" has unknown field${extra.length > 1 ? 's' : ''} ${extra.slice(0, 5).map(quote).join(', ')}; it takes x, y and width.`);
+  if (extra.length > 0)
+    throw new PublicError(
+      'invalid_input',
+      `"view" has unknown field${extra.length > 1 ? 's' : ''} ${extra.slice(0, 5).map(quote).join(', ')}; it takes x, y and width.`,
+    );
   const { x, y, width } = view;
   const { maxAbsCenter, minWidth, maxWidth } = VIEW_LIMITS;
   const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-  if (!finite(x) || !finite(y) || Math.abs(x) > maxAbsCenter || Math.abs(y) > maxAbsCenter || !finite(width) || width < minWidth || width > maxWidth) {
+  if (
+    !finite(x) ||
+    !finite(y) ||
+    Math.abs(x) > maxAbsCenter ||
+    Math.abs(y) > maxAbsCenter ||
+    !finite(width) ||
+    width < minWidth ||
+    width > maxWidth
+  ) {
     throw new PublicError('invalid_input', `"view" must be ${hint}.`);
   }
   return { x, y, width };

@@ -57,7 +57,10 @@ async function toQueueCounts(counts: CappedJobCounts, boss: PgBoss): Promise<Que
   const over = Object.values(counts).some((n) => n > QUEUE_COUNT_CAP);
   const cached = over ? await boss.getQueues([...CELL_QUEUES, CELL_DEAD_LETTER_QUEUE]).catch(() => []) : [];
   const cells = cached.filter((q) => CELL_QUEUES.includes(q.name));
-  const cell = cells.length > 0 ? { queuedCount: sum(cells, 'queuedCount'), activeCount: sum(cells, 'activeCount'), failedCount: sum(cells, 'failedCount') } : undefined;
+  const cell =
+    cells.length > 0
+      ? { queuedCount: sum(cells, 'queuedCount'), activeCount: sum(cells, 'activeCount'), failedCount: sum(cells, 'failedCount') }
+      : undefined;
   const dead = cached.find((q) => q.name === CELL_DEAD_LETTER_QUEUE);
   const retrying = gauge(counts.retrying, undefined);
   return {

@@ -133,12 +133,20 @@ export async function findTraceParents(sql: Sql, ids: string[]): Promise<Map<str
 }
 
 /** Per status: how many batches, their cells, and how many of those finished (what `/metrics` reports). */
-export async function summarizeBatches(sql: Sql): Promise<{ status: BatchStatus; batches: number; total: number; done: number; failed: number }[]> {
+export async function summarizeBatches(
+  sql: Sql,
+): Promise<{ status: BatchStatus; batches: number; total: number; done: number; failed: number }[]> {
   const { rows } = await sql.query<{ status: BatchStatus; batches: number; total: string; done: string; failed: string }>(
     `select status, count(*)::int as batches, sum(total)::bigint as total, sum(done)::bigint as done, sum(failed)::bigint as failed
        from batches group by status`,
   );
-  return rows.map((r) => ({ status: r.status, batches: r.batches, total: Number(r.total), done: Number(r.done), failed: Number(r.failed) }));
+  return rows.map((r) => ({
+    status: r.status,
+    batches: r.batches,
+    total: Number(r.total),
+    done: Number(r.done),
+    failed: Number(r.failed),
+  }));
 }
 
 export async function findBatchByIdempotencyKey(sql: Sql, key: string): Promise<Batch | null> {
@@ -173,7 +181,11 @@ export async function lockClient(sql: Sql, clientKey: string): Promise<void> {
  * A client's batches created in the last `windowSeconds` and running now, and when the oldest of
  * the recent ones leaves the window (seconds from now, at least 1).
  */
-export async function clientUsage(sql: Sql, clientKey: string, windowSeconds: number): Promise<{ recent: number; running: number; windowFreesInSeconds: number }> {
+export async function clientUsage(
+  sql: Sql,
+  clientKey: string,
+  windowSeconds: number,
+): Promise<{ recent: number; running: number; windowFreesInSeconds: number }> {
   const { rows } = await sql.query<{ recent: number; running: number; frees_in: number | null }>(
     `with recent as (
        select count(*)::int as n, min(created_at) as oldest from batches
@@ -194,10 +206,7 @@ export async function findBatch(sql: Sql, id: string): Promise<Batch | null> {
 }
 
 export async function listBatches(sql: Sql, limit: number): Promise<Batch[]> {
-  const { rows } = await sql.query<BatchRow>(
-    `select ${COLUMNS} from batches order by created_at desc, id limit $1`,
-    [limit],
-  );
+  const { rows } = await sql.query<BatchRow>(`select ${COLUMNS} from batches order by created_at desc, id limit $1`, [limit]);
   return rows.map(toBatch);
 }
 
@@ -251,7 +260,12 @@ export async function findOverdueBatches(sql: Sql, limit: number): Promise<strin
  * (another fan-out got there) or the batch has ended.
  */
 export async function advanceEnqueued(sql: Sql, id: string, from: number, to: number): Promise<boolean> {
-  const { rows } = await sql.query('update batches set enqueued = $3 where id = $1 and enqueued = $2 and status = $4 returning 1', [id, from, to, 'running']);
+  const { rows } = await sql.query('update batches set enqueued = $3 where id = $1 and enqueued = $2 and status = $4 returning 1', [
+    id,
+    from,
+    to,
+    'running',
+  ]);
   return rows.length > 0;
 }
 
@@ -305,7 +319,10 @@ export async function markImageReady(sql: Sql, id: string): Promise<Batch | null
 }
 
 /** What a worker needs of a batch to paint its cells: its kind and its picture's parameters. */
-export async function findPaintParams(sql: Sql, ids: string[]): Promise<Map<string, Pick<Batch, 'id' | 'rows' | 'cols' | 'kind' | 'view' | 'maxIterations' | 'tileSize' | 'workMs'>>> {
+export async function findPaintParams(
+  sql: Sql,
+  ids: string[],
+): Promise<Map<string, Pick<Batch, 'id' | 'rows' | 'cols' | 'kind' | 'view' | 'maxIterations' | 'tileSize' | 'workMs'>>> {
   const { rows } = await sql.query<BatchRow>(`select ${COLUMNS} from batches where id = any($1::uuid[])`, [ids]);
   return new Map(rows.map((r) => [r.id, toBatch(r)]));
 }

@@ -115,16 +115,16 @@ export async function* outcomePages(sql: Sql, batchId: string, afterSeq = 0, { o
   const columns = 'row_no as "row", col_no as "col", color, error, worker_id as worker';
   const which = only ? KIND_FILTER[only] : '';
   if (afterSeq > 0) {
-    for (let seq = afterSeq; ; ) {
+    for (let seq = afterSeq; ;) {
       const { rows: events } = await sql.query<{ seq: string; recording: string }>(
         'select seq, recording from cell_events where batch_id = $1 and seq > $2 order by seq limit $3',
         [batchId, seq, PAGE_RECORDINGS],
       );
       if (events.length === 0) return;
-      const { rows } = await sql.query<RecordedCellRow>(`select ${columns} from cells where batch_id = $1 and recording = any($2::bigint[]) ${which}`, [
-        batchId,
-        events.map((e) => e.recording),
-      ]);
+      const { rows } = await sql.query<RecordedCellRow>(
+        `select ${columns} from cells where batch_id = $1 and recording = any($2::bigint[]) ${which}`,
+        [batchId, events.map((e) => e.recording)],
+      );
       if (rows.length > 0) yield rows;
       seq = Number(events[events.length - 1].seq);
     }
@@ -197,7 +197,7 @@ export interface RecordedEvent {
  * them by kind.
  */
 export async function* eventPages(sql: Sql, batchId: string, afterSeq: number, throughSeq: number): AsyncGenerator<RecordedEvent[]> {
-  for (let seq = afterSeq; seq < throughSeq; ) {
+  for (let seq = afterSeq; seq < throughSeq;) {
     const { rows: events } = await sql.query<{ seq: string; recording: string }>(
       'select seq, recording from cell_events where batch_id = $1 and seq > $2 and seq <= $3 order by seq limit $4',
       [batchId, seq, throughSeq, PAGE_RECORDINGS],
@@ -227,7 +227,7 @@ export interface TileRow {
  */
 export async function* tilePages(sql: Sql, batchId: string, afterSeq = 0, pageRows = 256): AsyncGenerator<TileRow[]> {
   if (afterSeq > 0) {
-    for (let seq = afterSeq; ; ) {
+    for (let seq = afterSeq; ;) {
       const { rows: events } = await sql.query<{ seq: string; recording: string }>(
         'select seq, recording from cell_events where batch_id = $1 and seq > $2 order by seq limit $3',
         [batchId, seq, PAGE_RECORDINGS],
@@ -248,7 +248,12 @@ export async function* tilePages(sql: Sql, batchId: string, afterSeq = 0, pageRo
  * The coloured cells of grid rows [fromRow, toRow) in key order, as the image stage reads them: the
  * colour of each and, for pictures, its tile. Cells without a colour are absent.
  */
-export async function readImageBand(sql: Sql, batchId: string, fromRow: number, toRow: number): Promise<{ row: number; col: number; color: string; tile: Buffer | null }[]> {
+export async function readImageBand(
+  sql: Sql,
+  batchId: string,
+  fromRow: number,
+  toRow: number,
+): Promise<{ row: number; col: number; color: string; tile: Buffer | null }[]> {
   const { rows } = await sql.query<{ row: number; col: number; color: string; tile: Buffer | null }>(
     `select row_no as "row", col_no as "col", color, tile from cells
       where batch_id = $1 and row_no >= $2 and row_no < $3 and color is not null
@@ -259,8 +264,14 @@ export async function readImageBand(sql: Sql, batchId: string, fromRow: number, 
 }
 
 /** A batch's cells in key order, `pageRows` per statement (keyset paging on the primary key). */
-async function* rowsInKeyOrder<R extends { row: number; col: number }>(sql: Sql, batchId: string, columns: string, filter: string, pageRows: number): AsyncGenerator<R[]> {
-  for (let after = { row: -1, col: -1 }; ; ) {
+async function* rowsInKeyOrder<R extends { row: number; col: number }>(
+  sql: Sql,
+  batchId: string,
+  columns: string,
+  filter: string,
+  pageRows: number,
+): AsyncGenerator<R[]> {
+  for (let after = { row: -1, col: -1 }; ;) {
     const { rows } = await sql.query<R>(
       `select ${columns} from cells
         where batch_id = $1 and (row_no, col_no) > ($2, $3) ${filter}
@@ -294,6 +305,9 @@ export async function listFailedCells(sql: Sql, batchId: string): Promise<Failed
 /** Deletes a batch's cells and cell events (retention); returns how many cells went. */
 export async function deleteCellsOf(sql: Sql, batchId: string): Promise<number> {
   await sql.query('delete from cell_events where batch_id = $1', [batchId]);
-  const { rows } = await sql.query<{ n: number }>('with gone as (delete from cells where batch_id = $1 returning 1) select count(*)::int as n from gone', [batchId]);
+  const { rows } = await sql.query<{ n: number }>(
+    'with gone as (delete from cells where batch_id = $1 returning 1) select count(*)::int as n from gone',
+    [batchId],
+  );
   return rows[0].n;
 }

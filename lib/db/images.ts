@@ -14,7 +14,10 @@ export async function insertImagePart(sql: Sql, batchId: string, part: number, b
 /** The image's parts in order, one statement each, so a reader never holds more than one. */
 export async function* imageParts(sql: Sql, batchId: string): AsyncGenerator<Buffer> {
   for (let part = 0; ; part++) {
-    const { rows } = await sql.query<{ bytes: Buffer }>('select bytes from batch_images where batch_id = $1 and part = $2', [batchId, part]);
+    const { rows } = await sql.query<{ bytes: Buffer }>('select bytes from batch_images where batch_id = $1 and part = $2', [
+      batchId,
+      part,
+    ]);
     if (!rows[0]) return;
     yield rows[0].bytes;
   }
@@ -22,7 +25,9 @@ export async function* imageParts(sql: Sql, batchId: string): AsyncGenerator<Buf
 
 /** The image's size in bytes, or null when it has no parts. */
 export async function imageByteLength(sql: Sql, batchId: string): Promise<number | null> {
-  const { rows } = await sql.query<{ n: string | null }>('select sum(length(bytes))::bigint as n from batch_images where batch_id = $1', [batchId]);
+  const { rows } = await sql.query<{ n: string | null }>('select sum(length(bytes))::bigint as n from batch_images where batch_id = $1', [
+    batchId,
+  ]);
   return rows[0].n === null ? null : Number(rows[0].n);
 }
 

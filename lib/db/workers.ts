@@ -95,7 +95,14 @@ export async function readBatchActivity(
   batchIds: string[],
   withinSeconds: number,
 ): Promise<{ id: string; total: number; enqueued: number; done: number; failed: number; inFlight: { worker: string; cells: number }[] }[]> {
-  const { rows } = await sql.query<{ id: string; total: number; enqueued: number; done: number; failed: number; in_flight: { worker: string; cells: number }[] }>(
+  const { rows } = await sql.query<{
+    id: string;
+    total: number;
+    enqueued: number;
+    done: number;
+    failed: number;
+    in_flight: { worker: string; cells: number }[];
+  }>(
     `select b.id, b.total, b.enqueued, b.done, b.failed,
             coalesce((select jsonb_agg(jsonb_build_object('worker', w.id, 'cells', (w.holding ->> b.id::text)::int) order by w.id)
                         from workers w

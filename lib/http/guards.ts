@@ -37,9 +37,10 @@ type RouteMethod = (typeof ROUTE_METHODS)[number];
  */
 export function otherMethods<A extends RouteMethod>(...allowed: A[]): Record<Exclude<RouteMethod, A> | 'OPTIONS', () => Response> {
   const allow = [...new Set([...allowed, ...(allowed.includes('GET' as A) ? ['HEAD'] : []), 'OPTIONS'])].sort().join(', ');
-  const notAllowed = () =>
-    json(405, { error: { code: 'method_not_allowed', message: `This endpoint answers ${allow} only.` } }, { allow });
-  const handlers: Record<string, () => Response> = { OPTIONS: () => new Response(null, { status: 204, headers: { allow, 'cache-control': 'no-store' } }) };
+  const notAllowed = () => json(405, { error: { code: 'method_not_allowed', message: `This endpoint answers ${allow} only.` } }, { allow });
+  const handlers: Record<string, () => Response> = {
+    OPTIONS: () => new Response(null, { status: 204, headers: { allow, 'cache-control': 'no-store' } }),
+  };
   for (const method of ROUTE_METHODS) if (!allowed.includes(method as A)) handlers[method] = notAllowed;
   return handlers as Record<Exclude<RouteMethod, A> | 'OPTIONS', () => Response>;
 }

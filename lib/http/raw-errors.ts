@@ -47,11 +47,19 @@ export function answerClientError(err: Error & { code?: string }, socket: Duplex
   }
   const [status, payload] =
     err.code === 'HPE_HEADER_OVERFLOW'
-      ? ['431 Request Header Fields Too Large', body('headers_too_large', 'The request headers are too large. Send fewer or shorter headers.')]
+      ? [
+          '431 Request Header Fields Too Large',
+          body('headers_too_large', 'The request headers are too large. Send fewer or shorter headers.'),
+        ]
       : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? ['408 Request Timeout', body('request_timeout', 'The request took too long to arrive. Send it again.')]
         : ['400 Bad Request', body('bad_request', 'The request could not be parsed as HTTP. Check the request line and headers.')];
-  const headers = Object.entries({ ...STATIC_SECURITY_HEADERS, 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(payload)), connection: 'close' })
+  const headers = Object.entries({
+    ...STATIC_SECURITY_HEADERS,
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': String(Buffer.byteLength(payload)),
+    connection: 'close',
+  })
     .map(([name, value]) => `${name}: ${value}`)
     .join('\r\n');
   socket.end(`HTTP/1.1 ${status}\r\n${headers}\r\n\r\n${payload}`);

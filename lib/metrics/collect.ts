@@ -18,7 +18,11 @@ const QUEUES = [CELL_QUEUE, SLOW_CELL_QUEUE, CELL_DEAD_LETTER_QUEUE, IMAGE_QUEUE
  * and the workers table.
  */
 export async function collectMetrics(sql: Sql, workerWindowSeconds: number): Promise<MetricFamily[]> {
-  const [batches, jobs, workers] = await Promise.all([summarizeBatches(sql), countLiveJobs(sql, QUEUES), countLiveWorkers(sql, workerWindowSeconds)]);
+  const [batches, jobs, workers] = await Promise.all([
+    summarizeBatches(sql),
+    countLiveJobs(sql, QUEUES),
+    countLiveWorkers(sql, workerWindowSeconds),
+  ]);
   const byStatus = new Map(batches.map((b) => [b.status, b]));
   const sum = (pick: (b: (typeof batches)[number]) => number) => batches.reduce((n, b) => n + pick(b), 0);
   const running = byStatus.get('running');

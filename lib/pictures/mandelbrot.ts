@@ -286,7 +286,11 @@ export function meanColor(rgb: Uint8Array): string {
     g += rgb[i + 1];
     b += rgb[i + 2];
   }
-  const hex = (sum: number) => Math.round(sum / pixels).toString(16).toUpperCase().padStart(2, '0');
+  const hex = (sum: number) =>
+    Math.round(sum / pixels)
+      .toString(16)
+      .toUpperCase()
+      .padStart(2, '0');
   return `#${hex(r)}${hex(g)}${hex(b)}`;
 }
 
@@ -303,7 +307,12 @@ export const NAMED_VIEWS: readonly NamedView[] = [
   { id: 'whole', label: 'The whole set', view: { x: -0.75, y: 0, width: 3.5 }, maxIterations: 500 },
   { id: 'seahorse', label: 'Seahorse Valley', view: { x: -0.7453, y: 0.1127, width: 0.01 }, maxIterations: 1000 },
   { id: 'elephant', label: 'Elephant Valley', view: { x: 0.2925, y: 0.0149, width: 0.006 }, maxIterations: 1000 },
-  { id: 'minibrot', label: 'A minibrot in the spirals', view: { x: -0.743643887037151, y: 0.13182590420533, width: 1e-5 }, maxIterations: 3000 },
+  {
+    id: 'minibrot',
+    label: 'A minibrot in the spirals',
+    view: { x: -0.743643887037151, y: 0.13182590420533, width: 1e-5 },
+    maxIterations: 3000,
+  },
   { id: 'spiral', label: 'Deep spirals', view: { x: -0.743647287037151, y: 0.13182930420533, width: 1.5e-6 }, maxIterations: 3000 },
 ];
 
@@ -317,7 +326,13 @@ export const BENCH_VIEW: NamedView = {
   view: { x: -0.55, y: 0.6, width: 0.5 },
   maxIterations: 2000,
 };
-export const BENCH_PARAMS: PictureParams = { view: BENCH_VIEW.view, maxIterations: BENCH_VIEW.maxIterations, tileSize: 32, rows: 64, cols: 64 };
+export const BENCH_PARAMS: PictureParams = {
+  view: BENCH_VIEW.view,
+  maxIterations: BENCH_VIEW.maxIterations,
+  tileSize: 32,
+  rows: 64,
+  cols: 64,
+};
 
 /**
  * The view centred on the point pixel (px, py) samples, `factor` times narrower (a factor below

@@ -71,7 +71,10 @@ export class PngEncoder {
 
   constructor(options: PngEncoderOptions, sink: PngSink) {
     const { width, height } = options;
-    for (const [name, value] of [['width', width], ['height', height]] as const) {
+    for (const [name, value] of [
+      ['width', width],
+      ['height', height],
+    ] as const) {
       if (!Number.isInteger(value) || value < 1 || value > MAX_DIMENSION) {
         throw new RangeError(`PNG ${name} must be an integer from 1 to ${MAX_DIMENSION}, got ${value}`);
       }
@@ -80,14 +83,20 @@ export class PngEncoder {
     this.height = height;
     this.filter = options.filter ?? 'none';
     this.idatSize = options.idatSize ?? 64 * 1024;
-    if (!Number.isInteger(this.idatSize) || this.idatSize < 1) throw new RangeError(`idatSize must be a positive integer, got ${this.idatSize}`);
+    if (!Number.isInteger(this.idatSize) || this.idatSize < 1)
+      throw new RangeError(`idatSize must be a positive integer, got ${this.idatSize}`);
     this.sink = sink;
     this.stride = width * BPP;
     this.previous = new Uint8Array(this.stride);
     const filterCount = this.filter === 'adaptive' ? 5 : 1;
     this.candidates = Array.from({ length: filterCount }, () => Buffer.alloc(this.stride + 1));
     this.block = Buffer.allocUnsafe(DEFLATE_BLOCK);
-    this.deflate = zlib.createDeflate({ level: options.level ?? 6, memLevel: 8, windowBits: 15, strategy: zlib.constants.Z_DEFAULT_STRATEGY });
+    this.deflate = zlib.createDeflate({
+      level: options.level ?? 6,
+      memLevel: 8,
+      windowBits: 15,
+      strategy: zlib.constants.Z_DEFAULT_STRATEGY,
+    });
     // Failures surface through pump() and the state; an 'error' with no listener would crash.
     this.deflate.on('error', () => undefined);
     this.drained = this.pump();
@@ -108,7 +117,9 @@ export class PngEncoder {
     this.assertOpen('writeRows');
     if (!Number.isInteger(rowCount) || rowCount < 0) throw new RangeError(`rowCount must be a non-negative integer, got ${rowCount}`);
     if (rgba.length < rowCount * this.stride) {
-      throw new RangeError(`${rowCount} rows of a ${this.width}-pixel-wide RGBA image need ${rowCount * this.stride} bytes, got ${rgba.length}`);
+      throw new RangeError(
+        `${rowCount} rows of a ${this.width}-pixel-wide RGBA image need ${rowCount * this.stride} bytes, got ${rgba.length}`,
+      );
     }
     if (this.rowsWritten + rowCount > this.height) {
       throw new RangeError(`PNG is ${this.height} rows high; ${this.rowsWritten} written, ${rowCount} more is too many`);
@@ -368,7 +379,12 @@ function crc32(data: Uint8Array): number {
 }
 
 /** A whole small image (e.g. a colours batch, one pixel per cell) as one PNG buffer. */
-export async function encodePng(width: number, height: number, rgba: Uint8Array, options: Omit<PngEncoderOptions, 'width' | 'height'> = {}): Promise<Buffer> {
+export async function encodePng(
+  width: number,
+  height: number,
+  rgba: Uint8Array,
+  options: Omit<PngEncoderOptions, 'width' | 'height'> = {},
+): Promise<Buffer> {
   const parts: Buffer[] = [];
   const encoder = new PngEncoder({ ...options, width, height }, (part) => {
     parts.push(part);

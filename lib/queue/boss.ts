@@ -1,7 +1,15 @@
 import { PgBoss, type Queue } from 'pg-boss';
 import { config } from '../config';
 import type { Logger } from '../log';
-import { CELL_DEAD_LETTER_QUEUE, CELL_QUEUE, type CellQueueSettings, SLOW_CELL_QUEUE, cellQueueOptions, deadLetterQueueOptions, slowCellQueueOptions } from './cell-job';
+import {
+  CELL_DEAD_LETTER_QUEUE,
+  CELL_QUEUE,
+  type CellQueueSettings,
+  SLOW_CELL_QUEUE,
+  cellQueueOptions,
+  deadLetterQueueOptions,
+  slowCellQueueOptions,
+} from './cell-job';
 import { IMAGE_QUEUE, imageQueueOptions } from './image-job';
 
 export type BossRole = 'producer' | 'worker';
@@ -62,7 +70,14 @@ async function ensureQueue(boss: PgBoss, name: string, options: Omit<Queue, 'nam
     return;
   }
   // deadLetter and heartbeat are fixed at creation; the rest follows the configuration.
-  const { deadLetter: _deadLetter, heartbeatSeconds: _heartbeat, retryDelayMax: _max, partition: _partition, policy: _policy, ...updatable } = options;
+  const {
+    deadLetter: _deadLetter,
+    heartbeatSeconds: _heartbeat,
+    retryDelayMax: _max,
+    partition: _partition,
+    policy: _policy,
+    ...updatable
+  } = options;
   await boss.updateQueue(name, updatable);
 }
 

@@ -11,11 +11,19 @@ const ROOM_PREFIX = batchRoom('');
  * fan-out is doing (`batch:activity`): one read for all such batches, and nothing at all while no
  * socket here follows one. Each web server reads and sends on its own; nothing crosses the adapter.
  */
-export function startBatchActivity(io: RealtimeServer, pool: pg.Pool, log: Logger, liveWithinSeconds: number, intervalMs = 1000): () => void {
+export function startBatchActivity(
+  io: RealtimeServer,
+  pool: pg.Pool,
+  log: Logger,
+  liveWithinSeconds: number,
+  intervalMs = 1000,
+): () => void {
   let busy = false;
   const tick = async () => {
     if (busy) return;
-    const ids = [...io.of('/').adapter.rooms.keys()].filter((room) => room.startsWith(ROOM_PREFIX)).map((room) => room.slice(ROOM_PREFIX.length));
+    const ids = [...io.of('/').adapter.rooms.keys()]
+      .filter((room) => room.startsWith(ROOM_PREFIX))
+      .map((room) => room.slice(ROOM_PREFIX.length));
     if (ids.length === 0) return;
     busy = true;
     try {

@@ -62,7 +62,7 @@ export class Budget {
   }
 
   private admitWaiting() {
-    for (let i = 0; i < this.waiting.length; ) {
+    for (let i = 0; i < this.waiting.length;) {
       const waiter = this.waiting[i];
       if (this.fits(waiter.units)) {
         this.waiting.splice(i, 1);

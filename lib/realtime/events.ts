@@ -83,7 +83,15 @@ export interface BatchCompletedEvent extends Sequenced {
  * true when the join's `maxCells` left the coloured cells out.
  */
 export type JoinAck =
-  | ({ ok: true; batch: Batch; cells: ColoredCell[]; failedCells: FailedCell[]; seq: number; afterSeq: number | null; cellsOmitted: boolean } & CellWorkers)
+  | ({
+      ok: true;
+      batch: Batch;
+      cells: ColoredCell[];
+      failedCells: FailedCell[];
+      seq: number;
+      afterSeq: number | null;
+      cellsOmitted: boolean;
+    } & CellWorkers)
   | ({ ok: false } & ErrorBody);
 
 /** Extensions of `batch:join`. */

@@ -39,7 +39,12 @@ const TOO_BIG_FOR_POLLING: JoinAck = {
  * Resolves once the answer has left the process (or was given up on); rejects only when nothing
  * has been sent yet, so the caller can still answer with an error.
  */
-export async function sendJoinAnswer(socket: Socket, ack: (answer: JoinAck) => void, pieces: AsyncGenerator<string, void, undefined>, wire: AnswerWire): Promise<void> {
+export async function sendJoinAnswer(
+  socket: Socket,
+  ack: (answer: JoinAck) => void,
+  pieces: AsyncGenerator<string, void, undefined>,
+  wire: AnswerWire,
+): Promise<void> {
   const id = ackIdOf(ack);
   if (id === undefined) throw new Error('The join acknowledgement has no packet id: socket-internals.ts no longer matches Socket.IO.');
   const prefix = `3${id}[`;

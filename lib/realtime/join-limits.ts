@@ -14,7 +14,12 @@ export interface JoinLimits {
 }
 
 // A page joins once per batch it shows and rejoins now and then to catch up: far below these.
-export const DEFAULT_JOIN_LIMITS: Readonly<JoinLimits> = Object.freeze({ burst: 20, perSecond: 5, maxBatches: 50, strikesToDisconnect: 50 });
+export const DEFAULT_JOIN_LIMITS: Readonly<JoinLimits> = Object.freeze({
+  burst: 20,
+  perSecond: 5,
+  maxBatches: 50,
+  strikesToDisconnect: 50,
+});
 
 export type JoinVerdict = 'ok' | 'refused' | 'disconnect';
 

@@ -62,7 +62,16 @@ export function startReplay(io: RealtimeServer, pool: pg.Pool, log: Logger, opti
 
   const onCreate = (room: string) => {
     const id = batchOf(room);
-    if (id) cursors.set(id, { next: null, ahead: new Set(), completed: false, replayOnJoin: false, replaying: null, again: false, seenSeq: null });
+    if (id)
+      cursors.set(id, {
+        next: null,
+        ahead: new Set(),
+        completed: false,
+        replayOnJoin: false,
+        replaying: null,
+        again: false,
+        seenSeq: null,
+      });
   };
   const onDelete = (room: string) => {
     const id = batchOf(room);
@@ -116,7 +125,9 @@ export function startReplay(io: RealtimeServer, pool: pg.Pool, log: Logger, opti
   };
 
   const socketsIn = (room: string): Socket[] =>
-    [...(nsp.adapter.rooms.get(room) ?? [])].map((id) => nsp.sockets.get(id)).filter((s): s is NonNullable<typeof s> => s !== undefined) as unknown as Socket[];
+    [...(nsp.adapter.rooms.get(room) ?? [])]
+      .map((id) => nsp.sockets.get(id))
+      .filter((s): s is NonNullable<typeof s> => s !== undefined) as unknown as Socket[];
 
   /** Replays one room, once at a time; a request during a replay runs another after it. */
   const replay = (batchId: string) => {
@@ -226,6 +237,7 @@ function eventsOf(batchId: string, event: RecordedEvent, page: RecordedEvent[]):
     if (tiles.length === colored.length) payload.tiles = Buffer.concat(tiles);
     out.push({ name: 'cells:colored', payload });
   }
-  if (failedHere && !(coloredHere && numbers.length > 1)) out.push({ name: 'cells:failed', payload: { batchId, seq: event.seq, cells: failed } });
+  if (failedHere && !(coloredHere && numbers.length > 1))
+    out.push({ name: 'cells:failed', payload: { batchId, seq: event.seq, cells: failed } });
   return out;
 }

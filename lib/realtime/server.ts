@@ -94,9 +94,12 @@ export function attachRealtime(
     },
     // server.ts routes the upgrades that are not ours (Next's hot reload in development).
     destroyUpgrade: false,
-    adapter: createAdapter(listenConnections(db.connectionString, pool, () => onListening(), log), {
-      errorHandler: (err: Error) => log.warn('socket.io adapter error', { err: err.message }),
-    }),
+    adapter: createAdapter(
+      listenConnections(db.connectionString, pool, () => onListening(), log),
+      {
+        errorHandler: (err: Error) => log.warn('socket.io adapter error', { err: err.message }),
+      },
+    ),
   });
 
   // Long-polling answers bypass the page handler; they carry the same headers.
@@ -122,7 +125,10 @@ export function attachRealtime(
       if (!socket.rooms.has(batchRoom(batchId)) && joinedBatches(socket.rooms) >= limits.maxBatches) {
         return ack({
           ok: false,
-          error: { code: 'too_many_joined', message: `This connection follows ${limits.maxBatches} batches already, the most allowed; leave one (batch:leave) first.` },
+          error: {
+            code: 'too_many_joined',
+            message: `This connection follows ${limits.maxBatches} batches already, the most allowed; leave one (batch:leave) first.`,
+          },
         });
       }
       const afterSeq = parseCount(options?.afterSeq);

@@ -26,13 +26,19 @@ function instruments(): Instruments {
   madeFor = provider;
   made = {
     batchesStarted: meter.createCounter('finishline.batches.started', { description: 'Batches created.', unit: '{batch}' }),
-    batchesEnded: meter.createCounter('finishline.batches.ended', { description: 'Batches that reached a terminal status, by status.', unit: '{batch}' }),
+    batchesEnded: meter.createCounter('finishline.batches.ended', {
+      description: 'Batches that reached a terminal status, by status.',
+      unit: '{batch}',
+    }),
     batchDuration: meter.createHistogram('finishline.batch.duration', {
       description: 'From a batch created to its terminal status.',
       unit: 's',
       advice: { explicitBucketBoundaries: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600] },
     }),
-    cellsRecorded: meter.createCounter('finishline.cells.recorded', { description: 'Cells recorded for the first time, by outcome.', unit: '{cell}' }),
+    cellsRecorded: meter.createCounter('finishline.cells.recorded', {
+      description: 'Cells recorded for the first time, by outcome.',
+      unit: '{cell}',
+    }),
   };
   return made;
 }

@@ -84,12 +84,14 @@ export async function startTelemetry(settings: OtelSettings, identity: Telemetry
 
 function throttledDiag(log: Logger) {
   const lastSaid = new Map<string, number>();
-  const say = (level: 'warn' | 'error') => (message: string, ...args: unknown[]) => {
-    const now = Date.now();
-    if (now - (lastSaid.get(message) ?? 0) < 60_000) return;
-    lastSaid.set(message, now);
-    log[level]('telemetry: ' + message, { detail: args.map(String).join(' ').slice(0, 500) || undefined });
-  };
+  const say =
+    (level: 'warn' | 'error') =>
+    (message: string, ...args: unknown[]) => {
+      const now = Date.now();
+      if (now - (lastSaid.get(message) ?? 0) < 60_000) return;
+      lastSaid.set(message, now);
+      log[level]('telemetry: ' + message, { detail: args.map(String).join(' ').slice(0, 500) || undefined });
+    };
   const quiet = () => undefined;
   return { error: say('error'), warn: say('warn'), info: quiet, debug: quiet, verbose: quiet };
 }

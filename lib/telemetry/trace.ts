@@ -1,4 +1,14 @@
-import { type Attributes, type Context, type Link, ROOT_CONTEXT, type Span, type SpanContext, SpanStatusCode, context, trace } from '@opentelemetry/api';
+import {
+  type Attributes,
+  type Context,
+  type Link,
+  ROOT_CONTEXT,
+  type Span,
+  type SpanContext,
+  SpanStatusCode,
+  context,
+  trace,
+} from '@opentelemetry/api';
 import { errorMessage } from '../errors';
 
 /**
@@ -74,7 +84,12 @@ export function linkToActive(ctx: Context = context.active()): Link[] {
  * Runs `fn` in a span started under `parent` and active while it runs, so spans started inside it
  * (pg-boss's) become its children. A throw marks the span as failed and is rethrown.
  */
-export async function inSpan<T>(name: string, parent: Context, options: { attributes?: Attributes; links?: Link[]; root?: boolean }, fn: (span: Span) => Promise<T>): Promise<T> {
+export async function inSpan<T>(
+  name: string,
+  parent: Context,
+  options: { attributes?: Attributes; links?: Link[]; root?: boolean },
+  fn: (span: Span) => Promise<T>,
+): Promise<T> {
   const span = tracer().startSpan(name, options, parent);
   try {
     return await context.with(trace.setSpan(parent, span), () => fn(span));

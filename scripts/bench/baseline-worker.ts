@@ -9,7 +9,14 @@ const url = process.env.BASELINE_URL;
 const queue = process.env.QUEUE ?? 'baseline';
 if (!url) throw new Error('BASELINE_URL is not set');
 
-const boss = new PgBoss({ connectionString: url, max: 8, useListenNotify: true, schedule: false, superviseIntervalSeconds: 5, monitorIntervalSeconds: 5 });
+const boss = new PgBoss({
+  connectionString: url,
+  max: 8,
+  useListenNotify: true,
+  schedule: false,
+  superviseIntervalSeconds: 5,
+  monitorIntervalSeconds: 5,
+});
 boss.on('error', () => undefined);
 await boss.start();
 await boss.work(

@@ -88,14 +88,28 @@ const IDLE_SAMPLE_MS = 1_000;
 const BANNER_TIMEOUT_MS = 15 * 60_000;
 const START_TIMEOUT_MS = 5 * 60_000;
 /** The launch arguments the end-to-end tests use (playwright.config.ts). */
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 /** A picture to paint instead of random colours: the whole set, with tiles of this many pixels. */
 export interface FpsPicture {
   tileSize: number;
 }
 
-export async function measurePageFps(baseUrl: string, rows: number, cols: number, colorBy: 'cell' | 'worker' = 'cell', picture?: FpsPicture): Promise<PageFpsResult> {
+export async function measurePageFps(
+  baseUrl: string,
+  rows: number,
+  cols: number,
+  colorBy: 'cell' | 'worker' = 'cell',
+  picture?: FpsPicture,
+): Promise<PageFpsResult> {
   const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
   try {
     const context = await browser.newContext({ baseURL: baseUrl, viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 });
@@ -157,7 +171,12 @@ function installInstrument(): void {
     if (record.firstCellsAt !== null || typeof event.data !== 'string') return;
     const data = event.data;
     // A picture's events carry their tiles as a binary attachment: `451-["cells:colored",…]`.
-    if (data.startsWith('42["cells:colored"') || /^45\d+-\["cells:colored"/.test(data) || (data.startsWith('43') && data.includes('"cells":[{'))) record.firstCellsAt = performance.now();
+    if (
+      data.startsWith('42["cells:colored"') ||
+      /^45\d+-\["cells:colored"/.test(data) ||
+      (data.startsWith('43') && data.includes('"cells":[{'))
+    )
+      record.firstCellsAt = performance.now();
   };
   const NativeWebSocket = window.WebSocket;
   window.WebSocket = class extends NativeWebSocket {
@@ -345,9 +364,15 @@ async function main() {
   const [rows, cols] = process.argv.slice(2, 4).map(Number);
   const colorBy = process.argv.includes('--color-by-worker') ? 'worker' : 'cell';
   const tileArg = process.argv.find((a) => a.startsWith('--picture='));
-  const picture = tileArg ? { tileSize: Number(tileArg.slice('--picture='.length)) } : process.argv.includes('--picture') ? { tileSize: 32 } : undefined;
+  const picture = tileArg
+    ? { tileSize: Number(tileArg.slice('--picture='.length)) }
+    : process.argv.includes('--picture')
+      ? { tileSize: 32 }
+      : undefined;
   if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows < 1 || cols < 1) {
-    console.error('Usage: BASE_URL=http://localhost:3000 node --import tsx scripts/bench/fps.ts ROWS COLS [--color-by-worker] [--picture[=TILE_PX]]');
+    console.error(
+      'Usage: BASE_URL=http://localhost:3000 node --import tsx scripts/bench/fps.ts ROWS COLS [--color-by-worker] [--picture[=TILE_PX]]',
+    );
     process.exit(2);
   }
   const result = await measurePageFps(process.env.BASE_URL ?? 'http://localhost:3000', rows, cols, colorBy, picture);

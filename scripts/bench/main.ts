@@ -36,11 +36,9 @@ const { values: args } = parseArgs({
 const reps = Number(args.reps);
 const workers = Number(args.workers);
 const webServers = Number(args['web-servers']);
-const SIZES: [number, number][] = [
-  [100, 100],
-  [250, 400],
-  ...(args.million ? ([[1000, 1000]] as [number, number][]) : []),
-].filter(([rows, cols]) => rows * cols <= Number(args['up-to'])) as [number, number][];
+const SIZES: [number, number][] = [[100, 100], [250, 400], ...(args.million ? ([[1000, 1000]] as [number, number][]) : [])].filter(
+  ([rows, cols]) => rows * cols <= Number(args['up-to']),
+) as [number, number][];
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -98,7 +96,9 @@ async function main() {
   const base = `http://127.0.0.1:${port}`;
   // With several web servers, the client watches from the last one: its events cross the adapter.
   const watchFrom = `http://127.0.0.1:${port + webServers - 1}`;
-  const appExited = new Promise<never>((_, reject) => app.once('exit', (code) => reject(new Error(`the app exited (code ${code}) before it was up`))));
+  const appExited = new Promise<never>((_, reject) =>
+    app.once('exit', (code) => reject(new Error(`the app exited (code ${code}) before it was up`))),
+  );
   for (const url of [base, watchFrom]) {
     await Promise.race([waitUntil(async () => (await fetch(`${url}/healthz`).catch(() => null))?.ok === true, 240_000), appExited]);
   }
@@ -131,15 +131,26 @@ async function main() {
       const baselineProbe = await startProbes(baselineUrl, postgres?.pid ?? null, baselineRoles);
       baseline.push(await runBaseline(baselineBoss, baselinePool, baselineWorkers, total));
       probes = { ours: oursReport, baseline: await baselineProbe.stop() };
-      console.log(`${total} cells, rep ${rep + 1}/${reps}: ours ${Math.round(ours.at(-1)!.toCompletedMs)} ms, baseline ${Math.round(baseline.at(-1)!)} ms`);
+      console.log(
+        `${total} cells, rep ${rep + 1}/${reps}: ours ${Math.round(ours.at(-1)!.toCompletedMs)} ms, baseline ${Math.round(baseline.at(-1)!)} ms`,
+      );
     }
-    results.push({ total, ours: summarize(ours), baselineMs: stats(baseline), ratio: median(ours.map((o) => o.toCompletedMs)) / median(baseline), lastRunProbes: probes! });
+    results.push({
+      total,
+      ours: summarize(ours),
+      baselineMs: stats(baseline),
+      ratio: median(ours.map((o) => o.toCompletedMs)) / median(baseline),
+      lastRunProbes: probes!,
+    });
   }
   const fps = args.fps ? await measurePageFps(base, 1000, 1000) : null;
   const rss = processes.map((p) => ({ role: p.role, pid: p.pid, peakRssMb: peakRssMb(p.pid) }));
   const report = { date: new Date().toISOString(), workers, webServers, reps, results, peakRss: rss, fps };
 
-  const cpu = (r: ProbeReport) => Object.entries(r.cpuSeconds).map(([role, sec]) => `${role} ${sec.toFixed(1)} s`).join(', ');
+  const cpu = (r: ProbeReport) =>
+    Object.entries(r.cpuSeconds)
+      .map(([role, sec]) => `${role} ${sec.toFixed(1)} s`)
+      .join(', ');
   const table = [
     `Finish Line bench: ${webServers} web server(s), ${workers} workers; medians of ${reps} runs (min–max).`,
     '',
@@ -156,7 +167,7 @@ async function main() {
         Math.round(r.ours.cellsPerSecond.median).toLocaleString('en-US'),
         `${Math.round(r.ours.latencyP50Ms.median)} / ${Math.round(r.ours.latencyP99Ms.median)} ms`,
         `${(r.ours.dbGrowthBytes.median / 1e6).toFixed(1)} MB`,
-        `${((r.ours.dbGrowthBytes.median / r.total) * 1e6 / 1e9).toFixed(2)} GB`,
+        `${(((r.ours.dbGrowthBytes.median / r.total) * 1e6) / 1e9).toFixed(2)} GB`,
       ]),
     ),
     '',
@@ -169,7 +180,14 @@ async function main() {
     ...results.flatMap((r) =>
       (['ours', 'baseline'] as const).map((which) => {
         const p = r.lastRunProbes[which];
-        return row([r.total.toLocaleString('en-US'), which, `${p.wallSeconds.toFixed(2)} s`, cpu(p), `${(p.lockWaitShare * 100).toFixed(0)} %`, `${p.walMegabytes.toFixed(0)} MB`]);
+        return row([
+          r.total.toLocaleString('en-US'),
+          which,
+          `${p.wallSeconds.toFixed(2)} s`,
+          cpu(p),
+          `${(p.lockWaitShare * 100).toFixed(0)} %`,
+          `${p.walMegabytes.toFixed(0)} MB`,
+        ]);
       }),
     ),
     ...results.flatMap((r) => {
@@ -181,12 +199,12 @@ async function main() {
         '',
         '| statement | calls | total ms | mean ms | rows |',
         '|---|---|---|---|---|',
-        ...statements.map((st) => row([`\`${st.query.replace(/\|/g, '\\|')}…\``, String(st.calls), String(st.totalMs), String(st.meanMs), String(st.rows)])),
+        ...statements.map((st) =>
+          row([`\`${st.query.replace(/\|/g, '\\|')}…\``, String(st.calls), String(st.totalMs), String(st.meanMs), String(st.rows)]),
+        ),
       ];
     }),
-    ...(fps
-      ? ['', `Page frame rate while a 1000×1000 batch paints (Chromium): ${JSON.stringify(fps)}`]
-      : []),
+    ...(fps ? ['', `Page frame rate while a 1000×1000 batch paints (Chromium): ${JSON.stringify(fps)}`] : []),
   ].join('\n');
   console.log(`\n${table}\n`);
   await mkdir(path.join(ROOT, 'bench-results'), { recursive: true });
@@ -207,7 +225,13 @@ async function main() {
 }
 
 /** One batch through the public contract: POST, join, and every event until the completion. */
-async function runOurs(base: string, socket: Socket<ServerToClientEvents, ClientToServerEvents>, admin: pg.Client, rows: number, cols: number): Promise<OursRun> {
+async function runOurs(
+  base: string,
+  socket: Socket<ServerToClientEvents, ClientToServerEvents>,
+  admin: pg.Client,
+  rows: number,
+  cols: number,
+): Promise<OursRun> {
   const sizeBefore = await databaseSize(admin);
   const arrivals: [number, number][] = [];
   let completedAt = 0;
@@ -225,7 +249,11 @@ async function runOurs(base: string, socket: Socket<ServerToClientEvents, Client
   socket.on('batch:completed', onCompleted);
 
   const started = performance.now();
-  const response = await fetch(`${base}/api/batches`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rows, cols }) });
+  const response = await fetch(`${base}/api/batches`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ rows, cols }),
+  });
   const created = performance.now();
   const batch = (await response.json()) as Batch;
   batchId = batch.id;
@@ -266,7 +294,11 @@ async function runBaseline(boss: PgBoss, pool: pg.Pool, workers: ChildProcess[],
     await client.query('begin');
     const db = { executeSql: (text: string, values?: unknown[]) => client.query(text, values) };
     for (let i = 0; i < total; i += 5000) {
-      await boss.insert('baseline', Array.from({ length: Math.min(5000, total - i) }, (_, k) => ({ data: { i: i + k } })), { db });
+      await boss.insert(
+        'baseline',
+        Array.from({ length: Math.min(5000, total - i) }, (_, k) => ({ data: { i: i + k } })),
+        { db },
+      );
     }
     await client.query('commit');
   } finally {
@@ -275,10 +307,16 @@ async function runBaseline(boss: PgBoss, pool: pg.Pool, workers: ChildProcess[],
   // The workers' reports say when the last handler ended; the job table then confirms the last
   // completion has committed, with a query or two instead of a poll through the whole run.
   await waitUntil(() => handled >= total, 600_000, 5);
-  await waitUntil(async () => {
-    const { rows } = await pool.query(`select 1 from pgboss.job where name = 'baseline' and state in ('created', 'retry', 'active') limit 1`);
-    return rows.length === 0;
-  }, 60_000, 5);
+  await waitUntil(
+    async () => {
+      const { rows } = await pool.query(
+        `select 1 from pgboss.job where name = 'baseline' and state in ('created', 'retry', 'active') limit 1`,
+      );
+      return rows.length === 0;
+    },
+    60_000,
+    5,
+  );
   workers.forEach((w) => w.off('message', onMessage));
   return performance.now() - started;
 }

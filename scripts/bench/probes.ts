@@ -114,7 +114,9 @@ export async function startProbes(url: string, postmasterPid: number | null, rol
       const wallSeconds = (performance.now() - started) / 1000;
       const cpu: Record<string, number> = {};
       for (const [pid, { role, seconds }] of last) cpu[role] = (cpu[role] ?? 0) + seconds - (baseline.get(pid) ?? 0);
-      const wal = await admin.query<{ bytes: string }>('select pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::bigint as bytes', [walStart]);
+      const wal = await admin.query<{ bytes: string }>('select pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::bigint as bytes', [
+        walStart,
+      ]);
       const top = statements
         ? (
             await admin.query<{ query: string; calls: string; total: number; mean: number; rows: string }>(
@@ -123,14 +125,23 @@ export async function startProbes(url: string, postmasterPid: number | null, rol
                 order by total_exec_time desc limit 8`,
               [database],
             )
-          ).rows.map((r) => ({ query: r.query, calls: Number(r.calls), totalMs: Math.round(r.total), meanMs: Number(r.mean.toFixed(2)), rows: Number(r.rows) }))
+          ).rows.map((r) => ({
+            query: r.query,
+            calls: Number(r.calls),
+            totalMs: Math.round(r.total),
+            meanMs: Number(r.mean.toFixed(2)),
+            rows: Number(r.rows),
+          }))
         : null;
       await admin.end();
       return {
         wallSeconds,
         cpuSeconds: Object.fromEntries(Object.entries(cpu).map(([role, s]) => [role, Number(s.toFixed(2))])),
         lockWaitShare: samples ? lockSamples / samples : 0,
-        topWaits: [...waits].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([event, n]) => ({ event, samples: n })),
+        topWaits: [...waits]
+          .sort((a, b) => b[1] - a[1])
+          .slice(0, 5)
+          .map(([event, n]) => ({ event, samples: n })),
         walMegabytes: Number(wal.rows[0].bytes) / 1e6,
         statements: top,
       };

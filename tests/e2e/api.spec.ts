@@ -13,9 +13,7 @@ test('creates a batch and reads it back', async ({ request }) => {
   expect(batch).toMatchObject({ rows: 3, cols: 4, total: 12, done: 0, failed: 0, status: 'running', finishedAt: null });
   expect(new Date(batch.createdAt).toISOString()).toBe(batch.createdAt);
 
-  await expect
-    .poll(async () => (await (await request.get(`/api/batches/${batch.id}`)).json()).status)
-    .toBe('completed');
+  await expect.poll(async () => (await (await request.get(`/api/batches/${batch.id}`)).json()).status).toBe('completed');
   const cells = (await (await request.get(`/api/batches/${batch.id}/cells`)).json()).cells;
   expect(cells).toHaveLength(12);
   for (const cell of cells) expect(cell.color).toMatch(/^#[0-9A-F]{6}$/);
@@ -53,7 +51,12 @@ for (const [name, type, body, status, code] of invalid) {
 }
 
 test('GET endpoints answer unknown ids and bad limits in the error shape', async ({ request }) => {
-  for (const path of ['/api/batches/3f0c8a8e-8a55-4a8e-9f6e-1b1f8f0f2a61', '/api/batches/not-an-id', '/api/batches/x/cells', `/api/batches/${'a'.repeat(5000)}`]) {
+  for (const path of [
+    '/api/batches/3f0c8a8e-8a55-4a8e-9f6e-1b1f8f0f2a61',
+    '/api/batches/not-an-id',
+    '/api/batches/x/cells',
+    `/api/batches/${'a'.repeat(5000)}`,
+  ]) {
     const response = await request.get(path);
     expect(response.status()).toBe(404);
     expect((await response.json()).error.code).toBe('not_found');

@@ -32,7 +32,9 @@ async function startFromPage(page: Page, rows: number, cols: number) {
 
 for (const size of [20, 100]) {
   const total = size * size;
-  test(`start a ${size}×${size} batch from the page: cells fill in, the banner names the last cell, every cell as stored`, async ({ page }, testInfo) => {
+  test(`start a ${size}×${size} batch from the page: cells fill in, the banner names the last cell, every cell as stored`, async ({
+    page,
+  }, testInfo) => {
     const { batchId, clickedAt } = await startFromPage(page, size, size);
     const banner = page.getByTestId('banner');
     await expect(banner).toContainText(`All ${total.toLocaleString('en-US')} cells finished`);
@@ -72,11 +74,15 @@ test('opening a finished batch too large for one join answer: its cells come ove
   const created = await page.request.post('/api/batches', { data: { rows: 250, cols: 250 } });
   expect(created.status()).toBe(201);
   const { id } = await created.json();
-  await expect.poll(async () => (await (await page.request.get(`/api/batches/${id}`)).json()).status, { timeout: 90_000 }).toBe('completed');
+  await expect
+    .poll(async () => (await (await page.request.get(`/api/batches/${id}`)).json()).status, { timeout: 90_000 })
+    .toBe('completed');
 
   // The join answer, as the page receives it over its WebSocket.
   const joinAnswers: string[] = [];
-  page.on('websocket', (ws) => ws.on('framereceived', ({ payload }) => typeof payload === 'string' && payload.includes('"cellsOmitted"') && joinAnswers.push(payload)));
+  page.on('websocket', (ws) =>
+    ws.on('framereceived', ({ payload }) => typeof payload === 'string' && payload.includes('"cellsOmitted"') && joinAnswers.push(payload)),
+  );
   await page.goto(`/batches/${id}`);
   await expect(page.getByTestId('banner')).toContainText(`All ${total.toLocaleString('en-US')} cells finished`);
   expect(joinAnswers).toHaveLength(1);

@@ -18,7 +18,9 @@ export function findChromium(): string {
   const asked = process.env.CHROMIUM_PATH;
   if (asked) {
     if (runnable(asked)) return asked;
-    throw new Error(`CHROMIUM_PATH is set to ${asked}, but there is no runnable browser there. Point it at a Chromium or Chrome binary, or unset it.`);
+    throw new Error(
+      `CHROMIUM_PATH is set to ${asked}, but there is no runnable browser there. Point it at a Chromium or Chrome binary, or unset it.`,
+    );
   }
   const found = [...SYSTEM_BROWSERS, playwrightsOwn()].find((p) => p && runnable(p)) ?? fromNpmPackage();
   if (!found) {

@@ -28,12 +28,15 @@ async function storedCells(page: Page, batchId: string): Promise<StoredCells> {
 }
 
 async function readLegend(page: Page): Promise<LegendEntry[]> {
-  return page.getByTestId('worker-legend').locator('li').evaluateAll((items) =>
-    items.map((li) => {
-      const el = li as HTMLElement;
-      return { worker: el.dataset.worker ?? '', color: el.dataset.color ?? '', count: Number(el.dataset.count) };
-    }),
-  );
+  return page
+    .getByTestId('worker-legend')
+    .locator('li')
+    .evaluateAll((items) =>
+      items.map((li) => {
+        const el = li as HTMLElement;
+        return { worker: el.dataset.worker ?? '', color: el.dataset.color ?? '', count: Number(el.dataset.count) };
+      }),
+    );
 }
 
 /** Cells whose centre pixel on the canvas is not the colour given for it, at most ten of them. */
@@ -59,7 +62,9 @@ async function expectColouredByWorker(page: Page, stored: StoredCells) {
   await expect.poll(() => pixelMismatches(page, expected)).toEqual([]);
 }
 
-test('colour by worker: the grid shows which worker painted each cell, the legend counts them, and toggling back restores the colours', async ({ page }, testInfo) => {
+test('colour by worker: the grid shows which worker painted each cell, the legend counts them, and toggling back restores the colours', async ({
+  page,
+}, testInfo) => {
   await page.goto('/');
   await page.getByLabel('Random colours').check();
   await page.getByLabel('Rows').fill(String(ROWS));

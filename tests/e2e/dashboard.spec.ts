@@ -8,10 +8,12 @@ import { startWebServer } from '../helpers/processes';
 
 const SCREENSHOT = 'test-results/e2e/dashboard.png';
 // The app's embedded PostgreSQL (see playwright.config.ts).
-const DATABASE_URL = process.env.E2E_DATABASE_URL ?? `postgres://finishline:finishline@127.0.0.1:${process.env.E2E_PG_PORT ?? '25439'}/finishline`;
+const DATABASE_URL =
+  process.env.E2E_DATABASE_URL ?? `postgres://finishline:finishline@127.0.0.1:${process.env.E2E_PG_PORT ?? '25439'}/finishline`;
 
 const workerStatus = (page: Page, id: string) => page.getByTestId(`worker-${id}`).getByTestId('worker-status');
-const done = async (db: pg.Client, batchId: string) => (await db.query<{ done: number }>('select done from batches where id = $1', [batchId])).rows[0].done;
+const done = async (db: pg.Client, batchId: string) =>
+  (await db.query<{ done: number }>('select done from batches where id = $1', [batchId])).rows[0].done;
 const count = async (page: Page, gauge: string) => Number(await page.getByTestId(`queue-${gauge}`).getAttribute('data-count'));
 
 // Whatever happens in a test, intake is on again afterwards.
@@ -25,14 +27,18 @@ test.afterEach(async ({ page }) => {
   }
 });
 
-test('the dashboard follows a 100×100 batch live: queue, workers, progress and chart; pause and resume from the page', async ({ page, request }, testInfo) => {
+test('the dashboard follows a 100×100 batch live: queue, workers, progress and chart; pause and resume from the page', async ({
+  page,
+  request,
+}, testInfo) => {
   await page.goto('/');
   await page.getByRole('link', { name: 'Dashboard' }).click();
   await page.waitForURL(/\/dashboard$/);
   await expect(page.getByTestId('connection')).toHaveText('Connected');
   await expect(page.getByTestId('intake-state')).toHaveText('running');
   for (const id of ['w-1', 'w-2']) await expect(workerStatus(page, id)).toHaveText('alive');
-  for (const gauge of ['queued', 'active', 'retrying', 'failed', 'deadLettered']) await expect(page.getByTestId(`queue-${gauge}`)).toHaveText(/^[≈\d]/);
+  for (const gauge of ['queued', 'active', 'retrying', 'failed', 'deadLettered'])
+    await expect(page.getByTestId(`queue-${gauge}`)).toHaveText(/^[≈\d]/);
 
   // Paused, every worker stops taking cell jobs, and the new batch waits in the queue.
   await page.getByRole('button', { name: 'Pause intake' }).click();

@@ -46,7 +46,9 @@ async function readPicture(page: Page, points: [number, number][]): Promise<Canv
 }
 
 async function canvasSize(page: Page): Promise<{ width: number; height: number }> {
-  return page.getByTestId('picture').evaluate((el) => ({ width: (el as HTMLCanvasElement).width, height: (el as HTMLCanvasElement).height }));
+  return page
+    .getByTestId('picture')
+    .evaluate((el) => ({ width: (el as HTMLCanvasElement).width, height: (el as HTMLCanvasElement).height }));
 }
 
 /** The canvas pixel at the centre of each tile, row by row. */
@@ -65,9 +67,14 @@ function tileCentres(size: { width: number; height: number }, rows: number, cols
 function expectedPixel(png: DecodedPng, size: { width: number; height: number }, dx: number, dy: number): [number, number, number] {
   const sx = png.width / size.width;
   const sy = png.height / size.height;
-  const x0 = dx * sx, x1 = Math.min(png.width, (dx + 1) * sx);
-  const y0 = dy * sy, y1 = Math.min(png.height, (dy + 1) * sy);
-  let r = 0, g = 0, b = 0, total = 0;
+  const x0 = dx * sx,
+    x1 = Math.min(png.width, (dx + 1) * sx);
+  const y0 = dy * sy,
+    y1 = Math.min(png.height, (dy + 1) * sy);
+  let r = 0,
+    g = 0,
+    b = 0,
+    total = 0;
   for (let py = Math.floor(y0); py < Math.ceil(y1); py++) {
     const wy = Math.min(py + 1, y1) - Math.max(py, y0);
     for (let px = Math.floor(x0); px < Math.ceil(x1); px++) {
@@ -82,11 +89,18 @@ function expectedPixel(png: DecodedPng, size: { width: number; height: number },
   return [r / total, g / total, b / total];
 }
 
-function mismatches(png: DecodedPng, sample: CanvasSample, points: [number, number][], expected = (x: number, y: number) => expectedPixel(png, sample, x, y)): string[] {
+function mismatches(
+  png: DecodedPng,
+  sample: CanvasSample,
+  points: [number, number][],
+  expected = (x: number, y: number) => expectedPixel(png, sample, x, y),
+): string[] {
   return points.flatMap(([x, y], k) => {
     const want = expected(x, y);
     const got = [(sample.pixels[k] >> 16) & 255, (sample.pixels[k] >> 8) & 255, sample.pixels[k] & 255];
-    return got.every((v, ch) => Math.abs(v - want[ch]) <= TOLERANCE) ? [] : [`(${x}, ${y}) ${got.join(',')} != ${want.map(Math.round).join(',')}`];
+    return got.every((v, ch) => Math.abs(v - want[ch]) <= TOLERANCE)
+      ? []
+      : [`(${x}, ${y}) ${got.join(',')} != ${want.map(Math.round).join(',')}`];
   });
 }
 
@@ -115,7 +129,9 @@ async function imageOf(page: Page, batch: Batch): Promise<{ bytes: Buffer; png: 
 
 const batchIdOf = (page: Page) => new URL(page.url()).pathname.split('/').pop()!;
 
-test('a Mandelbrot picture from the page: tiles land, the banner offers the PNG, the canvas is that PNG, a click zooms in', async ({ page }, testInfo) => {
+test('a Mandelbrot picture from the page: tiles land, the banner offers the PNG, the canvas is that PNG, a click zooms in', async ({
+  page,
+}, testInfo) => {
   const outDir = testInfo.project.outputDir;
   await mkdir(outDir, { recursive: true });
 
@@ -149,7 +165,13 @@ test('a Mandelbrot picture from the page: tiles land, the banner offers the PNG,
         for (let c = 0; c < cols; c++) {
           const x = Math.floor(((c + 0.5) * width) / cols);
           const y = Math.floor(((r + 0.5) * height) / rows);
-          const points: [number, number][] = [[x, y], [x - q, y - q], [x + q, y - q], [x - q, y + q], [x + q, y + q]];
+          const points: [number, number][] = [
+            [x, y],
+            [x - q, y - q],
+            [x + q, y - q],
+            [x - q, y + q],
+            [x + q, y + q],
+          ];
           const pixels = points.map(([px, py]) => {
             const i = (py * width + px) * 4;
             return (data[i] << 16) | (data[i + 1] << 8) | data[i + 2];
@@ -179,14 +201,20 @@ test('a Mandelbrot picture from the page: tiles land, the banner offers the PNG,
   const download = page.getByRole('link', { name: /Download the picture/ });
   await expect(download).toBeVisible({ timeout: 30_000 });
   const finished = await getBatch(page, batchId);
-  expect(finished).toMatchObject({ status: 'completed', done: TOTAL, image: { url: `/api/batches/${batchId}/image.png`, width: COLS * TILE, height: ROWS * TILE } });
+  expect(finished).toMatchObject({
+    status: 'completed',
+    done: TOTAL,
+    image: { url: `/api/batches/${batchId}/image.png`, width: COLS * TILE, height: ROWS * TILE },
+  });
   // How long the default first picture takes, for the README and the closing notes (not a timed assertion).
   const timing = `click → banner seen ${bannerSeenMs} ms (an upper bound: the half-way checks ran in between); createdAt → finishedAt ${Date.parse(finished.finishedAt!) - Date.parse(finished.createdAt)} ms`;
   testInfo.annotations.push({ type: 'timing', description: timing });
   console.log(`default picture: ${timing}`);
   await expect(download).toHaveAttribute('href', finished.image!.url);
   await expect(page.getByTestId('activity-done')).toHaveAttribute('data-count', String(TOTAL));
-  await expect(page.getByTestId('activity-last')).toContainText(`tile (${finished.lastCell!.row}, ${finished.lastCell!.col}) by ${finished.lastWorker}`);
+  await expect(page.getByTestId('activity-last')).toContainText(
+    `tile (${finished.lastCell!.row}, ${finished.lastCell!.col}) by ${finished.lastWorker}`,
+  );
 
   // Every sampled canvas pixel is the picture image.png holds (area-averaged where the canvas is smaller).
   const { bytes, png } = await imageOf(page, finished);
@@ -218,9 +246,16 @@ test('a Mandelbrot picture from the page: tiles land, the banner offers the PNG,
   await expect.poll(async () => mismatches(png, await readPicture(page, points), points).slice(0, 10)).toEqual([]);
 
   // Colour by worker tints each tile with its worker's colour; the picture still shows through.
-  const stored = (await (await page.request.get(`/api/batches/${batchId}/cells`)).json()) as { cells: { row: number; col: number }[]; workers: string[]; cellWorkers: number[] };
+  const stored = (await (await page.request.get(`/api/batches/${batchId}/cells`)).json()) as {
+    cells: { row: number; col: number }[];
+    workers: string[];
+    cellWorkers: number[];
+  };
   await page.getByLabel('Colour by worker').check();
-  const legend = await page.getByTestId('worker-legend').locator('li').evaluateAll((items) => items.map((li) => [(li as HTMLElement).dataset.worker ?? '', (li as HTMLElement).dataset.color ?? '']));
+  const legend = await page
+    .getByTestId('worker-legend')
+    .locator('li')
+    .evaluateAll((items) => items.map((li) => [(li as HTMLElement).dataset.worker ?? '', (li as HTMLElement).dataset.color ?? '']));
   const colorOf = new Map(legend.map(([worker, color]) => [worker, Number.parseInt(color.slice(1), 16)]));
   const workerAt = new Map(stored.cells.map((c, k) => [c.row * COLS + c.col, stored.workers[stored.cellWorkers[k]]]));
   const centres = tileCentres(size, ROWS, COLS);
@@ -228,7 +263,11 @@ test('a Mandelbrot picture from the page: tiles land, the banner offers the PNG,
     const tile = Math.floor((y * ROWS) / size.height) * COLS + Math.floor((x * COLS) / size.width);
     const c = colorOf.get(workerAt.get(tile) ?? '') ?? 0;
     const base = expectedPixel(png, size, x, y);
-    return [(c >> 16) & 255, (c >> 8) & 255, c & 255].map((w, ch) => base[ch] * (1 - TINT_ALPHA) + w * TINT_ALPHA) as [number, number, number];
+    return [(c >> 16) & 255, (c >> 8) & 255, c & 255].map((w, ch) => base[ch] * (1 - TINT_ALPHA) + w * TINT_ALPHA) as [
+      number,
+      number,
+      number,
+    ];
   };
   await expect.poll(async () => mismatches(png, await readPicture(page, centres), centres, tinted).slice(0, 10)).toEqual([]);
   await page.getByLabel('Colour by worker').uncheck();
@@ -276,10 +315,14 @@ test('a colour batch offers its image too: one pixel per cell, in the cells’ c
   await expect(page.getByRole('link', { name: /Download the picture/ })).toBeVisible({ timeout: 30_000 });
   const { png } = await imageOf(page, await getBatch(page, batchId));
   expect([png.width, png.height]).toEqual([12, 10]);
-  const { cells } = (await (await page.request.get(`/api/batches/${batchId}/cells`)).json()) as { cells: { row: number; col: number; color: string }[] };
+  const { cells } = (await (await page.request.get(`/api/batches/${batchId}/cells`)).json()) as {
+    cells: { row: number; col: number; color: string }[];
+  };
   const wrong = cells.filter(({ row, col, color }) => {
     const i = (row * 12 + col) * 4;
-    return `#${[png.rgba[i], png.rgba[i + 1], png.rgba[i + 2]].map((v) => v.toString(16).toUpperCase().padStart(2, '0')).join('')}` !== color;
+    return (
+      `#${[png.rgba[i], png.rgba[i + 1], png.rgba[i + 2]].map((v) => v.toString(16).toUpperCase().padStart(2, '0')).join('')}` !== color
+    );
   });
   expect(wrong).toEqual([]);
   // The grid keeps its look: no picture canvas, the same grid.

@@ -17,7 +17,10 @@ test('the start form takes an optional priority; the batch page and the dashboar
 
   // The dashboard lists it with its priority.
   await page.goto('/dashboard');
-  const row = page.getByTestId('batches').getByRole('row').filter({ hasText: batchId.slice(0, 8) });
+  const row = page
+    .getByTestId('batches')
+    .getByRole('row')
+    .filter({ hasText: batchId.slice(0, 8) });
   await expect(row.getByTestId('batch-priority')).toHaveText('7');
 
   // Left empty, the server's default applies.

@@ -20,10 +20,14 @@ export async function expectBatchSettled(
   options: { seenAll?: boolean } = { seenAll: true },
 ): Promise<Batch> {
   const { heard } = watcher;
-  const batch = await waitFor(async () => {
-    const b = await findBatch(db.pool, batchId);
-    return b && b.status !== 'running' ? b : null;
-  }, `batch ${batchId} to end`, 90_000);
+  const batch = await waitFor(
+    async () => {
+      const b = await findBatch(db.pool, batchId);
+      return b && b.status !== 'running' ? b : null;
+    },
+    `batch ${batchId} to end`,
+    90_000,
+  );
   expect(batch).toMatchObject(expected);
 
   const [cells, failed] = await Promise.all([listCells(db.pool, batchId), listFailedCells(db.pool, batchId)]);
@@ -40,7 +44,11 @@ export async function expectBatchSettled(
   await waitFor(() => heard.completions.some((c) => c.batchId === batchId), `batch:completed for ${batchId}`);
   await drain(db.pool, watcher.socket, batchId);
   expect(heard.completions.filter((c) => c.batchId === batchId)).toHaveLength(1);
-  expect(heard.completions.find((c) => c.batchId === batchId)).toMatchObject({ status: batch.status, done: batch.done, failed: batch.failed });
+  expect(heard.completions.find((c) => c.batchId === batchId)).toMatchObject({
+    status: batch.status,
+    done: batch.done,
+    failed: batch.failed,
+  });
 
   let unseen = 0;
   for (const cell of cells) {

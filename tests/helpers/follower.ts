@@ -11,7 +11,13 @@ import { waitFor, type TestDatabase } from './db';
  * Its HTTP reads go to `apiBase`; without one they fail, as they would from a page offline.
  */
 export function follow(url: string, batchId: string, { apiBase = '' } = {}) {
-  const socket = connect(url, { path: '/socket.io', transports: ['websocket'], forceNew: true, reconnectionDelay: 200, reconnectionDelayMax: 1000 }) as BrowserSocket;
+  const socket = connect(url, {
+    path: '/socket.io',
+    transports: ['websocket'],
+    forceNew: true,
+    reconnectionDelay: 200,
+    reconnectionDelayMax: 1000,
+  }) as BrowserSocket;
   const follower = new BatchFollower(batchId, socket, () => undefined, apiBase);
   const stop = follower.start();
   // Completion events heard: a catch-up may deliver the end through a snapshot instead, never twice.
@@ -35,12 +41,22 @@ export function follow(url: string, batchId: string, { apiBase = '' } = {}) {
  * to the worker that recorded it, and has seen the batch end; with `completions`, checks the
  * completion event arrived at most once.
  */
-export async function expectConverged(db: TestDatabase, follower: BatchFollower, batchId: string, completions?: number[], timeoutMs = 60_000) {
-  await waitFor(async () => {
-    const view = follower.view();
-    const stored = await findBatch(db.pool, batchId);
-    return view.completion !== null && stored?.status !== 'running' && view.painted === stored?.done;
-  }, `the follower of ${batchId} to hold every cell and the completion`, timeoutMs);
+export async function expectConverged(
+  db: TestDatabase,
+  follower: BatchFollower,
+  batchId: string,
+  completions?: number[],
+  timeoutMs = 60_000,
+) {
+  await waitFor(
+    async () => {
+      const view = follower.view();
+      const stored = await findBatch(db.pool, batchId);
+      return view.completion !== null && stored?.status !== 'running' && view.painted === stored?.done;
+    },
+    `the follower of ${batchId} to hold every cell and the completion`,
+    timeoutMs,
+  );
   const store = follower.view().store!;
   const { cells, workers, cellWorkers } = await listOutcomes(db.pool, batchId);
   const wrong: string[] = [];

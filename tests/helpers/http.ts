@@ -94,4 +94,5 @@ function dechunk(text: string): string {
 }
 
 /** Traces of internals that must never reach a client. */
-export const LEAK = /\bat [\w.<>]+ \(|node:internal|\/work\/|\.ts:\d+|select\s|insert\s|update\s|delete\s+from|syntax error|violates|pg_|relation "|ECONN|TypeError|ReferenceError/i;
+export const LEAK =
+  /\bat [\w.<>]+ \(|node:internal|\/work\/|\.ts:\d+|select\s|insert\s|update\s|delete\s+from|syntax error|violates|pg_|relation "|ECONN|TypeError|ReferenceError/i;

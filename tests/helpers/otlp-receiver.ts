@@ -32,20 +32,23 @@ export async function startOtlpReceiver() {
   const spans: ReceivedSpan[] = [];
   const points: ReceivedPoint[] = [];
   // Every failure is answered inside, so the promise needs no other handler.
-  const server = createServer((req, res) => void (async () => {
-    try {
-      const body = JSON.parse((await readBody(req)).toString('utf8')) as Record<string, unknown>;
-      if (req.url === '/v1/traces') collectSpans(body, spans);
-      else if (req.url === '/v1/metrics') collectPoints(body, points);
-      else {
-        res.writeHead(404).end();
-        return;
-      }
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    } catch {
-      res.writeHead(400).end();
-    }
-  })());
+  const server = createServer(
+    (req, res) =>
+      void (async () => {
+        try {
+          const body = JSON.parse((await readBody(req)).toString('utf8')) as Record<string, unknown>;
+          if (req.url === '/v1/traces') collectSpans(body, spans);
+          else if (req.url === '/v1/metrics') collectPoints(body, points);
+          else {
+            res.writeHead(404).end();
+            return;
+          }
+          res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+        } catch {
+          res.writeHead(400).end();
+        }
+      })(),
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
@@ -67,7 +70,8 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
 function attributesOf(list: KeyValue[] | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const { key, value } of list ?? []) {
-    out[key] = value.stringValue ?? (value.intValue !== undefined ? Number(value.intValue) : undefined) ?? value.doubleValue ?? value.boolValue;
+    out[key] =
+      value.stringValue ?? (value.intValue !== undefined ? Number(value.intValue) : undefined) ?? value.doubleValue ?? value.boolValue;
   }
   return out;
 }
@@ -78,7 +82,14 @@ interface Resourced<T> {
   scopeMetrics?: { scope?: { name?: string }; metrics?: T[] }[];
 }
 
-type OtlpSpan = { traceId: string; spanId: string; parentSpanId?: string; name: string; attributes?: KeyValue[]; links?: { traceId: string; spanId: string }[] };
+type OtlpSpan = {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  attributes?: KeyValue[];
+  links?: { traceId: string; spanId: string }[];
+};
 
 function collectSpans(body: Record<string, unknown>, into: ReceivedSpan[]) {
   for (const rs of (body.resourceSpans ?? []) as Resourced<OtlpSpan>[]) {
@@ -101,7 +112,12 @@ function collectSpans(body: Record<string, unknown>, into: ReceivedSpan[]) {
 }
 
 type NumberPoint = { attributes?: KeyValue[]; asInt?: number | string; asDouble?: number; count?: number | string };
-type OtlpMetric = { name: string; sum?: { dataPoints?: NumberPoint[] }; gauge?: { dataPoints?: NumberPoint[] }; histogram?: { dataPoints?: NumberPoint[] } };
+type OtlpMetric = {
+  name: string;
+  sum?: { dataPoints?: NumberPoint[] };
+  gauge?: { dataPoints?: NumberPoint[] };
+  histogram?: { dataPoints?: NumberPoint[] };
+};
 
 function collectPoints(body: Record<string, unknown>, into: ReceivedPoint[]) {
   for (const rm of (body.resourceMetrics ?? []) as Resourced<OtlpMetric>[]) {
@@ -110,7 +126,12 @@ function collectPoints(body: Record<string, unknown>, into: ReceivedPoint[]) {
       for (const m of sm.metrics ?? []) {
         // Sums and gauges report their value; histograms their count.
         for (const p of [...(m.sum?.dataPoints ?? []), ...(m.gauge?.dataPoints ?? []), ...(m.histogram?.dataPoints ?? [])]) {
-          into.push({ metric: m.name, attributes: attributesOf(p.attributes), value: Number(p.asInt ?? p.asDouble ?? p.count ?? Number.NaN), resource });
+          into.push({
+            metric: m.name,
+            attributes: attributesOf(p.attributes),
+            value: Number(p.asInt ?? p.asDouble ?? p.count ?? Number.NaN),
+            resource,
+          });
         }
       }
     }

@@ -37,7 +37,10 @@ export async function startWebServer(databaseUrl: string, port: number, env: Rec
   });
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
+    const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ok) return server;
     if (server.proc.exitCode !== null || Date.now() > deadline) {
       throw new Error(`web server on port ${port} did not come up:\n${server.output()}`);

@@ -53,7 +53,11 @@ describe('every route answers every method in the error shape', () => {
     it(`${path}: PUT, PATCH, DELETE and the other unused methods are 405 with Allow: ${allowed.join(', ')}`, async () => {
       const before = await createdCounts(db.pool);
       for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].filter((m) => !allowed.includes(m))) {
-        const answer = await send(`${base}${path}`, { method, headers: { 'content-type': 'application/json' }, body: method === 'GET' ? undefined : '{"rows":1,"cols":1}' });
+        const answer = await send(`${base}${path}`, {
+          method,
+          headers: { 'content-type': 'application/json' },
+          body: method === 'GET' ? undefined : '{"rows":1,"cols":1}',
+        });
         expectError(answer, 405, 'method_not_allowed');
         expect(answer.headers.get('allow')).toBe(allowed.join(', '));
       }
@@ -163,15 +167,26 @@ describe('allowed origins', () => {
 
   it('POST cancel from a foreign origin is 403 forbidden_origin and leaves the batch running', async () => {
     const { batch, cookie } = await startAsNewSession();
-    expectError(await send(`${base}/api/batches/${batch.id}/cancel`, { method: 'POST', headers: { cookie, origin: 'http://evil.example' } }), 403, 'forbidden_origin');
+    expectError(
+      await send(`${base}/api/batches/${batch.id}/cancel`, { method: 'POST', headers: { cookie, origin: 'http://evil.example' } }),
+      403,
+      'forbidden_origin',
+    );
     expect((await send(`${base}/api/batches/${batch.id}`)).body.status).toBe('running');
-    expect((await send(`${base}/api/batches/${batch.id}/cancel`, { method: 'POST', headers: { cookie, origin: ALLOWED } })).status).toBe(200);
+    expect((await send(`${base}/api/batches/${batch.id}/cancel`, { method: 'POST', headers: { cookie, origin: ALLOWED } })).status).toBe(
+      200,
+    );
   });
 
   it('the Socket.IO handshake refuses a foreign origin and admits none, the same or a listed one', async () => {
     const attempt = (origin?: string) =>
       new Promise<string>((resolve) => {
-        const socket = connectSocket(base, { transports: ['websocket'], reconnection: false, forceNew: true, extraHeaders: origin ? { origin } : {} });
+        const socket = connectSocket(base, {
+          transports: ['websocket'],
+          reconnection: false,
+          forceNew: true,
+          extraHeaders: origin ? { origin } : {},
+        });
         socket.once('connect', () => {
           socket.disconnect();
           resolve('connected');
@@ -226,12 +241,19 @@ describe('cancel belongs to the session that started the batch', () => {
     expect(cancelled.status).toBe(200);
     expect(cancelled.body).toMatchObject({ id: batch.id, status: 'cancelled' });
     expectError(await send(`${base}/api/batches/${batch.id}/cancel`, { method: 'POST', headers: { cookie } }), 409, 'already_finished');
-    expectError(await send(`${base}/api/batches/3f0c8a8e-8a55-4a8e-9f6e-1b1f8f0f2a61/cancel`, { method: 'POST', headers: { cookie } }), 404, 'not_found');
+    expectError(
+      await send(`${base}/api/batches/3f0c8a8e-8a55-4a8e-9f6e-1b1f8f0f2a61/cancel`, { method: 'POST', headers: { cookie } }),
+      404,
+      'not_found',
+    );
   });
 
   it('Authorization: Bearer <DASHBOARD_TOKEN> cancels any batch', async () => {
     const { batch } = await startAsNewSession();
-    const cancelled = await send(`${base}/api/batches/${batch.id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+    const cancelled = await send(`${base}/api/batches/${batch.id}/cancel`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
     expect(cancelled.status).toBe(200);
     expect(cancelled.body.status).toBe('cancelled');
   });

@@ -31,7 +31,16 @@ describe('cancel', () => {
     const { batch } = await startBatch(await deps(), { rows: 10, cols: 10 });
     const heard = record(watcher);
     await join(watcher, batch.id, heard);
-    await withTransaction(db.pool, async (tx) => recordCells(tx, cellJobs(batch.id, [[0, 0], [0, 1]]), { boss: await db.boss(), workerId: 'w-1' }));
+    await withTransaction(db.pool, async (tx) =>
+      recordCells(
+        tx,
+        cellJobs(batch.id, [
+          [0, 0],
+          [0, 1],
+        ]),
+        { boss: await db.boss(), workerId: 'w-1' },
+      ),
+    );
 
     const { batch: cancelled, jobsCancelled } = await cancelBatch({ pool: db.pool, boss: await db.boss() }, batch.id);
     await jobsCancelled;
@@ -39,7 +48,9 @@ describe('cancel', () => {
     expect(cancelled.finishedAt).not.toBeNull();
 
     // A worker that took a job before the cancel records nothing after it.
-    const late = await withTransaction(db.pool, async (tx) => recordCells(tx, cellJobs(batch.id, [[5, 5]]), { boss: await db.boss(), workerId: 'w-2' }));
+    const late = await withTransaction(db.pool, async (tx) =>
+      recordCells(tx, cellJobs(batch.id, [[5, 5]]), { boss: await db.boss(), workerId: 'w-2' }),
+    );
     expect(late.colored.size).toBe(0);
     expect(await listCells(db.pool, batch.id)).toHaveLength(2);
 
@@ -62,7 +73,10 @@ describe('cancel', () => {
       // The worker's transaction holds the batch row; the cancel has to wait for it.
       const cancelling = cancelBatch({ pool: db.pool, boss: await db.boss() }, batch.id);
       let settled = false;
-      void cancelling.then(() => (settled = true), () => (settled = true));
+      void cancelling.then(
+        () => (settled = true),
+        () => (settled = true),
+      );
       await waitFor(async () => {
         const { rows } = await db.pool.query<{ waiting: number }>(
           `select count(*)::int as waiting from pg_stat_activity
@@ -81,7 +95,9 @@ describe('cancel', () => {
   });
 
   it('answers not_found for an unknown batch', async () => {
-    await expect(cancelBatch({ pool: db.pool, boss: await db.boss() }, '3f0c8a8e-8a55-4a8e-9f6e-1b1f8f0f2a61')).rejects.toMatchObject({ code: 'not_found' });
+    await expect(cancelBatch({ pool: db.pool, boss: await db.boss() }, '3f0c8a8e-8a55-4a8e-9f6e-1b1f8f0f2a61')).rejects.toMatchObject({
+      code: 'not_found',
+    });
   });
 });
 
@@ -93,7 +109,10 @@ describe('idempotent creation', () => {
     expect(ids.size).toBe(1);
     expect(results.filter((r) => r.created)).toHaveLength(1);
     const [id] = ids;
-    const { rows } = await db.pool.query<{ n: number }>(`select count(*)::int as n from pgboss.job where name = 'cell' and data->>'batchId' = $1`, [id]);
+    const { rows } = await db.pool.query<{ n: number }>(
+      `select count(*)::int as n from pgboss.job where name = 'cell' and data->>'batchId' = $1`,
+      [id],
+    );
     expect(rows[0].n).toBe(400);
     const again = await startBatch(await deps(), { rows: 20, cols: 20 }, key);
     expect(again).toEqual({ batch: await findBatch(db.pool, id), created: false });

@@ -117,7 +117,11 @@ describe('batch:join with maxCells', () => {
       const lean = await ask({ maxCells: 1119 });
       expect(lean.cellsOmitted).toBe(true);
       expect(lean.batch.id).toBe(id);
-      expect({ cells: lean.cells, workers: lean.workers, cellWorkers: lean.cellWorkers }).toEqual({ cells: [], workers: [], cellWorkers: [] });
+      expect({ cells: lean.cells, workers: lean.workers, cellWorkers: lean.cellWorkers }).toEqual({
+        cells: [],
+        workers: [],
+        cellWorkers: [],
+      });
       expect(lean.failedCells).toHaveLength(80);
       expect(new Set(lean.failedCells.map((c) => c.row))).toEqual(new Set([10, 11]));
       expect(lean.seq).toBe(lean.batch.seq);
@@ -148,7 +152,11 @@ describe("the page's follower on a batch too large for one join answer", () => {
       await expectConverged(db, f.follower, id);
       expect(joins[0]).toEqual({ maxCells: INLINE_CELLS });
       const view = f.follower.view();
-      expect({ painted: view.painted, failed: view.failed, loadingCells: view.loadingCells }).toEqual({ painted: 62_250, failed: 250, loadingCells: false });
+      expect({ painted: view.painted, failed: view.failed, loadingCells: view.loadingCells }).toEqual({
+        painted: 62_250,
+        failed: 250,
+        loadingCells: false,
+      });
     } finally {
       f.close();
     }

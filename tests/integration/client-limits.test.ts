@@ -85,7 +85,11 @@ describe('batch creations per minute (BATCHES_PER_MINUTE=3)', () => {
     }
     expect((await postBatch(proxied[0], { rows: 1, cols: 1 }, client)).status).toBe(201);
     expect((await postBatch(proxied[0], { rows: 1, cols: 1 }, client)).status).toBe(201);
-    expect429(await postBatch(proxied[0], { rows: 1, cols: 1 }, { ...client, 'idempotency-key': 'limits-replay-new' }), 'rate_limited', (s) => s >= 1);
+    expect429(
+      await postBatch(proxied[0], { rows: 1, cols: 1 }, { ...client, 'idempotency-key': 'limits-replay-new' }),
+      'rate_limited',
+      (s) => s >= 1,
+    );
     // At the limit, the old key still answers with its batch.
     const late = await postBatch(proxied[1], { rows: 1, cols: 1 }, { ...client, 'idempotency-key': 'limits-replay-1' });
     expect([late.status, late.body.id]).toEqual([200, first.body.id]);
@@ -104,7 +108,11 @@ describe('batch creations per minute (BATCHES_PER_MINUTE=3)', () => {
   it('each client has its own count; the internal client header cannot be spoofed to escape it', async () => {
     const client = { 'x-forwarded-for': '10.0.0.5' };
     for (let i = 0; i < 3; i++) expect((await postBatch(proxied[0], { rows: 1, cols: 1 }, client)).status).toBe(201);
-    expect429(await postBatch(proxied[0], { rows: 1, cols: 1 }, { ...client, [CLIENT_ADDRESS_HEADER]: '10.99.99.99' }), 'rate_limited', (s) => s >= 1);
+    expect429(
+      await postBatch(proxied[0], { rows: 1, cols: 1 }, { ...client, [CLIENT_ADDRESS_HEADER]: '10.99.99.99' }),
+      'rate_limited',
+      (s) => s >= 1,
+    );
     expect((await postBatch(proxied[0], { rows: 1, cols: 1 }, { 'x-forwarded-for': '10.0.0.6' })).status).toBe(201);
   });
 

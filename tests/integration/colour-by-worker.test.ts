@@ -114,15 +114,33 @@ describe('colour by worker: the data', () => {
     // A batch without jobs: only these recordings touch it.
     const batch = (await insertBatch(db.pool, { id: randomUUID(), rows: 2, cols: 2, deadlineSeconds: 600 }))!;
     const record = (cells: { row: number; col: number; color?: string; error?: string }[], worker: string) =>
-      withTransaction(db.pool, async (tx) => recordCells(tx, cells.map((c) => ({ batchId: batch.id, ...c }) as CellOutcome), { boss: await db.boss(), workerId: worker }));
-    await record([{ row: 0, col: 0, color: '#111111' }, { row: 1, col: 1, color: '#111111' }], 'w-a');
+      withTransaction(db.pool, async (tx) =>
+        recordCells(
+          tx,
+          cells.map((c) => ({ batchId: batch.id, ...c }) as CellOutcome),
+          { boss: await db.boss(), workerId: worker },
+        ),
+      );
+    await record(
+      [
+        { row: 0, col: 0, color: '#111111' },
+        { row: 1, col: 1, color: '#111111' },
+      ],
+      'w-a',
+    );
     await record([{ row: 0, col: 1, color: '#222222' }], 'w-b');
     await record([{ row: 1, col: 0, error: 'boom' }], 'w-dead');
 
     const outcomes = await listOutcomes(db.pool, batch.id);
     expect(outcomes.failedCells).toEqual([{ row: 1, col: 0, error: 'boom' }]);
     expect(outcomes.workers.sort()).toEqual(['w-a', 'w-b']);
-    expect(resolve(outcomes.cells, outcomes)).toEqual(new Map([['0:0', 'w-a'], ['1:1', 'w-a'], ['0:1', 'w-b']]));
+    expect(resolve(outcomes.cells, outcomes)).toEqual(
+      new Map([
+        ['0:0', 'w-a'],
+        ['1:1', 'w-a'],
+        ['0:1', 'w-b'],
+      ]),
+    );
   });
 
   it("the page's follower attributes every cell to its worker across a cut link and its catch-up rejoin", async () => {

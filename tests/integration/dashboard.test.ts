@@ -3,7 +3,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DashboardSnapshot } from '../../lib/dashboard/types';
 import { findBatch } from '../../lib/db/batches';
 import { CELL_DEAD_LETTER_QUEUE } from '../../lib/queue/cell-job';
-import type { DashboardClientToServerEvents, DashboardServerToClientEvents, IntakeAck, WorkersStatusEvent } from '../../lib/realtime/events';
+import type {
+  DashboardClientToServerEvents,
+  DashboardServerToClientEvents,
+  IntakeAck,
+  WorkersStatusEvent,
+} from '../../lib/realtime/events';
 import type { Batch, ErrorBody } from '../../lib/types';
 import { freePort } from '../../scripts/ports';
 import { waitUntilUnderWay } from '../helpers/batch-checks';
@@ -60,7 +65,9 @@ function socketFor(token: string | undefined): DashboardClient {
 function handshake(socket: DashboardClient): Promise<ErrorBody | null> {
   return new Promise((resolve) => {
     socket.once('connect', () => resolve(null));
-    socket.once('connect_error', (err: Error & { data?: ErrorBody }) => resolve(err.data ?? { error: { code: 'no_data', message: err.message } }));
+    socket.once('connect_error', (err: Error & { data?: ErrorBody }) =>
+      resolve(err.data ?? { error: { code: 'no_data', message: err.message } }),
+    );
   });
 }
 
@@ -83,7 +90,10 @@ async function openDashboard() {
     },
     pause: () => new Promise<IntakeAck>((resolve) => socket.emit('intake:pause', resolve)),
     resume: () => new Promise<IntakeAck>((resolve) => socket.emit('intake:resume', resolve)),
-    cancel: (batchId: string) => new Promise<Parameters<Parameters<DashboardClientToServerEvents['batch:cancel']>[1]>[0]>((resolve) => socket.emit('batch:cancel', batchId, resolve)),
+    cancel: (batchId: string) =>
+      new Promise<Parameters<Parameters<DashboardClientToServerEvents['batch:cancel']>[1]>[0]>((resolve) =>
+        socket.emit('batch:cancel', batchId, resolve),
+      ),
   };
 }
 
@@ -97,17 +107,27 @@ async function post(rows: number, cols: number): Promise<Batch> {
   return (await response.json()) as Batch;
 }
 
-const allWorkers = (s: DashboardSnapshot, status: string) => ['dw-1', 'dw-2'].every((id) => s.workers.find((w) => w.id === id)?.status === status);
+const allWorkers = (s: DashboardSnapshot, status: string) =>
+  ['dw-1', 'dw-2'].every((id) => s.workers.find((w) => w.id === id)?.status === status);
 const batchIn = (s: DashboardSnapshot, id: string) => s.batches.find((b) => b.id === id);
 
 describe('dashboard', () => {
   it('refuses a handshake without the token or with a wrong one, and accepts the right one', async () => {
-    expect(await handshake(socketFor(undefined))).toMatchObject({ error: { code: 'unauthorized', message: expect.stringMatching(/needs a token/) } });
-    expect(await handshake(socketFor('not-the-token'))).toMatchObject({ error: { code: 'unauthorized', message: expect.stringMatching(/not the dashboard token/) } });
+    expect(await handshake(socketFor(undefined))).toMatchObject({
+      error: { code: 'unauthorized', message: expect.stringMatching(/needs a token/) },
+    });
+    expect(await handshake(socketFor('not-the-token'))).toMatchObject({
+      error: { code: 'unauthorized', message: expect.stringMatching(/not the dashboard token/) },
+    });
     const dashboard = await openDashboard();
     await dashboard.until((s) => s.intake.paused === false, 'intake on');
     // The default namespace (the batch pages) needs no token.
-    const page = connect(`http://127.0.0.1:${port}`, { path: '/socket.io', transports: ['websocket'], forceNew: true, reconnection: false });
+    const page = connect(`http://127.0.0.1:${port}`, {
+      path: '/socket.io',
+      transports: ['websocket'],
+      forceNew: true,
+      reconnection: false,
+    });
     await new Promise<void>((resolve, reject) => page.once('connect', resolve).once('connect_error', reject));
     page.disconnect();
   });
@@ -124,13 +144,20 @@ describe('dashboard', () => {
     ]);
     // Each worker as its process is.
     for (const worker of workers) {
-      expect(stopped.workers.find((w) => w.id === worker.id)).toMatchObject({ pid: worker.proc.pid, status: 'paused', host: expect.any(String) });
+      expect(stopped.workers.find((w) => w.id === worker.id)).toMatchObject({
+        pid: worker.proc.pid,
+        status: 'paused',
+        host: expect.any(String),
+      });
     }
 
     const batch = await post(10, 10);
     // A dead letter is recorded even while intake is paused: its consumer keeps running.
     await (await db.boss()).send(CELL_DEAD_LETTER_QUEUE, { batchId: batch.id, row: 0, col: 0 });
-    const seen = await dashboard.until((s) => batchIn(s, batch.id)?.failed === 1 && s.queue.deadLettered.count === 1, 'the batch, its dead letter counted');
+    const seen = await dashboard.until(
+      (s) => batchIn(s, batch.id)?.failed === 1 && s.queue.deadLettered.count === 1,
+      'the batch, its dead letter counted',
+    );
     expect(batchIn(seen, batch.id)).toMatchObject({ status: 'running', done: 0, total: 100, rows: 10, cols: 10 });
     expect(seen.queue).toEqual({
       queued: { count: 100, kind: 'exact' },
@@ -161,14 +188,22 @@ describe('dashboard', () => {
     const dashboard = await openDashboard();
     // A batch page's socket: it is told whether intake is paused, so the page can say why nothing moves.
     const statuses: WorkersStatusEvent[] = [];
-    const page = connect(`http://127.0.0.1:${port}`, { path: '/socket.io', transports: ['websocket'], forceNew: true, reconnection: false });
+    const page = connect(`http://127.0.0.1:${port}`, {
+      path: '/socket.io',
+      transports: ['websocket'],
+      forceNew: true,
+      reconnection: false,
+    });
     page.on('workers:status', (event: WorkersStatusEvent) => statuses.push(event));
     await waitFor(() => statuses.at(-1)?.intakePaused === false, 'the page to hear that intake is on');
     // About four seconds of work for the two slow workers.
     const batch = await post(40, 100);
     await waitUntilUnderWay(db, batch.id, 200);
     await dashboard.pause();
-    const held = await dashboard.until((s) => allWorkers(s, 'paused') && s.queue.active.count === 0, 'both workers paused with nothing active');
+    const held = await dashboard.until(
+      (s) => allWorkers(s, 'paused') && s.queue.active.count === 0,
+      'both workers paused with nothing active',
+    );
     const doneAtPause = batchIn(held, batch.id)!.done;
     expect(doneAtPause).toBeGreaterThan(0);
     expect(doneAtPause).toBeLessThan(4000);
@@ -196,13 +231,16 @@ describe('dashboard', () => {
     const batch = await post(20, 20);
     const ack = await dashboard.cancel(batch.id);
     expect(ack).toMatchObject({ ok: true, batch: { id: batch.id, status: 'cancelled', done: 0 } });
-    await dashboard.until((s) => batchIn(s, batch.id)?.status === 'cancelled' && s.queue.queued.count === 0, 'the batch cancelled and its jobs gone');
+    await dashboard.until(
+      (s) => batchIn(s, batch.id)?.status === 'cancelled' && s.queue.queued.count === 0,
+      'the batch cancelled and its jobs gone',
+    );
     expect(await dashboard.cancel(batch.id)).toMatchObject({ ok: false, error: { code: 'already_finished' } });
     expect(await dashboard.cancel('not-a-uuid')).toMatchObject({ ok: false, error: { code: 'not_found' } });
     expect(await dashboard.cancel('3f0c8a8e-8a55-4a8e-9f6e-1b1f8f0f2a61')).toMatchObject({ ok: false, error: { code: 'not_found' } });
   });
 
-  it('past the counting cap, the queued count is pg-boss\'s own figure, marked as an estimate', async () => {
+  it("past the counting cap, the queued count is pg-boss's own figure, marked as an estimate", async () => {
     const dashboard = await openDashboard();
     await dashboard.pause();
     await dashboard.until((s) => allWorkers(s, 'paused'), 'both workers paused', 15_000);

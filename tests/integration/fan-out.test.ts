@@ -52,10 +52,10 @@ describe('fan-out', () => {
 
   it('answers once the batch row and its first chunk have committed, while the rest is still being enqueued', async () => {
     const held = gate();
-    const { batch, created, fanOut } = await startBatch(
-      await deps({ afterChunk: (index) => (index === 2 ? held.opened : undefined) }),
-      { rows: 10, cols: 300 },
-    );
+    const { batch, created, fanOut } = await startBatch(await deps({ afterChunk: (index) => (index === 2 ? held.opened : undefined) }), {
+      rows: 10,
+      cols: 300,
+    });
     expect(created).toBe(true);
     // Chunks 0 and 1 are in; chunk 2 waits in its transaction, unseen.
     await waitFor(async () => (await findBatch(db.pool, batch.id))?.enqueued === 1000, 'two chunks to commit');
@@ -99,7 +99,10 @@ describe('fan-out', () => {
     expect(await resumeFanOuts(await deps({ chunkSize: 100 }))).toEqual([batch.id]);
     expect(await jobsOf(batch.id)).toEqual({ n: 1000, distinct_cells: 1000, max_row: 9, max_col: 99 });
     // The resumed chunks carry the batch's priority like the first ones.
-    const { rows: priorities } = await db.pool.query(`select priority, count(*)::int as n from pgboss.job where name = 'cell' and data->>'batchId' = $1 group by priority`, [batch.id]);
+    const { rows: priorities } = await db.pool.query(
+      `select priority, count(*)::int as n from pgboss.job where name = 'cell' and data->>'batchId' = $1 group by priority`,
+      [batch.id],
+    );
     expect(priorities).toEqual([{ priority: 7, n: 1000 }]);
     expect(await findBatch(db.pool, batch.id)).toMatchObject({ enqueued: 1000, status: 'running' });
     // Nothing left to resume.
@@ -108,7 +111,10 @@ describe('fan-out', () => {
 
   it('never runs two fan-outs of one batch: a resume while it is in flight leaves it alone', async () => {
     const held = gate();
-    const { batch, fanOut } = await startBatch(await deps({ afterChunk: (index) => (index === 1 ? held.opened : undefined) }), { rows: 4, cols: 500 });
+    const { batch, fanOut } = await startBatch(await deps({ afterChunk: (index) => (index === 1 ? held.opened : undefined) }), {
+      rows: 4,
+      cols: 500,
+    });
     await waitFor(async () => (await findBatch(db.pool, batch.id))?.enqueued === 500, 'the first chunk');
     expect(await resumeFanOuts(await deps())).toEqual([]);
     held.open();
@@ -118,7 +124,10 @@ describe('fan-out', () => {
 
   it('stops enqueueing when its batch is cancelled', async () => {
     const held = gate();
-    const { batch, fanOut } = await startBatch(await deps({ afterChunk: (index) => (index === 2 ? held.opened : undefined) }), { rows: 10, cols: 500 });
+    const { batch, fanOut } = await startBatch(await deps({ afterChunk: (index) => (index === 2 ? held.opened : undefined) }), {
+      rows: 10,
+      cols: 500,
+    });
     await waitFor(async () => (await findBatch(db.pool, batch.id))?.enqueued === 1000, 'two chunks');
     const { jobsCancelled } = await cancelBatch({ pool: db.pool, boss: await db.boss() }, batch.id);
     held.open();

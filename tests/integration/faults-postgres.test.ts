@@ -53,13 +53,19 @@ afterAll(async () => {
 describe('PostgreSQL restart mid-batch', () => {
   it('keeps every process running; all reconnect and the batch completes with every cell', async () => {
     workers.push(startWorker(postgres.url, 'w-1', slowCells(100)), startWorker(postgres.url, 'w-2', slowCells(100)));
-    const { batch } = await startBatch({ pool: db.pool, boss: await db.boss(), chunkSize: 1000, defaultDeadlineSeconds: 600 }, { rows: 40, cols: 50 });
+    const { batch } = await startBatch(
+      { pool: db.pool, boss: await db.boss(), chunkSize: 1000, defaultDeadlineSeconds: 600 },
+      { rows: 40, cols: 50 },
+    );
     expect((await join(socket, batch.id, heard)).ok).toBe(true);
     await waitUntilUnderWay(db, batch.id);
 
     // A fan-out caught by the restart fails as a whole (its transaction dies); it must not take
     // the process down with it.
-    const caught = startBatch({ pool: db.pool, boss: await db.boss(), chunkSize: 1000, defaultDeadlineSeconds: 600 }, { rows: 300, cols: 300 }).then(
+    const caught = startBatch(
+      { pool: db.pool, boss: await db.boss(), chunkSize: 1000, defaultDeadlineSeconds: 600 },
+      { rows: 300, cols: 300 },
+    ).then(
       () => 'committed',
       () => 'failed',
     );
@@ -75,13 +81,22 @@ describe('PostgreSQL restart mid-batch', () => {
 
     // Events sent while the web server's LISTEN connection was down are not replayed (yet), so the
     // client may have missed some cells; everything else must hold.
-    const settled = await expectBatchSettled(db, batch.id, { socket, heard }, { status: 'completed', done: 2000, failed: 0 }, { seenAll: false });
+    const settled = await expectBatchSettled(
+      db,
+      batch.id,
+      { socket, heard },
+      { status: 'completed', done: 2000, failed: 0 },
+      { seenAll: false },
+    );
     for (const worker of workers) expect(worker.proc.exitCode).toBeNull();
     expect(Date.parse(settled.finishedAt!) - restartedAt).toBeLessThan(60_000);
     expect(restartedAt - stoppedAt).toBeLessThan(20_000);
 
     // The live channel is whole again: a new batch reaches the viewer cell by cell.
-    const { batch: after } = await startBatch({ pool: db.pool, boss: await db.boss(), chunkSize: 1000, defaultDeadlineSeconds: 600 }, { rows: 10, cols: 10 });
+    const { batch: after } = await startBatch(
+      { pool: db.pool, boss: await db.boss(), chunkSize: 1000, defaultDeadlineSeconds: 600 },
+      { rows: 10, cols: 10 },
+    );
     expect((await join(socket, after.id, heard)).ok).toBe(true);
     await expectBatchSettled(db, after.id, { socket, heard }, { status: 'completed', done: 100 });
   });

@@ -38,7 +38,10 @@ function startWorkers(n: number, env: Record<string, string>) {
 }
 
 async function start(rows: number, cols: number) {
-  const { batch } = await startBatch({ pool: db.pool, boss: await db.boss(), chunkSize: 1000, defaultDeadlineSeconds: 600 }, { rows, cols });
+  const { batch } = await startBatch(
+    { pool: db.pool, boss: await db.boss(), chunkSize: 1000, defaultDeadlineSeconds: 600 },
+    { rows, cols },
+  );
   const ack = await join(socket, batch.id, heard);
   expect(ack.ok).toBe(true);
   return batch;
@@ -74,7 +77,9 @@ describe('worker faults', () => {
   it('counts a cell delivered twice once', async () => {
     startWorkers(2, {});
     const batch = await start(3, 3);
-    await (await db.boss()).insert('cell', [{ data: { batchId: batch.id, row: 1, col: 1 } }, { data: { batchId: batch.id, row: 1, col: 1 } }]);
+    await (
+      await db.boss()
+    ).insert('cell', [{ data: { batchId: batch.id, row: 1, col: 1 } }, { data: { batchId: batch.id, row: 1, col: 1 } }]);
     await expectBatchSettled(db, batch.id, { socket, heard }, { status: 'completed', done: 9, failed: 0 });
     await waitFor(async () => {
       const { rows } = await db.pool.query<{ n: number }>(
@@ -112,13 +117,17 @@ describe('worker faults', () => {
     // The thawed worker finds its claims gone (or its transaction ended by the server) and rolls
     // back. Once it records cells of a new batch, its stale handlers are behind it.
     const next = await start(20, 20);
-    await waitFor(async () => {
-      const { rows } = await db.pool.query<{ n: number }>(`select count(*)::int as n from cells where batch_id = $1 and worker_id = $2`, [
-        next.id,
-        frozen.id,
-      ]);
-      return rows[0].n > 0;
-    }, 'the thawed worker to work again', 60_000);
+    await waitFor(
+      async () => {
+        const { rows } = await db.pool.query<{ n: number }>(`select count(*)::int as n from cells where batch_id = $1 and worker_id = $2`, [
+          next.id,
+          frozen.id,
+        ]);
+        return rows[0].n > 0;
+      },
+      'the thawed worker to work again',
+      60_000,
+    );
     const after = await listCells(db.pool, batch.id);
     expect(after).toHaveLength(2000);
     for (const c of after) expect(c.color).toBe(before.get(`${c.row}:${c.col}`));

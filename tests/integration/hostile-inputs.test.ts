@@ -34,8 +34,14 @@ beforeAll(async () => {
   port = await freePort();
   base = `http://127.0.0.1:${port}`;
   server = await startWebServer(db.url, port, { MAX_CELLS: '250000', ALLOWED_ORIGINS: 'https://allowed.example' });
-  existing = (await startBatch({ pool: db.pool, boss: await db.boss(), chunkSize: 1000, defaultDeadlineSeconds: 600 }, { rows: 2, cols: 2 })).batch;
-  const created = await send(`${base}/api/batches`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"rows":2,"cols":2}' });
+  existing = (
+    await startBatch({ pool: db.pool, boss: await db.boss(), chunkSize: 1000, defaultDeadlineSeconds: 600 }, { rows: 2, cols: 2 })
+  ).batch;
+  const created = await send(`${base}/api/batches`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{"rows":2,"cols":2}',
+  });
   owned = { id: created.body.id, cookie: sessionCookieOf(created)! };
 });
 
@@ -87,7 +93,10 @@ function http(input: string, requestOrLater: HttpRequest | (() => HttpRequest), 
   };
 }
 
-const json = (body: string, headers: Record<string, string> = {}) => ({ headers: { 'content-type': 'application/json', ...headers }, body });
+const json = (body: string, headers: Record<string, string> = {}) => ({
+  headers: { 'content-type': 'application/json', ...headers },
+  body,
+});
 const post = (input: string, body: string, code = 'invalid_input', status = 400) => http(input, json(body), status, code);
 const get = (input: string, path: string, status: number, code: string | null) => http(input, { method: 'GET', path }, status, code);
 
@@ -104,7 +113,10 @@ function raw(input: string, request: string | Buffer, status: number, code: stri
 }
 
 const rawPost = (headers: string, body: string | Buffer = '') =>
-  Buffer.concat([Buffer.from(`POST /api/batches HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n${headers}\r\n`, 'latin1'), Buffer.isBuffer(body) ? body : Buffer.from(body, 'latin1')]);
+  Buffer.concat([
+    Buffer.from(`POST /api/batches HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n${headers}\r\n`, 'latin1'),
+    Buffer.isBuffer(body) ? body : Buffer.from(body, 'latin1'),
+  ]);
 
 function hugeStream(bytes: number): ReadableStream<Uint8Array> {
   let sent = 0;
@@ -200,18 +212,43 @@ const CASES: Hostile[] = [
   // SQL and script fragments
   post('SQL in rows', '{"rows":"1; drop table batches; --","cols":5}'),
   post('SQL as a field name', '{"rows":5,"cols":5,"cols) values (1,1); drop table batches; --":1}'),
-  http('SQL in Idempotency-Key (with spaces)', json('{"rows":5,"cols":5}', { 'idempotency-key': "'; drop table batches; --" }), 400, 'invalid_input'),
-  http('Idempotency-Key of 10,000 characters', json('{"rows":5,"cols":5}', { 'idempotency-key': 'k'.repeat(10_000) }), 400, 'invalid_input'),
+  http(
+    'SQL in Idempotency-Key (with spaces)',
+    json('{"rows":5,"cols":5}', { 'idempotency-key': "'; drop table batches; --" }),
+    400,
+    'invalid_input',
+  ),
+  http(
+    'Idempotency-Key of 10,000 characters',
+    json('{"rows":5,"cols":5}', { 'idempotency-key': 'k'.repeat(10_000) }),
+    400,
+    'invalid_input',
+  ),
   http('Idempotency-Key of 201 characters', json('{"rows":5,"cols":5}', { 'idempotency-key': 'k'.repeat(201) }), 400, 'invalid_input'),
-  raw('Idempotency-Key with non-ASCII bytes', rawPost('Content-Type: application/json\r\nContent-Length: 19\r\nIdempotency-Key: cl\xe9\xff\r\n', '{"rows":5,"cols":5}'), 400, 'invalid_input'),
+  raw(
+    'Idempotency-Key with non-ASCII bytes',
+    rawPost('Content-Type: application/json\r\nContent-Length: 19\r\nIdempotency-Key: cl\xe9\xff\r\n', '{"rows":5,"cols":5}'),
+    400,
+    'invalid_input',
+  ),
   get("SQL in a path id: ' OR 1=1 --", `/api/batches/${encodeURIComponent("' OR 1=1 --")}`, 404, 'not_found'),
   get('script in a path id', `/api/batches/${encodeURIComponent('<script>alert(1)</script>')}`, 404, 'not_found'),
   get('path id of 5,000 characters', `/api/batches/${'a'.repeat(5000)}/cells`, 404, 'not_found'),
   get('path traversal in an id', '/api/batches/..%2F..%2Fetc%2Fpasswd', 404, 'not_found'),
   get('NUL byte in an id', '/api/batches/%00', 404, 'not_found'),
   get('broken percent-encoding in a path', '/api/batches/%E0%A4%A', 400, 'bad_request'),
-  http('cancel with SQL in the id', { method: 'POST', path: `/api/batches/${encodeURIComponent('1;drop table batches')}/cancel` }, 404, 'not_found'),
-  http('cancel an unknown id in upper case', { method: 'POST', path: `/api/batches/${UUID_UNKNOWN.toUpperCase()}/cancel` }, 404, 'not_found'),
+  http(
+    'cancel with SQL in the id',
+    { method: 'POST', path: `/api/batches/${encodeURIComponent('1;drop table batches')}/cancel` },
+    404,
+    'not_found',
+  ),
+  http(
+    'cancel an unknown id in upper case',
+    { method: 'POST', path: `/api/batches/${UUID_UNKNOWN.toUpperCase()}/cancel` },
+    404,
+    'not_found',
+  ),
   // Query strings
   get('limit=-1', '/api/batches?limit=-1', 400, 'invalid_input'),
   get('limit=1e308', '/api/batches?limit=1e308', 400, 'invalid_input'),
@@ -219,23 +256,76 @@ const CASES: Hostile[] = [
   get('limit=5;drop table batches', `/api/batches?limit=${encodeURIComponent('5;drop table batches')}`, 400, 'invalid_input'),
   get('limit given twice', '/api/batches?limit=1&limit=100', 400, 'invalid_input'),
   get('limit[]=5', '/api/batches?limit[]=5', 400, 'invalid_input'),
-  http('unknown query parameter on POST (?admin=true)', { ...json('{"rows":5,"cols":5}'), path: '/api/batches?admin=true' }, 400, 'invalid_input'),
+  http(
+    'unknown query parameter on POST (?admin=true)',
+    { ...json('{"rows":5,"cols":5}'), path: '/api/batches?admin=true' },
+    400,
+    'invalid_input',
+  ),
   // Content types, sizes, bytes
-  http('Content-Type text/plain', { headers: { 'content-type': 'text/plain' }, body: '{"rows":5,"cols":5}' }, 415, 'unsupported_media_type'),
+  http(
+    'Content-Type text/plain',
+    { headers: { 'content-type': 'text/plain' }, body: '{"rows":5,"cols":5}' },
+    415,
+    'unsupported_media_type',
+  ),
   http('no Content-Type', { body: new Uint8Array(Buffer.from('{"rows":5,"cols":5}')) }, 415, 'unsupported_media_type'),
-  http('Content-Type form-urlencoded', { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'rows=5&cols=5' }, 415, 'unsupported_media_type'),
-  http('Content-Type JSON in UTF-16', { headers: { 'content-type': 'application/json; charset=utf-16' }, body: '{"rows":5,"cols":5}' }, 415, 'unsupported_media_type'),
-  http('Content-Type application/jsonp', { headers: { 'content-type': 'application/jsonp' }, body: '{"rows":5,"cols":5}' }, 415, 'unsupported_media_type'),
+  http(
+    'Content-Type form-urlencoded',
+    { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'rows=5&cols=5' },
+    415,
+    'unsupported_media_type',
+  ),
+  http(
+    'Content-Type JSON in UTF-16',
+    { headers: { 'content-type': 'application/json; charset=utf-16' }, body: '{"rows":5,"cols":5}' },
+    415,
+    'unsupported_media_type',
+  ),
+  http(
+    'Content-Type application/jsonp',
+    { headers: { 'content-type': 'application/jsonp' }, body: '{"rows":5,"cols":5}' },
+    415,
+    'unsupported_media_type',
+  ),
   http('2 MB body', json(`{"rows":5,"cols":5,"pad":"${'x'.repeat(2 * 1024 * 1024)}"}`), 413, 'payload_too_large'),
-  http('50 MB chunked body with no Content-Length', { headers: { 'content-type': 'application/json' }, body: hugeStream(50 * 1024 * 1024) }, 413, 'payload_too_large'),
-  raw('declared Content-Length of 1 TB', rawPost('Content-Type: application/json\r\nContent-Length: 1000000000000\r\n', '{"rows":5,"cols":5}'), 413, 'payload_too_large'),
-  raw('non-UTF-8 bytes in the body', rawPost('Content-Type: application/json\r\nContent-Length: 29\r\n', Buffer.concat([Buffer.from('{"rows":5,"cols":5,"x":"'), Buffer.from([0xff, 0xfe, 0xc0]), Buffer.from('"}')])), 400, 'invalid_input'),
-  raw('Content-Length that is not a number', rawPost('Content-Type: application/json\r\nContent-Length: abc\r\n', '{"rows":5,"cols":5}'), 400, 'bad_request'),
+  http(
+    '50 MB chunked body with no Content-Length',
+    { headers: { 'content-type': 'application/json' }, body: hugeStream(50 * 1024 * 1024) },
+    413,
+    'payload_too_large',
+  ),
+  raw(
+    'declared Content-Length of 1 TB',
+    rawPost('Content-Type: application/json\r\nContent-Length: 1000000000000\r\n', '{"rows":5,"cols":5}'),
+    413,
+    'payload_too_large',
+  ),
+  raw(
+    'non-UTF-8 bytes in the body',
+    rawPost(
+      'Content-Type: application/json\r\nContent-Length: 29\r\n',
+      Buffer.concat([Buffer.from('{"rows":5,"cols":5,"x":"'), Buffer.from([0xff, 0xfe, 0xc0]), Buffer.from('"}')]),
+    ),
+    400,
+    'invalid_input',
+  ),
+  raw(
+    'Content-Length that is not a number',
+    rawPost('Content-Type: application/json\r\nContent-Length: abc\r\n', '{"rows":5,"cols":5}'),
+    400,
+    'bad_request',
+  ),
   raw('request line that is not HTTP', 'GET /api/batches HTTP/9.9 junk\r\n\r\n', 400, 'bad_request'),
   http('20 KB of headers', { ...json('{"rows":5,"cols":5}', { cookie: `x=${'c'.repeat(20_000)}` }) }, 431, 'headers_too_large'),
   // Methods, origins, ownership
   http('PUT /api/batches', { ...json('{"rows":5,"cols":5}'), method: 'PUT' }, 405, 'method_not_allowed'),
-  http('PATCH /api/batches/:id/cancel', { ...json('{"status":"cancelled"}'), method: 'PATCH', path: `/api/batches/${UUID_UNKNOWN}/cancel` }, 405, 'method_not_allowed'),
+  http(
+    'PATCH /api/batches/:id/cancel',
+    { ...json('{"status":"cancelled"}'), method: 'PATCH', path: `/api/batches/${UUID_UNKNOWN}/cancel` },
+    405,
+    'method_not_allowed',
+  ),
   http('DELETE /api/batches/:id', { method: 'DELETE', path: `/api/batches/${UUID_UNKNOWN}` }, 405, 'method_not_allowed'),
   http('PROPFIND /api/batches', { method: 'PROPFIND' }, 501, 'not_implemented'),
   http('POST from a foreign Origin', json('{"rows":5,"cols":5}', { origin: 'https://evil.example' }), 403, 'forbidden_origin'),
@@ -252,7 +342,11 @@ const CASES: Hostile[] = [
   joinId('batch:join with a __proto__ object id', JSON.parse('{"__proto__":{"polluted":true}}')),
   joinId('batch:join with a 2,000-level nested array id', JSON.parse(nested(2000, '0'))),
   socketCase('batch:join with afterSeq 1e308, NaN-ish and -1 on a real batch (full snapshot)', { code: 'ok' }, async (s) => {
-    const acks = [await joinWith(s, existing.id, { afterSeq: 1e308 }), await joinWith(s, existing.id, { afterSeq: 'NaN' }), await joinWith(s, existing.id, { afterSeq: -1 })];
+    const acks = [
+      await joinWith(s, existing.id, { afterSeq: 1e308 }),
+      await joinWith(s, existing.id, { afterSeq: 'NaN' }),
+      await joinWith(s, existing.id, { afterSeq: -1 }),
+    ];
     for (const ack of acks) expect(ack).toMatchObject({ ok: true, afterSeq: null, batch: { id: existing.id } });
     return acks[0];
   }),
@@ -294,20 +388,37 @@ const CASES: Hostile[] = [
     expected: { code: 'refused' },
     run: () =>
       new Promise<Outcome>((resolve) => {
-        const socket = connect(base, { transports: ['websocket'], forceNew: true, reconnection: false, extraHeaders: { origin: 'https://evil.example' } });
+        const socket = connect(base, {
+          transports: ['websocket'],
+          forceNew: true,
+          reconnection: false,
+          extraHeaders: { origin: 'https://evil.example' },
+        });
         socket.once('connect', () => (socket.disconnect(), resolve({ code: 'connected', texts: [] })));
         socket.once('connect_error', (err) => (socket.close(), resolve({ code: 'refused', texts: [err.message] })));
       }),
   },
-  http('cancel by a session that did not start the batch', () => ({ method: 'POST', path: `/api/batches/${owned.id}/cancel`, headers: { cookie: `fl_session=${'B'.repeat(43)}` } }), 403, 'forbidden'),
+  http(
+    'cancel by a session that did not start the batch',
+    () => ({ method: 'POST', path: `/api/batches/${owned.id}/cancel`, headers: { cookie: `fl_session=${'B'.repeat(43)}` } }),
+    403,
+    'forbidden',
+  ),
   http('cancel with no session at all', () => ({ method: 'POST', path: `/api/batches/${owned.id}/cancel` }), 403, 'forbidden'),
-  http('cancel with a forged Bearer token (none configured)', () => ({ method: 'POST', path: `/api/batches/${owned.id}/cancel`, headers: { authorization: 'Bearer anything' } }), 403, 'forbidden'),
+  http(
+    'cancel with a forged Bearer token (none configured)',
+    () => ({ method: 'POST', path: `/api/batches/${owned.id}/cancel`, headers: { authorization: 'Bearer anything' } }),
+    403,
+    'forbidden',
+  ),
 ];
 
 const results: { n: number; surface: string; input: string; expected: string; outcome: string }[] = [];
 
 const describeOutcome = (o: { status?: number; code: string | null; disconnected?: boolean }) =>
-  [o.status, o.code ?? (o.status ? '' : 'no answer'), o.disconnected ? '+ disconnected' : ''].filter((x) => x !== undefined && x !== '').join(' ');
+  [o.status, o.code ?? (o.status ? '' : 'no answer'), o.disconnected ? '+ disconnected' : '']
+    .filter((x) => x !== undefined && x !== '')
+    .join(' ');
 
 describe(`${CASES.length} hostile inputs`, () => {
   it('has at least 40', () => expect(CASES.length).toBeGreaterThanOrEqual(40));
@@ -316,7 +427,13 @@ describe(`${CASES.length} hostile inputs`, () => {
     it(`#${i + 1} ${hostile.surface}: ${hostile.input} → ${describeOutcome(hostile.expected)}`, async () => {
       const before = await createdCounts(db.pool);
       const outcome = await hostile.run();
-      results.push({ n: i + 1, surface: hostile.surface, input: hostile.input, expected: describeOutcome(hostile.expected), outcome: describeOutcome(outcome) });
+      results.push({
+        n: i + 1,
+        surface: hostile.surface,
+        input: hostile.input,
+        expected: describeOutcome(hostile.expected),
+        outcome: describeOutcome(outcome),
+      });
 
       if (hostile.expected.status !== undefined) expect(outcome.status).toBe(hostile.expected.status);
       expect(outcome.code).toBe(hostile.expected.code);
@@ -334,7 +451,11 @@ describe(`${CASES.length} hostile inputs`, () => {
     const socket = await connectClient(base);
     const heard = record(socket);
     try {
-      const created = await send(`${base}/api/batches`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"rows":10,"cols":10}' });
+      const created = await send(`${base}/api/batches`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"rows":10,"cols":10}',
+      });
       expect(created.status).toBe(201);
       expect((await join(socket, created.body.id, heard)).ok).toBe(true);
       await waitFor(() => heard.completions.some((c) => c.batchId === created.body.id), 'the normal batch to complete', 60_000);
@@ -355,5 +476,8 @@ afterAll(async () => {
   console.log(`\nHostile inputs (each: nothing created, no leak, /healthz 200 after):\n${table}\n`);
   const dir = path.resolve(import.meta.dirname, '../../test-results');
   await mkdir(dir, { recursive: true });
-  await writeFile(path.join(dir, 'hostile-inputs.md'), `# Hostile inputs\n\nEach row: nothing created (batches and jobs counted in Postgres), no stack trace or SQL in the answer, /healthz 200 afterwards.\n\n${table}\n`);
+  await writeFile(
+    path.join(dir, 'hostile-inputs.md'),
+    `# Hostile inputs\n\nEach row: nothing created (batches and jobs counted in Postgres), no stack trace or SQL in the answer, /healthz 200 afterwards.\n\n${table}\n`,
+  );
 });

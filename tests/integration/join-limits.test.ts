@@ -132,14 +132,21 @@ describe('batch:join of a huge batch', () => {
   it('20 full joins from one socket that reads keep the server under 500 MB, and other viewers stay live', async () => {
     const attacker = await client();
     let answered = 0;
-    for (let i = 0; i < 20; i++) attacker.emit('batch:join', huge, (ack: JoinAck) => void (ack.ok && ack.cells.length === 1_000_000 && answered++));
+    for (let i = 0; i < 20; i++)
+      attacker.emit('batch:join', huge, (ack: JoinAck) => void (ack.ok && ack.cells.length === 1_000_000 && answered++));
     const waits: number[] = [];
-    await waitFor(async () => {
-      waits.push(await bystanderJoin());
-      return answered >= 3;
-    }, 'three of the attacker’s answers', 120_000);
+    await waitFor(
+      async () => {
+        waits.push(await bystanderJoin());
+        return answered >= 3;
+      },
+      'three of the attacker’s answers',
+      120_000,
+    );
     attacker.disconnect();
-    console.log(`bystander joins while a reading attacker is answered: max ${Math.max(...waits)} ms over ${waits.length}; peak RSS ${mb(rss.peak)}`);
+    console.log(
+      `bystander joins while a reading attacker is answered: max ${Math.max(...waits)} ms over ${waits.length}; peak RSS ${mb(rss.peak)}`,
+    );
     expect(Math.max(...waits)).toBeLessThan(2_000);
     expect(web.proc.exitCode).toBeNull();
     expect(rss.peak).toBeLessThan(LIMIT_BYTES);

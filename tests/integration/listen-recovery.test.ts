@@ -107,7 +107,14 @@ describe('PostgreSQL crash-restart (kill -9 of one of its backends)', () => {
     const { rows } = await victim.query<{ pid: number }>('select pg_backend_pid() as pid');
     process.kill(rows[0].pid, 'SIGKILL');
     // Wait for the crash to be under way (our own connection dies with it), then for the restart.
-    await waitFor(() => victim.query('select 1').then(() => false, () => true), 'the crash to end every backend');
+    await waitFor(
+      () =>
+        victim.query('select 1').then(
+          () => false,
+          () => true,
+        ),
+      'the crash to end every backend',
+    );
     await waitFor(async () => {
       const probe = new pg.Client({ connectionString: postgres.url });
       probe.on('error', () => undefined);

@@ -47,16 +47,30 @@ async function fromPostgres(): Promise<Map<string, number>> {
       group by s.status`,
   );
   for (const b of batches) expected.set(`finishline_batches{status="${b.status}"}`, b.n);
-  expected.set('finishline_cells{outcome="done"}', batches.reduce((n, b) => n + b.done, 0));
-  expected.set('finishline_cells{outcome="failed"}', batches.reduce((n, b) => n + b.failed, 0));
-  expected.set('finishline_cells_pending', batches.reduce((n, b) => n + b.pending, 0));
+  expected.set(
+    'finishline_cells{outcome="done"}',
+    batches.reduce((n, b) => n + b.done, 0),
+  );
+  expected.set(
+    'finishline_cells{outcome="failed"}',
+    batches.reduce((n, b) => n + b.failed, 0),
+  );
+  expected.set(
+    'finishline_cells_pending',
+    batches.reduce((n, b) => n + b.pending, 0),
+  );
   for (const queue of ['cell', 'cell-dead']) {
     for (const state of ['created', 'retry', 'active', 'failed']) {
-      const { rows } = await db.pool.query<{ n: number }>(`select count(*)::int as n from pgboss.job where name = $1 and state = $2`, [queue, state]);
+      const { rows } = await db.pool.query<{ n: number }>(`select count(*)::int as n from pgboss.job where name = $1 and state = $2`, [
+        queue,
+        state,
+      ]);
       expected.set(`finishline_queue_jobs{queue="${queue}",state="${state}"}`, rows[0].n);
     }
   }
-  const { rows: workers } = await db.pool.query<{ n: number }>(`select count(*)::int as n from workers where stopped_at is null and last_seen_at > now() - interval '15 seconds'`);
+  const { rows: workers } = await db.pool.query<{ n: number }>(
+    `select count(*)::int as n from workers where stopped_at is null and last_seen_at > now() - interval '15 seconds'`,
+  );
   expected.set('finishline_workers_live', workers[0].n);
   return expected;
 }
@@ -73,14 +87,23 @@ async function expectMatchesPostgres() {
 }
 
 async function post(body: unknown): Promise<Batch> {
-  const response = await fetch(`${base}/api/batches`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const response = await fetch(`${base}/api/batches`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   expect(response.status).toBe(201);
   return (await response.json()) as Batch;
 }
 
 describe('/metrics', () => {
   it('requires the operator token when one is configured: 403 forbidden without it, as every operator control', async () => {
-    for (const headers of [{}, { authorization: 'Bearer wrong-token' }, { authorization: 'Basic x' }, { authorization: `Basic ${TOKEN}` }] as Record<string, string>[]) {
+    for (const headers of [
+      {},
+      { authorization: 'Bearer wrong-token' },
+      { authorization: 'Basic x' },
+      { authorization: `Basic ${TOKEN}` },
+    ] as Record<string, string>[]) {
       const response = await scrape(headers);
       expect(response.status).toBe(403);
       expect(response.headers.get('www-authenticate')).toMatch(/^Bearer/);
@@ -94,7 +117,9 @@ describe('/metrics', () => {
     const running = await post({ rows: 10, cols: 10 });
     const cancelled = await post({ rows: 4, cols: 4 });
     // The dashboard's token may cancel any batch.
-    expect((await fetch(`${base}/api/batches/${cancelled.id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
+    expect(
+      (await fetch(`${base}/api/batches/${cancelled.id}/cancel`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } })).status,
+    ).toBe(200);
     await waitFor(async () => (await jobStates(db.pool, cancelled.id)).cancelled === 16, 'the cancelled batch to lose its jobs');
 
     const before = await expectMatchesPostgres();
@@ -106,18 +131,27 @@ describe('/metrics', () => {
     expect(before.text).toContain('# TYPE finishline_queue_jobs gauge');
 
     // A worker finishes the batch; one of its cells is poisoned and ends up failed via the dead-letter queue.
-    processes.push(startWorker(db.url, 'w-metrics', { ...SETTINGS, NODE_ENV: 'test', FINISH_LINE_FAULTS: JSON.stringify({ throwAlways: ['0,0'] }) }));
-    await waitFor(async () => {
-      const b = (await (await fetch(`${base}/api/batches/${running.id}`)).json()) as Batch;
-      return b.status === 'completed';
-    }, 'the batch to complete', 60_000);
+    processes.push(
+      startWorker(db.url, 'w-metrics', { ...SETTINGS, NODE_ENV: 'test', FINISH_LINE_FAULTS: JSON.stringify({ throwAlways: ['0,0'] }) }),
+    );
+    await waitFor(
+      async () => {
+        const b = (await (await fetch(`${base}/api/batches/${running.id}`)).json()) as Batch;
+        return b.status === 'completed';
+      },
+      'the batch to complete',
+      60_000,
+    );
     await waitFor(async () => {
       const states = await jobStates(db.pool, running.id);
       // The poisoned cell's job completes too: its worker dead-letters it once its own work has
       // failed CELL_RETRY_LIMIT + 1 times (the cell, not the job, is what fails).
       return states.completed === 100;
     }, 'every job of the batch to settle');
-    await waitFor(async () => (await fromPostgres()).get('finishline_queue_jobs{queue="cell-dead",state="active"}') === 0, 'the dead letter to be settled');
+    await waitFor(
+      async () => (await fromPostgres()).get('finishline_queue_jobs{queue="cell-dead",state="active"}') === 0,
+      'the dead letter to be settled',
+    );
 
     const after = await expectMatchesPostgres();
     expect(after.samples.get('finishline_batches{status="completed"}')).toBe(1);

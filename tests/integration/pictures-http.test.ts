@@ -39,7 +39,8 @@ function readTiles(body: Buffer, tileSize: number): Map<string, Buffer> {
   const record = 4 + tileSize * tileSize * 3;
   expect(body.length % record).toBe(0);
   const tiles = new Map<string, Buffer>();
-  for (let at = 0; at < body.length; at += record) tiles.set(`${body.readUInt16BE(at)}:${body.readUInt16BE(at + 2)}`, body.subarray(at + 4, at + record));
+  for (let at = 0; at < body.length; at += record)
+    tiles.set(`${body.readUInt16BE(at)}:${body.readUInt16BE(at + 2)}`, body.subarray(at + 4, at + record));
   return tiles;
 }
 
@@ -50,10 +51,27 @@ const bytes = async (url: string) => {
 
 describe('pictures over HTTP', () => {
   it('creates a picture, answers 409 not_ready until its image is built, then serves the PNG and every tile', async () => {
-    const created = await postBatch(base, { rows: 4, cols: 5, kind: 'mandelbrot', view: { x: -0.5, y: 0, width: 3 }, maxIterations: 100, tileSize: 8 });
+    const created = await postBatch(base, {
+      rows: 4,
+      cols: 5,
+      kind: 'mandelbrot',
+      view: { x: -0.5, y: 0, width: 3 },
+      maxIterations: 100,
+      tileSize: 8,
+    });
     expect(created.status).toBe(201);
     const batch = created.body as Batch;
-    expect(batch).toMatchObject({ rows: 4, cols: 5, total: 20, status: 'running', kind: 'mandelbrot', view: { x: -0.5, y: 0, width: 3 }, maxIterations: 100, tileSize: 8, image: null });
+    expect(batch).toMatchObject({
+      rows: 4,
+      cols: 5,
+      total: 20,
+      status: 'running',
+      kind: 'mandelbrot',
+      view: { x: -0.5, y: 0, width: 3 },
+      maxIterations: 100,
+      tileSize: 8,
+      image: null,
+    });
 
     const early = await send(`${base}/api/batches/${batch.id}/image.png`);
     expect(early.status).toBe(409);
@@ -127,7 +145,11 @@ describe('pictures over HTTP', () => {
     const heard: BatchActivityEvent[] = [];
     socket.on('batch:activity', (event) => heard.push(event));
     expect((await join(socket, batch.id)).ok).toBe(true);
-    await waitFor(() => heard.some((e) => e.inFlight.some((w) => w.worker === 'w-activity' && w.cells > 0)), 'a worker holding cells', 30_000);
+    await waitFor(
+      () => heard.some((e) => e.inFlight.some((w) => w.worker === 'w-activity' && w.cells > 0)),
+      'a worker holding cells',
+      30_000,
+    );
     await waitFor(() => heard.some((e) => e.done > 0), 'progress in the activity feed', 30_000);
     for (const e of heard) {
       expect(e).toMatchObject({ batchId: batch.id, total: 40 });

@@ -81,13 +81,32 @@ function referenceImage(p: PictureParams): Uint8Array {
   return rgba;
 }
 
-const paramsOf = (batch: Batch): PictureParams => ({ view: batch.view!, maxIterations: batch.maxIterations!, tileSize: batch.tileSize!, rows: batch.rows, cols: batch.cols });
+const paramsOf = (batch: Batch): PictureParams => ({
+  view: batch.view!,
+  maxIterations: batch.maxIterations!,
+  tileSize: batch.tileSize!,
+  rows: batch.rows,
+  cols: batch.cols,
+});
 
 describe('picture batches', () => {
   it('renders a picture with two worker processes, pixel-exact against an in-process render, and builds its image once', async () => {
     workers = ['w-p1', 'w-p2'].map((id) => startWorker(db.url, id, { TILE_FETCH_SIZE: '4' }));
-    const batch = await start({ rows: 6, cols: 8, kind: 'mandelbrot', view: { x: -0.75, y: 0.1, width: 3 }, maxIterations: 300, tileSize: 16 });
-    expect(batch).toMatchObject({ kind: 'mandelbrot', view: { x: -0.75, y: 0.1, width: 3 }, maxIterations: 300, tileSize: 16, image: null });
+    const batch = await start({
+      rows: 6,
+      cols: 8,
+      kind: 'mandelbrot',
+      view: { x: -0.75, y: 0.1, width: 3 },
+      maxIterations: 300,
+      tileSize: 16,
+    });
+    expect(batch).toMatchObject({
+      kind: 'mandelbrot',
+      view: { x: -0.75, y: 0.1, width: 3 },
+      maxIterations: 300,
+      tileSize: 16,
+      image: null,
+    });
     const { socket, images, tiles: heard } = await watch(batch.id);
 
     const image = await waitForImage(batch.id);
@@ -139,22 +158,28 @@ describe('picture batches', () => {
     expect(jobs).toHaveLength(1);
   });
 
-  it('gives a colour batch an image of one pixel per cell, in each cell\'s colour', async () => {
+  it("gives a colour batch an image of one pixel per cell, in each cell's colour", async () => {
     const batch = await start({ rows: 7, cols: 11 });
     await waitForImage(batch.id);
     const decoded = decodePng(await storedImage(batch.id));
     expect([decoded.width, decoded.height]).toEqual([11, 7]);
-    const { rows: cells } = await db.pool.query<{ row: number; col: number; color: string }>('select row_no as "row", col_no as "col", color from cells where batch_id = $1', [batch.id]);
+    const { rows: cells } = await db.pool.query<{ row: number; col: number; color: string }>(
+      'select row_no as "row", col_no as "col", color from cells where batch_id = $1',
+      [batch.id],
+    );
     expect(cells).toHaveLength(77);
     for (const c of cells) {
       const at = (c.row * 11 + c.col) * 4;
-      const hex = `#${[0, 1, 2].map((k) => decoded.rgba[at + k].toString(16).padStart(2, '0')).join('').toUpperCase()}`;
+      const hex = `#${[0, 1, 2]
+        .map((k) => decoded.rgba[at + k].toString(16).padStart(2, '0'))
+        .join('')
+        .toUpperCase()}`;
       expect(hex).toBe(c.color);
       expect(decoded.rgba[at + 3]).toBe(255);
     }
   });
 
-  it('builds a cancelled batch\'s image once, transparent where no colour landed', async () => {
+  it("builds a cancelled batch's image once, transparent where no colour landed", async () => {
     // No worker runs this batch's slow cells quickly: simulated work keeps most of them waiting.
     const batch = await start({ rows: 10, cols: 10, workMs: 400 });
     expect(batch.workMs).toBe(400);
@@ -162,7 +187,10 @@ describe('picture batches', () => {
     const { batch: cancelled } = await cancelBatch(await deps(), batch.id);
     await waitForImage(batch.id);
     const decoded = decodePng(await storedImage(batch.id));
-    const { rows: cells } = await db.pool.query<{ row: number; col: number }>('select row_no as "row", col_no as "col" from cells where batch_id = $1 and color is not null', [batch.id]);
+    const { rows: cells } = await db.pool.query<{ row: number; col: number }>(
+      'select row_no as "row", col_no as "col" from cells where batch_id = $1 and color is not null',
+      [batch.id],
+    );
     const colored = new Set(cells.map((c) => c.row * 10 + c.col));
     expect(colored.size).toBe(cancelled.done);
     expect(colored.size).toBeLessThan(100);
@@ -171,7 +199,16 @@ describe('picture batches', () => {
 
   it('stitches once when many callers race: one builds and announces, the rest find it built', async () => {
     // A batch that ended without the stage's job (as if it were still queued): the racers are alone.
-    const batch = (await insertBatch(db.pool, { id: randomUUID(), rows: 3, cols: 3, kind: 'mandelbrot', view: { x: -0.75, y: 0, width: 3.5 }, maxIterations: 50, tileSize: 8, deadlineSeconds: 600 }))!;
+    const batch = (await insertBatch(db.pool, {
+      id: randomUUID(),
+      rows: 3,
+      cols: 3,
+      kind: 'mandelbrot',
+      view: { x: -0.75, y: 0, width: 3.5 },
+      maxIterations: 50,
+      tileSize: 8,
+      deadlineSeconds: 600,
+    }))!;
     const { socket, images } = await watch(batch.id);
     expect(await buildImage(db.pool, batch.id)).toEqual({ skipped: 'running' });
     await endBatch(db.pool, batch.id, 'cancelled');
@@ -190,15 +227,25 @@ describe('picture batches', () => {
 describe('slow cells under faults', () => {
   it('retries a slow cell that throws once, dead-letters a poisoned one, and completes the batch once', async () => {
     await Promise.all(workers.map((w) => w.stop()));
-    workers = [startWorker(db.url, 'w-faulty', { NODE_ENV: 'test', CELL_RETRY_LIMIT: '1', FINISH_LINE_FAULTS: JSON.stringify({ throwOnce: ['0,1'], throwAlways: ['1,1'] }) })];
+    workers = [
+      startWorker(db.url, 'w-faulty', {
+        NODE_ENV: 'test',
+        CELL_RETRY_LIMIT: '1',
+        FINISH_LINE_FAULTS: JSON.stringify({ throwOnce: ['0,1'], throwAlways: ['1,1'] }),
+      }),
+    ];
     const batch = await start({ rows: 3, cols: 4, workMs: 5 });
     const { socket } = await watch(batch.id);
     const completions: unknown[] = [];
     socket.on('batch:completed', (event) => completions.push(event));
-    const ended = await waitFor(async () => {
-      const b = await findBatch(db.pool, batch.id);
-      return b?.status === 'completed' ? b : null;
-    }, 'the batch to complete', 60_000);
+    const ended = await waitFor(
+      async () => {
+        const b = await findBatch(db.pool, batch.id);
+        return b?.status === 'completed' ? b : null;
+      },
+      'the batch to complete',
+      60_000,
+    );
     expect(ended).toMatchObject({ done: 11, failed: 1 });
     const { rows } = await db.pool.query<{ row: number; col: number; error: string | null }>(
       'select row_no as "row", col_no as "col", error from cells where batch_id = $1 and (row_no, col_no) in ((0, 1), (1, 1)) order by row_no',
@@ -218,14 +265,25 @@ describe('the image stage under a worker kill', () => {
   it('is retried after its worker is SIGKILLed mid-stitch, and the image is identical', async () => {
     await Promise.all(workers.map((w) => w.stop()));
     // This worker stitches slowly: 400 ms per grid row of tiles.
-    const slow = startWorker(db.url, 'w-slow-stitch', { NODE_ENV: 'test', CELL_HEARTBEAT_SECONDS: '10', FINISH_LINE_FAULTS: JSON.stringify({ stitchRowDelayMs: 400 }) });
+    const slow = startWorker(db.url, 'w-slow-stitch', {
+      NODE_ENV: 'test',
+      CELL_HEARTBEAT_SECONDS: '10',
+      FINISH_LINE_FAULTS: JSON.stringify({ stitchRowDelayMs: 400 }),
+    });
     workers = [slow];
     const batch = await start({ rows: 8, cols: 8, kind: 'mandelbrot', tileSize: 16, maxIterations: 200 });
     // The stitch is under way once its job is active and the batch has ended.
-    await waitFor(async () => {
-      const { rows } = await db.pool.query(`select 1 from pgboss.job where name = 'image' and state = 'active' and data->>'batchId' = $1`, [batch.id]);
-      return rows.length > 0;
-    }, 'the stitch to start', 60_000);
+    await waitFor(
+      async () => {
+        const { rows } = await db.pool.query(
+          `select 1 from pgboss.job where name = 'image' and state = 'active' and data->>'batchId' = $1`,
+          [batch.id],
+        );
+        return rows.length > 0;
+      },
+      'the stitch to start',
+      60_000,
+    );
     await slow.stop('SIGKILL');
     expect((await findBatch(db.pool, batch.id))?.image).toBeNull();
     const { rows: leftovers } = await db.pool.query('select 1 from batch_images where batch_id = $1', [batch.id]);
@@ -236,7 +294,10 @@ describe('the image stage under a worker kill', () => {
     const png = await storedImage(batch.id);
     const reference = referenceImage(paramsOf(batch));
     expect(Buffer.compare(png, await encodePng(128, 128, reference))).toBe(0);
-    const { rows: jobs } = await db.pool.query<{ retry_count: number; state: string }>(`select retry_count, state from pgboss.job where name = 'image' and data->>'batchId' = $1`, [batch.id]);
+    const { rows: jobs } = await db.pool.query<{ retry_count: number; state: string }>(
+      `select retry_count, state from pgboss.job where name = 'image' and data->>'batchId' = $1`,
+      [batch.id],
+    );
     expect(jobs).toHaveLength(1);
     expect(jobs[0].state).toBe('completed');
     expect(jobs[0].retry_count).toBeGreaterThanOrEqual(1);

@@ -22,7 +22,11 @@ afterAll(async () => {
 });
 
 async function post(body: unknown, headers: Record<string, string> = {}) {
-  const response = await fetch(`${base}/api/batches`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const response = await fetch(`${base}/api/batches`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
   return { status: response.status, body: (await response.json()) as Batch & { error?: { code: string; message: string } } };
 }
 
@@ -56,7 +60,10 @@ describe('priorities', () => {
     for (const priority of [-1, 101, 2.5, '9', null, true]) {
       const bad = await post({ rows: 2, cols: 2, priority });
       expect(bad.status).toBe(400);
-      expect(bad.body.error).toMatchObject({ code: 'invalid_input', message: expect.stringMatching(/"priority" must be an integer from 0/) });
+      expect(bad.body.error).toMatchObject({
+        code: 'invalid_input',
+        message: expect.stringMatching(/"priority" must be an integer from 0/),
+      });
     }
 
     // The idempotency key returns the first batch, priority and all, and creates nothing more.

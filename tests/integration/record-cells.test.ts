@@ -20,7 +20,13 @@ async function newBatch(rows: number, cols: number) {
 
 const job = (batchId: string, row: number, col: number) => ({ batchId, row, col });
 const record = (cells: { batchId: string; row: number; col: number }[], worker: string, color: string) =>
-  withTransaction(db.pool, async (client) => recordCells(client, cells.map((c) => ({ ...c, color })), { boss: await db.boss(), workerId: worker }));
+  withTransaction(db.pool, async (client) =>
+    recordCells(
+      client,
+      cells.map((c) => ({ ...c, color })),
+      { boss: await db.boss(), workerId: worker },
+    ),
+  );
 
 describe('recording cells (first write wins, counted once)', () => {
   it('keeps the first colour and counts a cell delivered twice once', async () => {
@@ -55,7 +61,12 @@ describe('recording cells (first write wins, counted once)', () => {
 
     const last = await record([job(batch.id, 1, 1), job(batch.id, 0, 0)], 'w-2', '#FEDCBA');
     expect(last.completed).toEqual([batch.id]);
-    expect(await findBatch(db.pool, batch.id)).toMatchObject({ done: 4, status: 'completed', lastCell: { row: 1, col: 1 }, lastWorker: 'w-2' });
+    expect(await findBatch(db.pool, batch.id)).toMatchObject({
+      done: 4,
+      status: 'completed',
+      lastCell: { row: 1, col: 1 },
+      lastWorker: 'w-2',
+    });
   });
 
   it('handles jobs of several batches fetched together, each on its own counter', async () => {
@@ -118,7 +129,9 @@ describe('recording cells (first write wins, counted once)', () => {
   it('counts a failed cell once, and never over a colour', async () => {
     const batch = await newBatch(1, 2);
     const fail = (row: number, col: number, worker: string) =>
-      withTransaction(db.pool, async (client) => recordCells(client, [{ batchId: batch.id, row, col, error: 'poisoned' }], { boss: await db.boss(), workerId: worker }));
+      withTransaction(db.pool, async (client) =>
+        recordCells(client, [{ batchId: batch.id, row, col, error: 'poisoned' }], { boss: await db.boss(), workerId: worker }),
+      );
     await record([job(batch.id, 0, 0)], 'w-1', '#00FF00');
     const overColour = await fail(0, 0, 'w-2');
     expect(overColour.failed.size).toBe(0);

@@ -73,11 +73,15 @@ describe('sequenced events and replay', () => {
       await waitFor(() => f.view().state === 'ready', 'the follower to join');
       proxy.stall();
       let deepest = 0;
-      await waitFor(async () => {
-        const conn = realtime.io.sockets.sockets.get(socket.id!)?.conn as { writeBuffer: unknown[] } | undefined;
-        deepest = Math.max(deepest, conn?.writeBuffer.length ?? 0);
-        return (await findBatch(db.pool, batch.id))?.status === 'completed';
-      }, 'the batch to complete while the client reads nothing', 90_000);
+      await waitFor(
+        async () => {
+          const conn = realtime.io.sockets.sockets.get(socket.id!)?.conn as { writeBuffer: unknown[] } | undefined;
+          deepest = Math.max(deepest, conn?.writeBuffer.length ?? 0);
+          return (await findBatch(db.pool, batch.id))?.status === 'completed';
+        },
+        'the batch to complete while the client reads nothing',
+        90_000,
+      );
       console.log(`deepest server-side queue for the stalled client: ${deepest} packets`);
       // Past the bound only packets that are never shed (acks, the completion, worker status) queue up.
       expect(deepest).toBeLessThanOrEqual(MAX_QUEUED_PACKETS + 8);

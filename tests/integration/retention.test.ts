@@ -18,13 +18,23 @@ afterAll(() => db.drop());
 /** A 2×2 batch with every cell recorded (so completed), or with one cell left (still running). */
 async function batchWithCells(finish: boolean) {
   const batch = (await insertBatch(db.pool, { id: randomUUID(), rows: 2, cols: 2, deadlineSeconds: 600 }))!;
-  const cells = [[0, 0], [0, 1], [1, 0], [1, 1]].slice(0, finish ? 4 : 3).map(([row, col]) => ({ batchId: batch.id, row, col, color: '#123456' }));
+  const cells = [
+    [0, 0],
+    [0, 1],
+    [1, 0],
+    [1, 1],
+  ]
+    .slice(0, finish ? 4 : 3)
+    .map(([row, col]) => ({ batchId: batch.id, row, col, color: '#123456' }));
   await withTransaction(db.pool, async (tx) => recordCells(tx, cells, { boss: await db.boss(), workerId: 'w-1' }));
   return batch.id;
 }
 
 const age = (id: string, days: number) =>
-  db.pool.query(`update batches set created_at = now() - make_interval(days => $2), finished_at = now() - make_interval(days => $2) where id = $1`, [id, days]);
+  db.pool.query(
+    `update batches set created_at = now() - make_interval(days => $2), finished_at = now() - make_interval(days => $2) where id = $1`,
+    [id, days],
+  );
 
 const count = async (table: string, batchId: string) =>
   (await db.pool.query<{ n: number }>(`select count(*)::int as n from ${table} where batch_id = $1`, [batchId])).rows[0].n;

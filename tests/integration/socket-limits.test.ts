@@ -34,7 +34,8 @@ async function client(): Promise<TestClient> {
 
 const disconnected = (socket: TestClient) => new Promise<string>((resolve) => socket.once('disconnect', (reason) => resolve(reason)));
 
-const start = async () => (await startBatch({ pool: db.pool, boss: await db.boss(), chunkSize: 1000, defaultDeadlineSeconds: 600 }, { rows: 1, cols: 1 })).batch;
+const start = async () =>
+  (await startBatch({ pool: db.pool, boss: await db.boss(), chunkSize: 1000, defaultDeadlineSeconds: 600 }, { rows: 1, cols: 1 })).batch;
 
 describe('message size', () => {
   it(`a message over ${MAX_MESSAGE_BYTES} bytes closes that connection; others are unaffected and the server still answers`, async () => {
@@ -67,10 +68,14 @@ describe('batch:join flood limits', () => {
     expect(limited[0]).toEqual({ ok: false, error: { code: 'rate_limited', message: expect.stringMatching(/try again/) } });
     expect(c.connected).toBe(true);
     // Tokens come back at 5 a second.
-    const again = await waitFor(async () => {
-      const ack = await join(c, batch.id);
-      return ack.ok ? ack : null;
-    }, 'a join to be admitted again', 5_000);
+    const again = await waitFor(
+      async () => {
+        const ack = await join(c, batch.id);
+        return ack.ok ? ack : null;
+      },
+      'a join to be admitted again',
+      5_000,
+    );
     expect(again.batch.id).toBe(batch.id);
   });
 
@@ -112,7 +117,12 @@ describe('batch:join flood limits', () => {
 describe('handshake origin', () => {
   const attempt = (origin?: string) =>
     new Promise<'connected' | 'refused'>((resolve) => {
-      const socket = connect(realtime.url, { transports: ['websocket'], forceNew: true, reconnection: false, extraHeaders: origin ? { origin } : {} });
+      const socket = connect(realtime.url, {
+        transports: ['websocket'],
+        forceNew: true,
+        reconnection: false,
+        extraHeaders: origin ? { origin } : {},
+      });
       socket.once('connect', () => (socket.disconnect(), resolve('connected')));
       socket.once('connect_error', () => (socket.close(), resolve('refused')));
     });

@@ -38,7 +38,15 @@ beforeAll(async () => {
   await chmod(dir, 0o755);
   dataDir = dir;
   port = await freePort();
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), WEB_SERVERS: '2', WORKERS: '2', PG_PORT: String(await freePort()), PG_DATA_DIR: path.join(dir, 'pg'), LOG_LEVEL: 'info' };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PORT: String(port),
+    WEB_SERVERS: '2',
+    WORKERS: '2',
+    PG_PORT: String(await freePort()),
+    PG_DATA_DIR: path.join(dir, 'pg'),
+    LOG_LEVEL: 'info',
+  };
   delete env.DATABASE_URL;
   start = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let buffer = '';

@@ -80,7 +80,9 @@ describe('workers and the live channel', () => {
     expect(heard.conflicts).toEqual([]);
 
     // Several workers took part: the fan-out really fanned out.
-    const { rows } = await db.pool.query<{ n: number }>('select count(distinct worker_id)::int as n from cells where batch_id = $1', [batch.id]);
+    const { rows } = await db.pool.query<{ n: number }>('select count(distinct worker_id)::int as n from cells where batch_id = $1', [
+      batch.id,
+    ]);
     expect(rows[0].n).toBeGreaterThan(1);
   });
 

@@ -39,9 +39,27 @@ describe('loadConfig', () => {
   });
 
   it('keeps OpenTelemetry off unless OTEL_ENABLED says otherwise', () => {
-    expect(loadConfig({}).otel).toEqual({ enabled: false, endpoint: 'http://localhost:4318', serviceName: undefined, spanExportDelayMs: 5000, metricExportIntervalMs: 60_000 });
-    const on = loadConfig({ OTEL_ENABLED: '1', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/', OTEL_SERVICE_NAME: 'fl', OTEL_BSP_SCHEDULE_DELAY: '200', OTEL_METRIC_EXPORT_INTERVAL: '1000' });
-    expect(on.otel).toEqual({ enabled: true, endpoint: 'http://collector:4318', serviceName: 'fl', spanExportDelayMs: 200, metricExportIntervalMs: 1000 });
+    expect(loadConfig({}).otel).toEqual({
+      enabled: false,
+      endpoint: 'http://localhost:4318',
+      serviceName: undefined,
+      spanExportDelayMs: 5000,
+      metricExportIntervalMs: 60_000,
+    });
+    const on = loadConfig({
+      OTEL_ENABLED: '1',
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/',
+      OTEL_SERVICE_NAME: 'fl',
+      OTEL_BSP_SCHEDULE_DELAY: '200',
+      OTEL_METRIC_EXPORT_INTERVAL: '1000',
+    });
+    expect(on.otel).toEqual({
+      enabled: true,
+      endpoint: 'http://collector:4318',
+      serviceName: 'fl',
+      spanExportDelayMs: 200,
+      metricExportIntervalMs: 1000,
+    });
     expect(loadConfig({ OTEL_ENABLED: 'true', OTEL_SDK_DISABLED: 'true' }).otel.enabled).toBe(false);
     expect(() => loadConfig({ OTEL_ENABLED: 'maybe' })).toThrow(/OTEL_ENABLED must be 1 or 0/);
     expect(() => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' })).toThrow(/OTEL_EXPORTER_OTLP_ENDPOINT must be an http/);

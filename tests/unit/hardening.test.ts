@@ -28,7 +28,8 @@ describe('isOriginAllowed', () => {
 });
 
 describe('client address', () => {
-  const req = (remoteAddress: string | undefined, headers: Record<string, string | string[]> = {}) => ({ socket: { remoteAddress }, headers }) as never;
+  const req = (remoteAddress: string | undefined, headers: Record<string, string | string[]> = {}) =>
+    ({ socket: { remoteAddress }, headers }) as never;
 
   it('is the socket peer, IPv4-mapped addresses read as IPv4', () => {
     expect(clientAddressOf(req('::ffff:127.0.0.1', { 'x-forwarded-for': '1.2.3.4' }), false)).toBe('127.0.0.1');
@@ -98,7 +99,7 @@ describe('contentSecurityPolicy', () => {
   });
 
   it('leaves out a Host that could inject directives', () => {
-    expect(contentSecurityPolicy('abc', "evil; script-src *", false)).toContain("connect-src 'self';");
+    expect(contentSecurityPolicy('abc', 'evil; script-src *', false)).toContain("connect-src 'self';");
   });
 
   it("allows eval and inline styles only in development (Next's dev tooling)", () => {
@@ -109,7 +110,13 @@ describe('contentSecurityPolicy', () => {
 describe('hardening settings', () => {
   it('have defaults', () => {
     const cfg = loadConfig({});
-    expect(cfg).toMatchObject({ allowedOrigins: [], batchesPerMinute: 30, runningBatchesPerClient: 5, trustProxy: false, dashboardToken: undefined });
+    expect(cfg).toMatchObject({
+      allowedOrigins: [],
+      batchesPerMinute: 30,
+      runningBatchesPerClient: 5,
+      trustProxy: false,
+      dashboardToken: undefined,
+    });
   });
 
   it('are read and normalized', () => {
@@ -132,7 +139,12 @@ describe('hardening settings', () => {
   it('are refused when they cannot work', () => {
     let error: unknown;
     try {
-      loadConfig({ ALLOWED_ORIGINS: 'example.com,https://x.example/path', BATCHES_PER_MINUTE: '0', RUNNING_BATCHES_PER_CLIENT: 'many', TRUST_PROXY: 'maybe' });
+      loadConfig({
+        ALLOWED_ORIGINS: 'example.com,https://x.example/path',
+        BATCHES_PER_MINUTE: '0',
+        RUNNING_BATCHES_PER_CLIENT: 'many',
+        TRUST_PROXY: 'maybe',
+      });
     } catch (err) {
       error = err;
     }

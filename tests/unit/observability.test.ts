@@ -8,10 +8,27 @@ describe('renderPrometheus', () => {
   it('writes HELP, TYPE and one line per sample, escaping label values', () => {
     const text = renderPrometheus([
       { name: 'a_total', help: 'Things\ncounted.', type: 'counter', samples: [{ value: 3 }] },
-      { name: 'b', help: 'By label.', type: 'gauge', samples: [{ labels: { q: 'cell', s: 'say "hi"\\' }, value: 1.5 }, { labels: { q: 'x' }, value: Number.NaN }] },
+      {
+        name: 'b',
+        help: 'By label.',
+        type: 'gauge',
+        samples: [
+          { labels: { q: 'cell', s: 'say "hi"\\' }, value: 1.5 },
+          { labels: { q: 'x' }, value: Number.NaN },
+        ],
+      },
     ]);
     expect(text).toBe(
-      ['# HELP a_total Things\\ncounted.', '# TYPE a_total counter', 'a_total 3', '# HELP b By label.', '# TYPE b gauge', 'b{q="cell",s="say \\"hi\\"\\\\"} 1.5', 'b{q="x"} NaN', ''].join('\n'),
+      [
+        '# HELP a_total Things\\ncounted.',
+        '# TYPE a_total counter',
+        'a_total 3',
+        '# HELP b By label.',
+        '# TYPE b gauge',
+        'b{q="cell",s="say \\"hi\\"\\\\"} 1.5',
+        'b{q="x"} NaN',
+        '',
+      ].join('\n'),
     );
   });
 });
@@ -40,7 +57,15 @@ describe('traceparent', () => {
   });
 
   it('ignores anything else, and starts a batch without one at the root', () => {
-    for (const bad of [null, undefined, '', 'garbage', '00-00000000000000000000000000000000-00f067aa0ba902b7-01', '01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', '00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01']) {
+    for (const bad of [
+      null,
+      undefined,
+      '',
+      'garbage',
+      '00-00000000000000000000000000000000-00f067aa0ba902b7-01',
+      '01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      '00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01',
+    ]) {
       expect(parseTraceParent(bad)).toBeNull();
     }
     expect(trace.getSpanContext(batchContext(null))).toBeUndefined();

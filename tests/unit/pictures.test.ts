@@ -101,11 +101,17 @@ describe('renderTile', () => {
 
   it('does so for odd tile sizes and non-square grids too (pixels are rendered in pairs)', () => {
     expect(checkAgainstContract({ ...params, tileSize: 5, rows: 3, cols: 4 })).toBeGreaterThan(0);
-    expect(checkAgainstContract({ view: { x: -0.7453, y: 0.1127, width: 0.01 }, maxIterations: 1000, tileSize: 7, rows: 2, cols: 3 })).toBeGreaterThan(0);
+    expect(
+      checkAgainstContract({ view: { x: -0.7453, y: 0.1127, width: 0.01 }, maxIterations: 1000, tileSize: 7, rows: 2, cols: 3 }),
+    ).toBeGreaterThan(0);
   });
 
   it('gives the same bytes every time', () => {
-    for (const [row, col] of [[0, 0], [3, 2], [4, 5]]) {
+    for (const [row, col] of [
+      [0, 0],
+      [3, 2],
+      [4, 5],
+    ]) {
       expect(Buffer.from(renderTile(params, row, col)).equals(Buffer.from(renderTile(params, row, col)))).toBe(true);
     }
   });
@@ -161,7 +167,10 @@ describe('named views', () => {
       expect(Math.abs(view.y), id).toBeLessThanOrEqual(VIEW_LIMITS.maxAbsCenter);
       expect(view.width, id).toBeGreaterThanOrEqual(VIEW_LIMITS.minWidth);
       expect(view.width, id).toBeLessThanOrEqual(VIEW_LIMITS.maxWidth);
-      expect(Number.isInteger(maxIterations) && maxIterations >= VIEW_LIMITS.minIterations && maxIterations <= VIEW_LIMITS.maxIterations, id).toBe(true);
+      expect(
+        Number.isInteger(maxIterations) && maxIterations >= VIEW_LIMITS.minIterations && maxIterations <= VIEW_LIMITS.maxIterations,
+        id,
+      ).toBe(true);
     }
     expect(new Set(all.map((v) => v.id)).size).toBe(all.length);
     expect(NAMED_VIEWS[0]).toMatchObject({ id: 'whole', view: { x: -0.75, y: 0, width: 3.5 }, maxIterations: 500 });

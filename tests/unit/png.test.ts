@@ -31,7 +31,13 @@ function scene(width: number, height: number): Uint8Array {
   return rgba;
 }
 
-async function encodeInBands(width: number, height: number, rgba: Uint8Array, bands: number[], options: { filter?: PngFilter; idatSize?: number } = {}) {
+async function encodeInBands(
+  width: number,
+  height: number,
+  rgba: Uint8Array,
+  bands: number[],
+  options: { filter?: PngFilter; idatSize?: number } = {},
+) {
   const parts: Buffer[] = [];
   const encoder = new PngEncoder({ width, height, ...options }, (part) => {
     parts.push(part);
@@ -47,7 +53,7 @@ async function encodeInBands(width: number, height: number, rgba: Uint8Array, ba
 
 function chunkTypes(png: Buffer): Array<{ type: string; length: number }> {
   const chunks = [];
-  for (let o = 8; o < png.length; ) {
+  for (let o = 8; o < png.length;) {
     const length = png.readUInt32BE(o);
     chunks.push({ type: png.toString('latin1', o + 4, o + 8), length });
     o += 12 + length;
@@ -63,7 +69,13 @@ describe('PngEncoder', () => {
 
   it('round-trips odd sizes byte for byte with every filter, transparent pixels included', async () => {
     const filters: PngFilter[] = ['adaptive', 'none', 'sub', 'up', 'average', 'paeth'];
-    for (const [width, height] of [[3, 5], [17, 1], [1, 13], [37, 29], [101, 7]]) {
+    for (const [width, height] of [
+      [3, 5],
+      [17, 1],
+      [1, 13],
+      [37, 29],
+      [101, 7],
+    ]) {
       for (const rgba of [scene(width, height), noise(width * height * 4, width * height)]) {
         for (const filter of filters) {
           const png = await encodePng(width, height, rgba, { filter });

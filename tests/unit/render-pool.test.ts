@@ -59,7 +59,9 @@ describe('RenderPool', () => {
     await expect(second).rejects.toThrow('batch cancelled');
     running.abort(new Error('fetch gave up'));
     await expect(first).rejects.toThrow('fetch gave up');
-    await expect(pool.render(whole, 0, 0, { timeoutMs: 20_000, signal: AbortSignal.abort(new Error('already')) })).rejects.toThrow('already');
+    await expect(pool.render(whole, 0, 0, { timeoutMs: 20_000, signal: AbortSignal.abort(new Error('already')) })).rejects.toThrow(
+      'already',
+    );
     expect((await pool.render(whole, 0, 0, { timeoutMs: 20_000 })).length).toBe(16 * 16 * 3);
   });
 

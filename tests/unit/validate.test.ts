@@ -46,11 +46,18 @@ describe('parseBatchInput', () => {
 
   it('takes an optional priority from 0 to 100', () => {
     expect(parseBatchInput({ rows: 2, cols: 2, priority: 0 }, 100)).toEqual({ rows: 2, cols: 2, priority: 0 });
-    expect(parseBatchInput({ rows: 2, cols: 2, priority: 100, deadlineSeconds: 60 }, 100)).toEqual({ rows: 2, cols: 2, priority: 100, deadlineSeconds: 60 });
+    expect(parseBatchInput({ rows: 2, cols: 2, priority: 100, deadlineSeconds: 60 }, 100)).toEqual({
+      rows: 2,
+      cols: 2,
+      priority: 100,
+      deadlineSeconds: 60,
+    });
     for (const bad of [-1, 101, 2.5, '5', null, true, 1e308, [1], { n: 1 }]) {
       expect(codeOf(() => parseBatchInput({ rows: 2, cols: 2, priority: bad }, 100))).toBe('invalid_input');
     }
-    expect(() => parseBatchInput({ rows: 2, cols: 2, priority: 101 }, 100)).toThrow(/"priority" must be an integer from 0 \(the default\) to 100/);
+    expect(() => parseBatchInput({ rows: 2, cols: 2, priority: 101 }, 100)).toThrow(
+      /"priority" must be an integer from 0 \(the default\) to 100/,
+    );
   });
 
   it('writes messages a person can act on', () => {
@@ -62,9 +69,18 @@ describe('parseBatchInput', () => {
 describe('parseBatchInput: pictures and simulated work', () => {
   const picture = (extra: Record<string, unknown>) => ({ rows: 4, cols: 4, kind: 'mandelbrot', ...extra });
 
-  it('fills in the contract\'s picture defaults: the whole set, 500 iterations, 32-pixel tiles', () => {
-    expect(parseBatchInput(picture({}), 1_000_000)).toEqual({ rows: 4, cols: 4, kind: 'mandelbrot', view: { x: -0.75, y: 0, width: 3.5 }, maxIterations: 500, tileSize: 32 });
-    expect(parseBatchInput(picture({ view: { x: 0.3, y: -0.02, width: 1e-13 }, maxIterations: 100_000, tileSize: 4 }), 1_000_000)).toMatchObject({
+  it("fills in the contract's picture defaults: the whole set, 500 iterations, 32-pixel tiles", () => {
+    expect(parseBatchInput(picture({}), 1_000_000)).toEqual({
+      rows: 4,
+      cols: 4,
+      kind: 'mandelbrot',
+      view: { x: -0.75, y: 0, width: 3.5 },
+      maxIterations: 500,
+      tileSize: 32,
+    });
+    expect(
+      parseBatchInput(picture({ view: { x: 0.3, y: -0.02, width: 1e-13 }, maxIterations: 100_000, tileSize: 4 }), 1_000_000),
+    ).toMatchObject({
       view: { x: 0.3, y: -0.02, width: 1e-13 },
       maxIterations: 100_000,
       tileSize: 4,
@@ -112,8 +128,12 @@ describe('parseBatchInput: pictures and simulated work', () => {
     expect(codeOf(() => parseBatchInput({ rows: 128, cols: 128, kind: 'mandelbrot' }, 1_000_000))).toBe('accepted');
     expect(codeOf(() => parseBatchInput({ rows: 129, cols: 128, kind: 'mandelbrot' }, 1_000_000))).toBe('too_many_pixels');
     expect(codeOf(() => parseBatchInput({ rows: 1000, cols: 1000, kind: 'mandelbrot', tileSize: 64 }, 1_000_000))).toBe('too_many_pixels');
-    expect(codeOf(() => parseBatchInput({ rows: 10, cols: 10, kind: 'mandelbrot', tileSize: 10 }, 1_000_000, 9_999))).toBe('too_many_pixels');
-    expect(() => parseBatchInput({ rows: 200, cols: 200, kind: 'mandelbrot' }, 1_000_000)).toThrow(/6400 × 6400 is 40960000 pixels.*"tileSize"/);
+    expect(codeOf(() => parseBatchInput({ rows: 10, cols: 10, kind: 'mandelbrot', tileSize: 10 }, 1_000_000, 9_999))).toBe(
+      'too_many_pixels',
+    );
+    expect(() => parseBatchInput({ rows: 200, cols: 200, kind: 'mandelbrot' }, 1_000_000)).toThrow(
+      /6400 × 6400 is 40960000 pixels.*"tileSize"/,
+    );
   });
 
   it('keeps picture fields off colour batches, and takes workMs from 0 to 5000 there', () => {

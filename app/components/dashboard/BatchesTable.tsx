@@ -7,7 +7,15 @@ import type { CancelAck } from '@/lib/realtime/events';
 import { formatCount, formatDuration } from '../../client/format';
 
 /** The latest batches, newest first, with a Cancel control on those still running. */
-export function BatchesTable({ batches, at, cancel }: { batches: DashboardBatch[]; at: string; cancel(batchId: string): Promise<CancelAck> }) {
+export function BatchesTable({
+  batches,
+  at,
+  cancel,
+}: {
+  batches: DashboardBatch[];
+  at: string;
+  cancel(batchId: string): Promise<CancelAck>;
+}) {
   return (
     <section aria-labelledby="batches-heading">
       <h2 id="batches-heading">Batches</h2>
@@ -80,7 +88,9 @@ function BatchRow({ batch: b, at, cancel }: { batch: DashboardBatch; at: string;
           {b.status}
         </span>
       </td>
-      <td className="num" data-testid="batch-priority">{b.priority}</td>
+      <td className="num" data-testid="batch-priority">
+        {b.priority}
+      </td>
       <td className="progress-col">
         <progress max={b.total} value={finished} aria-label={`Batch ${size}: cells finished`} />
         <span className="progress-numbers" data-testid="batch-progress">
@@ -91,7 +101,13 @@ function BatchRow({ batch: b, at, cancel }: { batch: DashboardBatch; at: string;
       <td className="num">{formatDuration(Date.parse(end) - Date.parse(b.createdAt))}</td>
       <td>
         {b.status === 'running' && (
-          <button type="button" className="secondary small" onClick={() => void onCancel()} disabled={busy} aria-label={`Cancel batch ${size} ${b.id.slice(0, 8)}`}>
+          <button
+            type="button"
+            className="secondary small"
+            onClick={() => void onCancel()}
+            disabled={busy}
+            aria-label={`Cancel batch ${size} ${b.id.slice(0, 8)}`}
+          >
             {busy ? 'Cancelling…' : 'Cancel'}
           </button>
         )}

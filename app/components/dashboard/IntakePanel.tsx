@@ -8,7 +8,15 @@ import type { IntakeAck } from '@/lib/realtime/events';
  * The remote switch for every worker's intake of cell jobs. Workers pick it up within a second or
  * two, finish what they hold, and then show as paused below.
  */
-export function IntakePanel({ intake, workers, setPaused }: { intake: IntakeInfo; workers: DashboardWorker[]; setPaused(paused: boolean): Promise<IntakeAck> }) {
+export function IntakePanel({
+  intake,
+  workers,
+  setPaused,
+}: {
+  intake: IntakeInfo;
+  workers: DashboardWorker[];
+  setPaused(paused: boolean): Promise<IntakeAck>;
+}) {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
   const live = workers.filter((w) => w.status === 'alive' || w.status === 'paused');
@@ -24,8 +32,16 @@ export function IntakePanel({ intake, workers, setPaused }: { intake: IntakeInfo
 
   let summary: string;
   if (live.length === 0) summary = 'No worker is running.';
-  else if (intake.paused) summary = stopped === live.length ? `All ${live.length} workers have stopped taking cell jobs.` : `${stopped} of ${live.length} workers have stopped; the rest are finishing the jobs they hold.`;
-  else summary = stopped === 0 ? `${live.length} of ${live.length} workers are taking cell jobs.` : `${stopped} of ${live.length} workers are still paused; they resume within a second or two.`;
+  else if (intake.paused)
+    summary =
+      stopped === live.length
+        ? `All ${live.length} workers have stopped taking cell jobs.`
+        : `${stopped} of ${live.length} workers have stopped; the rest are finishing the jobs they hold.`;
+  else
+    summary =
+      stopped === 0
+        ? `${live.length} of ${live.length} workers are taking cell jobs.`
+        : `${stopped} of ${live.length} workers are still paused; they resume within a second or two.`;
 
   return (
     <section className={`intake ${intake.paused ? 'intake-paused' : 'intake-running'}`} aria-labelledby="intake-heading">

@@ -7,7 +7,7 @@ const HEIGHT = 100;
 function niceCeiling(n: number): number {
   if (n <= 10) return 10;
   const power = 10 ** Math.floor(Math.log10(n));
-  return ([1, 2, 5, 10].map((m) => m * power).find((step) => step >= n) ?? 10 * power);
+  return [1, 2, 5, 10].map((m) => m * power).find((step) => step >= n) ?? 10 * power;
 }
 
 /** A step line per second over the series, as one SVG path (no chart library needed). */

@@ -12,7 +12,9 @@ export function TokenForm({ refused, message, onSubmit }: { refused: boolean; me
   return (
     <form className="start-form token-form" onSubmit={submit} aria-labelledby="token-heading">
       <h2 id="token-heading">This dashboard needs a token</h2>
-      <p className="muted">Enter the token this server was started with (<code>DASHBOARD_TOKEN</code>). It is kept in this tab only.</p>
+      <p className="muted">
+        Enter the token this server was started with (<code>DASHBOARD_TOKEN</code>). It is kept in this tab only.
+      </p>
       <div className="fields">
         <label>
           Token

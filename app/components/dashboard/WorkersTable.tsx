@@ -7,7 +7,9 @@ export function WorkersTable({ workers, at }: { workers: DashboardWorker[]; at: 
     <section aria-labelledby="workers-heading">
       <h2 id="workers-heading">Workers</h2>
       {workers.length === 0 ? (
-        <p className="muted">No worker has been heard from in the last hour. Start one with <code>npm run worker</code>.</p>
+        <p className="muted">
+          No worker has been heard from in the last hour. Start one with <code>npm run worker</code>.
+        </p>
       ) : (
         <div className="table-wrap">
           <table className="dash-table" data-testid="workers">
@@ -15,11 +17,17 @@ export function WorkersTable({ workers, at }: { workers: DashboardWorker[]; at: 
               <tr>
                 <th scope="col">Worker</th>
                 <th scope="col">Host</th>
-                <th scope="col" className="num">PID</th>
+                <th scope="col" className="num">
+                  PID
+                </th>
                 <th scope="col">Started</th>
                 <th scope="col">Last heartbeat</th>
-                <th scope="col" className="num">Cells served</th>
-                <th scope="col" className="num">Cells/s now</th>
+                <th scope="col" className="num">
+                  Cells served
+                </th>
+                <th scope="col" className="num">
+                  Cells/s now
+                </th>
                 <th scope="col">Status</th>
               </tr>
             </thead>

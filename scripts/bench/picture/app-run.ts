@@ -99,12 +99,24 @@ export async function runOurs(app: App, spec: RunSpec, waitUntil: WaitUntil, che
   try {
     if (spec.statements) await spec.admin.query('select pg_stat_statements_reset()').catch(() => undefined);
     const before = snapshot(app.processes, spec.postmasterPid);
-    const body = { rows: spec.rows, cols: spec.cols, kind: 'mandelbrot', view: BENCH_VIEW.view, maxIterations: PARAMS.maxIterations, tileSize: PARAMS.tileSize };
+    const body = {
+      rows: spec.rows,
+      cols: spec.cols,
+      kind: 'mandelbrot',
+      view: BENCH_VIEW.view,
+      maxIterations: PARAMS.maxIterations,
+      tileSize: PARAMS.tileSize,
+    };
     started = performance.now();
-    const response = await fetch(`${base}/api/batches`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const response = await fetch(`${base}/api/batches`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     const createdAt = performance.now();
     const created = (await response.json().catch(() => null)) as (Batch & { error?: { message: string } }) | null;
-    if (response.status !== 201 || !created?.id) throw new BenchError(`POST /api/batches answered ${response.status}: ${JSON.stringify(created)}`);
+    if (response.status !== 201 || !created?.id)
+      throw new BenchError(`POST /api/batches answered ${response.status}: ${JSON.stringify(created)}`);
     batchId = created.id;
     for (const e of early.splice(0)) onCells(e);
     for (const [e, at] of earlyCompleted.splice(0)) if (e.batchId === batchId && !completed) [completed, completedAt] = [e, at];
@@ -118,16 +130,24 @@ export async function runOurs(app: App, spec: RunSpec, waitUntil: WaitUntil, che
       completed = completedEvent(ack.batch);
       completedAt = performance.now();
     }
-    await waitUntil(`batch:completed of ${spec.rows}×${spec.cols} tiles (seen ${tilesSeen} so far)`, () => completed !== null, BATCH_TIMEOUT_MS, 5, check);
+    await waitUntil(
+      `batch:completed of ${spec.rows}×${spec.cols} tiles (seen ${tilesSeen} so far)`,
+      () => completed !== null,
+      BATCH_TIMEOUT_MS,
+      5,
+      check,
+    );
     const after = snapshot(app.processes, spec.postmasterPid);
     clearInterval(progress);
     const labels = await backendLabels(spec.admin);
     const cpu = diff(before, after, labels, spec.postmasterPid);
     const done = completed as BatchCompletedEvent | null;
-    if (!done || done.status !== 'completed' || done.done !== total) throw new BenchError(`the batch ended ${done?.status} with ${done?.done}/${total} tiles done and ${done?.failed} failed`);
+    if (!done || done.status !== 'completed' || done.done !== total)
+      throw new BenchError(`the batch ended ${done?.status} with ${done?.done}/${total} tiles done and ${done?.failed} failed`);
 
     const batch = (await (await fetch(`${base}/api/batches/${batchId}`)).json()) as Batch;
-    if (batch.status !== 'completed' || batch.done !== total || !batch.finishedAt) throw new BenchError(`GET /api/batches/${batchId} says ${batch.status}, ${batch.done}/${total} done`);
+    if (batch.status !== 'completed' || batch.done !== total || !batch.finishedAt)
+      throw new BenchError(`GET /api/batches/${batchId} says ${batch.status}, ${batch.done}/${total} done`);
     const statements = spec.statements ? await topStatements(spec.admin, new URL(app.databaseUrl).pathname.slice(1)) : null;
 
     // Where the tiles went, from the app's own tables (read after the timing, by this bench only).
@@ -139,7 +159,13 @@ export async function runOurs(app: App, spec: RunSpec, waitUntil: WaitUntil, che
            from cells c join batches b on b.id = c.batch_id where c.batch_id = $1 group by c.worker_id, b.created_at order by 1`,
         [batchId],
       )
-    ).rows.map((r) => ({ worker: r.worker, tiles: Number(r.tiles), recordings: Number(r.recordings), firstMs: Math.round(r.first_ms), lastMs: Math.round(r.last_ms) }));
+    ).rows.map((r) => ({
+      worker: r.worker,
+      tiles: Number(r.tiles),
+      recordings: Number(r.recordings),
+      firstMs: Math.round(r.first_ms),
+      lastMs: Math.round(r.last_ms),
+    }));
     const fetches = await app.db
       .query<{ n: string; mean: number; max: number }>(
         `select count(*) as n, avg(k)::float8 as mean, max(k) as max from (
@@ -151,7 +177,9 @@ export async function runOurs(app: App, spec: RunSpec, waitUntil: WaitUntil, che
 
     let colorMismatches: number | null = null;
     if (spec.referenceColors && spec.rows === PARAMS.rows && spec.cols === PARAMS.cols && spec.rep === 1) {
-      const cells = ((await (await fetch(`${base}/api/batches/${batchId}/cells`)).json()) as { cells: { row: number; col: number; color: string }[] }).cells;
+      const cells = (
+        (await (await fetch(`${base}/api/batches/${batchId}/cells`)).json()) as { cells: { row: number; col: number; color: string }[] }
+      ).cells;
       colorMismatches = cells.filter((c) => c.color !== spec.referenceColors![c.row * spec.cols + c.col]).length + (total - cells.length);
       if (colorMismatches > 0) log(`warning: ${colorMismatches} tiles of the app's picture differ in colour from the floor's`);
     }
@@ -183,7 +211,8 @@ export async function runOurs(app: App, spec: RunSpec, waitUntil: WaitUntil, che
       statements,
       colorMismatches,
     };
-    if (warmup) log(`warm-up done in ${secs(run.toCompletedMs)} (tiles by worker: ${byWorker.map((w) => `${w.worker} ${w.tiles}`).join(', ')})`);
+    if (warmup)
+      log(`warm-up done in ${secs(run.toCompletedMs)} (tiles by worker: ${byWorker.map((w) => `${w.worker} ${w.tiles}`).join(', ')})`);
     return run;
   } finally {
     clearInterval(progress);

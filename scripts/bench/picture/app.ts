@@ -58,7 +58,9 @@ export async function stopApp(app: App): Promise<void> {
   // tsx's esbuild), each with its start time, so a pid reused meanwhile is never touched.
   const known = app.processes.filter((p) => p.role !== 'start').map((p) => ({ pid: p.pid, args: p.role }));
   const live = app.proc.pid ? childProcessesOf(app.proc.pid) : [];
-  const mine = [...new Map([...known, ...live].map((p) => [p.pid, { ...p, started: startTime(p.pid) }])).values()].filter((p) => p.started !== null);
+  const mine = [...new Map([...known, ...live].map((p) => [p.pid, { ...p, started: startTime(p.pid) }])).values()].filter(
+    (p) => p.started !== null,
+  );
   if (!app.exited) {
     const exited = new Promise((resolve) => app.proc.once('exit', resolve));
     app.proc.kill('SIGTERM');
@@ -99,7 +101,8 @@ export async function buildPages(deadline: number): Promise<void> {
       await buildIfNeeded(buildLog);
       return;
     } catch (err) {
-      if (attempt >= 5 || Date.now() + 20_000 > deadline) throw new BenchError(`next build failed ${attempt} times; another build may be running in this checkout`, { cause: err });
+      if (attempt >= 5 || Date.now() + 20_000 > deadline)
+        throw new BenchError(`next build failed ${attempt} times; another build may be running in this checkout`, { cause: err });
       log(`next build failed (another \`next build\` may be running in this checkout); trying again in 20 s (attempt ${attempt + 1} of 5)`);
       await sleep(20_000);
     }

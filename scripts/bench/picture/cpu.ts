@@ -42,7 +42,8 @@ function threadCpu(pid: number): Record<string, number> {
     } catch {
       continue;
     }
-    const kind = tid === String(pid) ? 'main' : comm.startsWith('render-thread') ? 'render' : comm.startsWith('floor-thread') ? 'floor' : 'other';
+    const kind =
+      tid === String(pid) ? 'main' : comm.startsWith('render-thread') ? 'render' : comm.startsWith('floor-thread') ? 'floor' : 'other';
     out[kind] = (out[kind] ?? 0) + seconds;
     if (kind !== 'other') {
       // The scheduler's view (ns): time on a CPU, and time runnable but waiting for one.
@@ -60,7 +61,11 @@ function threadCpu(pid: number): Record<string, number> {
 }
 
 /** A thread kind's time split: on a CPU, runnable but waiting for a CPU, and idle (no work), in seconds. */
-export function threadTime(threads: Record<string, number>, kind: string, wallSeconds: number): { n: number; run: number; wait: number; idle: number } | null {
+export function threadTime(
+  threads: Record<string, number>,
+  kind: string,
+  wallSeconds: number,
+): { n: number; run: number; wait: number; idle: number } | null {
   const n = threads[`${kind}:n`];
   if (!n) return null;
   const run = threads[`${kind}:run`] ?? 0;
@@ -114,7 +119,13 @@ export function snapshot(app: AppProcess[], postmasterPid: number | null): CpuSn
       if (seconds !== null) postgres.set(pid, seconds);
     }
   }
-  return { machine: machineBusySeconds(), bench: cpuOf(`/proc/${process.pid}/stat`) ?? 0, benchThreads: threadCpu(process.pid), app: appCpu, postgres };
+  return {
+    machine: machineBusySeconds(),
+    bench: cpuOf(`/proc/${process.pid}/stat`) ?? 0,
+    benchThreads: threadCpu(process.pid),
+    app: appCpu,
+    postgres,
+  };
 }
 
 export interface CpuReport {
@@ -152,7 +163,9 @@ export function diff(a: CpuSnapshot, b: CpuSnapshot, backendLabels: Map<number, 
   }
   // Backends that ended during the run: what they used since the first snapshot is lost; small.
   const bench = b.bench - a.bench;
-  const benchThreads = Object.fromEntries(Object.entries(b.benchThreads).map(([k, v]) => [k, k.endsWith(':n') ? v : round2(v - (a.benchThreads[k] ?? 0))]));
+  const benchThreads = Object.fromEntries(
+    Object.entries(b.benchThreads).map(([k, v]) => [k, k.endsWith(':n') ? v : round2(v - (a.benchThreads[k] ?? 0))]),
+  );
   const web = processes.filter((p) => p.role === 'web').reduce((s, p) => s + p.seconds, 0);
   const workers = processes.filter((p) => p.role.startsWith('worker')).reduce((s, p) => s + p.seconds, 0);
   const ours = processes.reduce((s, p) => s + p.seconds, 0) + postgres + bench;

@@ -59,11 +59,17 @@ import(workerData.module).then(({ renderTile, meanColor }) => {
 `;
 
 /** Two cores (or n): n worker threads of this process, each rendering every n-th row; no database. */
-export async function floorThreads(count: number, track: (stop: () => Promise<void>) => () => void, atStart: () => void, beforeEnd: () => void): Promise<{ wallMs: number; colors: string[] }> {
+export async function floorThreads(
+  count: number,
+  track: (stop: () => Promise<void>) => () => void,
+  atStart: () => void,
+  beforeEnd: () => void,
+): Promise<{ wallMs: number; colors: string[] }> {
   const module = pathToFileURL(path.join(ROOT, 'lib/pictures/mandelbrot.ts')).href;
   const threads = Array.from(
     { length: count },
-    (_, index) => new Worker(FLOOR_THREAD, { eval: true, name: `floor-thread-${index}`, workerData: { module, params: PARAMS, index, count } }),
+    (_, index) =>
+      new Worker(FLOOR_THREAD, { eval: true, name: `floor-thread-${index}`, workerData: { module, params: PARAMS, index, count } }),
   );
   const untrack = track(async () => void (await Promise.all(threads.map((t) => t.terminate()))));
   try {
@@ -83,7 +89,11 @@ export async function floorThreads(count: number, track: (stop: () => Promise<vo
         };
         t.on('message', onMessage);
       });
-    await Promise.race([Promise.all(threads.map((t) => next(t, 'ready'))), failed, sleep(60_000).then(() => Promise.reject(new BenchError('floor threads did not start within 60 s')))]);
+    await Promise.race([
+      Promise.all(threads.map((t) => next(t, 'ready'))),
+      failed,
+      sleep(60_000).then(() => Promise.reject(new BenchError('floor threads did not start within 60 s'))),
+    ]);
     const done = threads.map((t) => next(t, 'done'));
     const colorsMsgs = threads.map((t) => next(t, 'colors'));
     atStart();

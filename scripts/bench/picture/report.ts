@@ -9,8 +9,24 @@ import { round2, secs } from './format';
 
 export function buildReport(reps: number, floors: FloorRun[], ours: OursRun[], benchMs: number, postgres: string) {
   const best = <T>(runs: T[], ms: (r: T) => number) => runs.reduce((a, b) => (ms(b) < ms(a) ? b : a));
-  const floorBest = new Map(SETUPS.map((n) => [n, best(floors.filter((f) => f.cores === n), (f) => f.wallMs)]));
-  const oursBest = new Map(SETUPS.map((n) => [n, best(ours.filter((o) => o.workers === n && o.rep > 0), (o) => o.toCompletedMs)]));
+  const floorBest = new Map(
+    SETUPS.map((n) => [
+      n,
+      best(
+        floors.filter((f) => f.cores === n),
+        (f) => f.wallMs,
+      ),
+    ]),
+  );
+  const oursBest = new Map(
+    SETUPS.map((n) => [
+      n,
+      best(
+        ours.filter((o) => o.workers === n && o.rep > 0),
+        (o) => o.toCompletedMs,
+      ),
+    ]),
+  );
   const allReps = (xs: number[]) => xs.map((x) => (x / 1000).toFixed(2)).join(', ');
   const rate = (ms: number) => `${Math.round(TILES / (ms / 1000))} | ${(PIXELS / 1e6 / (ms / 1000)).toFixed(2)}`;
   const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)} %`;
@@ -23,7 +39,10 @@ export function buildReport(reps: number, floors: FloorRun[], ours: OursRun[], b
   const workerCpu = (o: OursRun) =>
     o.cpu.processes
       .filter((p) => p.role.startsWith('worker'))
-      .map((p) => `${p.role.slice(7)}: ${p.seconds.toFixed(2)} (render ${(p.threads.render ?? 0).toFixed(2)}, main ${(p.threads.main ?? 0).toFixed(2)})`)
+      .map(
+        (p) =>
+          `${p.role.slice(7)}: ${p.seconds.toFixed(2)} (render ${(p.threads.render ?? 0).toFixed(2)}, main ${(p.threads.main ?? 0).toFixed(2)})`,
+      )
       .join('<br>');
   const row = (cells: (string | number)[]) => `| ${cells.join(' | ')} |`;
 
@@ -107,7 +126,7 @@ export function buildReport(reps: number, floors: FloorRun[], ours: OursRun[], b
       ]);
     }),
     '',
-    'Where the render threads\' time went (best rep; from /proc/…/schedstat): on a CPU, runnable but waiting for a CPU (other threads and processes had the cores), and idle (no tile to render: waiting for a fetch, for the main thread, or done before the others).',
+    "Where the render threads' time went (best rep; from /proc/…/schedstat): on a CPU, runnable but waiting for a CPU (other threads and processes had the cores), and idle (no tile to render: waiting for a fetch, for the main thread, or done before the others).",
     '',
     '| setup | wall | render threads | on a CPU | waiting for a CPU | idle |',
     '|---|---|---|---|---|---|',
@@ -117,12 +136,16 @@ export function buildReport(reps: number, floors: FloorRun[], ours: OursRun[], b
       const fw = f.wallMs / 1000;
       const ft = threadTime(f.cpu.benchThreads, n === 1 ? 'main' : 'floor', fw);
       const line = (name: string, wall: number, t: ReturnType<typeof threadTime>) =>
-        t ? row([name, `${wall.toFixed(2)} s`, t.n, `${t.run.toFixed(2)} s`, `${t.wait.toFixed(2)} s`, `${t.idle.toFixed(2)} s`]) : row([name, `${wall.toFixed(2)} s`, '?', '?', '?', '?']);
+        t
+          ? row([name, `${wall.toFixed(2)} s`, t.n, `${t.run.toFixed(2)} s`, `${t.wait.toFixed(2)} s`, `${t.idle.toFixed(2)} s`])
+          : row([name, `${wall.toFixed(2)} s`, '?', '?', '?', '?']);
       return [
         line(n === 1 ? 'floor, 1 core (main thread)' : `floor, ${n} cores`, fw, ft),
         ...o.cpu.processes
           .filter((p) => p.role.startsWith('worker'))
-          .map((p) => line(`app, WORKERS=${n}, ${p.role}`, o.toCompletedMs / 1000, threadTime(p.threads, 'render', o.toCompletedMs / 1000))),
+          .map((p) =>
+            line(`app, WORKERS=${n}, ${p.role}`, o.toCompletedMs / 1000, threadTime(p.threads, 'render', o.toCompletedMs / 1000)),
+          ),
       ];
     }),
     ...SETUPS.flatMap((n) => {

@@ -43,7 +43,8 @@ export interface PictureBenchOptions {
 
 export async function runPictureBench(options: PictureBenchOptions): Promise<void> {
   const reps = options.reps;
-  if (!Number.isInteger(reps) || reps < 1 || reps > 20) throw new BenchError(`--reps must be an integer from 1 to 20 (got ${options.reps})`);
+  if (!Number.isInteger(reps) || reps < 1 || reps > 20)
+    throw new BenchError(`--reps must be an integer from 1 to 20 (got ${options.reps})`);
   const startedAt = Date.now();
   const deadline = startedAt + (options.timeoutMinutes ?? 12) * 60_000;
 
@@ -51,8 +52,12 @@ export async function runPictureBench(options: PictureBenchOptions): Promise<voi
   const waitUntil = waitWithin(deadline, options.timeoutMinutes ?? 12);
 
   try {
-    log(`rendering ${PARAMS.rows}×${PARAMS.cols} tiles of ${PARAMS.tileSize} px (${PARAMS.cols * PARAMS.tileSize}×${PARAMS.rows * PARAMS.tileSize} px), ${PARAMS.maxIterations} iterations, view ${JSON.stringify(PARAMS.view)}; best of ${reps}`);
-    log(`machine: ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+    log(
+      `rendering ${PARAMS.rows}×${PARAMS.cols} tiles of ${PARAMS.tileSize} px (${PARAMS.cols * PARAMS.tileSize}×${PARAMS.rows * PARAMS.tileSize} px), ${PARAMS.maxIterations} iterations, view ${JSON.stringify(PARAMS.view)}; best of ${reps}`,
+    );
+    log(
+      `machine: ${availableParallelism()} cores (${cpus()[0]?.model ?? 'unknown CPU'}), load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
+    );
 
     // One PostgreSQL for the whole run (ours unless DATABASE_URL names one), a fresh database per setup.
     let postgres: RunningPostgres | undefined;
@@ -62,7 +67,12 @@ export async function runPictureBench(options: PictureBenchOptions): Promise<voi
       await chmod(dir, 0o755);
       track('temporary directory', () => rm(dir, { recursive: true, force: true }));
       log('starting an embedded PostgreSQL');
-      postgres = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port: await freePort(), database: 'bench', settings: ['shared_preload_libraries=pg_stat_statements'] });
+      postgres = await startEmbeddedPostgres({
+        dataDir: path.join(dir, 'pg'),
+        port: await freePort(),
+        database: 'bench',
+        settings: ['shared_preload_libraries=pg_stat_statements'],
+      });
       track('embedded PostgreSQL', () => postgres!.stop());
       adminUrl = postgres.adminUrl; // The superuser: the bench creates databases and loads pg_stat_statements.
     } else log('using the PostgreSQL of DATABASE_URL (its CPU is not measured)');
@@ -70,7 +80,10 @@ export async function runPictureBench(options: PictureBenchOptions): Promise<voi
     const admin = new pg.Client({ connectionString: adminUrl, application_name: 'bench-picture' });
     admin.on('error', (err) => log(`the bench's database connection failed: ${err.message}`));
     await admin.connect().catch((err: unknown) => {
-      throw new BenchError(`could not connect to ${postgres ? 'the embedded PostgreSQL' : 'DATABASE_URL'} (${new URL(adminUrl!).host}): ${(err as Error).message}`, { cause: err });
+      throw new BenchError(
+        `could not connect to ${postgres ? 'the embedded PostgreSQL' : 'DATABASE_URL'} (${new URL(adminUrl!).host}): ${(err as Error).message}`,
+        { cause: err },
+      );
     });
     track('admin connection', () => admin.end());
     const statements = await admin
@@ -96,7 +109,13 @@ export async function runPictureBench(options: PictureBenchOptions): Promise<voi
             );
       after ??= snapshot(app.processes, postmasterPid);
       const cpu = diff(before, after, await backendLabels(admin), postmasterPid);
-      const run: FloorRun = { cores, wallMs: result.wallMs, cpu, colors: result.colors, tileMs: 'tileMs' in result ? (result.tileMs as number[]) : undefined };
+      const run: FloorRun = {
+        cores,
+        wallMs: result.wallMs,
+        cpu,
+        colors: result.colors,
+        tileMs: 'tileMs' in result ? (result.tileMs as number[]) : undefined,
+      };
       referenceColors ??= result.colors;
       const mismatches = result.colors.filter((c, i) => c !== referenceColors![i]).length;
       if (mismatches > 0) throw new BenchError(`the ${cores}-core floor rendered ${mismatches} tiles differently from the 1-core floor`);
@@ -116,7 +135,10 @@ export async function runPictureBench(options: PictureBenchOptions): Promise<voi
       const app = await startAppWithRetry(workers, databaseUrl, track, waitUntil);
       const stopThisApp = track(`the app (WORKERS=${workers})`, () => stopApp(app));
       const check = () => {
-        if (app.exited) throw new BenchError(`the app exited (code ${app.exited.code}, signal ${app.exited.signal}) while the bench ran; see its log above`);
+        if (app.exited)
+          throw new BenchError(
+            `the app exited (code ${app.exited.code}, signal ${app.exited.signal}) while the bench ran; see its log above`,
+          );
       };
 
       log(`warm-up: a ${WARMUP.rows}×${WARMUP.cols}-tile picture of the same region (untimed)`);
@@ -127,9 +149,15 @@ export async function runPictureBench(options: PictureBenchOptions): Promise<voi
         await runFloor(workers, app, rep);
         await waitForQuiet(app.processes, postmasterPid);
         const before = appProcesses(app.proc.pid!);
-        const run = await runOurs(app, { rows: PARAMS.rows, cols: PARAMS.cols, workers, rep, postmasterPid, statements, admin, referenceColors }, waitUntil, check);
+        const run = await runOurs(
+          app,
+          { rows: PARAMS.rows, cols: PARAMS.cols, workers, rep, postmasterPid, statements, admin, referenceColors },
+          waitUntil,
+          check,
+        );
         const after = appProcesses(app.proc.pid!);
-        if (before.map((p) => p.pid).join() !== after.map((p) => p.pid).join()) log('warning: a process of the app restarted during this run; see its log above');
+        if (before.map((p) => p.pid).join() !== after.map((p) => p.pid).join())
+          log('warning: a process of the app restarted during this run; see its log above');
         oursRuns.push(run);
         const perWorker = run.cpu.processes
           .filter((p) => p.role.startsWith('worker'))
@@ -147,7 +175,13 @@ export async function runPictureBench(options: PictureBenchOptions): Promise<voi
       await admin.query(`drop database if exists ${database} with (force)`).catch(() => undefined);
     }
 
-    const report = buildReport(reps, floorRuns, oursRuns, Date.now() - startedAt, postgres ? 'embedded, one server for the run, a fresh database per setup' : 'DATABASE_URL');
+    const report = buildReport(
+      reps,
+      floorRuns,
+      oursRuns,
+      Date.now() - startedAt,
+      postgres ? 'embedded, one server for the run, a fresh database per setup' : 'DATABASE_URL',
+    );
     console.log(`\n${report.markdown}\n`);
     await mkdir(path.join(ROOT, 'bench-results'), { recursive: true });
     await writeFile(path.join(ROOT, 'bench-results', 'picture.md'), `${report.markdown}\n`);

@@ -13,7 +13,8 @@ export async function GET(request: Request, { params }: { params: Promise<{ id: 
   const { id } = await params;
   try {
     const raw = strictQuery(request, ['afterSeq']).get('afterSeq');
-    if (raw !== null && !/^\d{1,15}$/.test(raw)) throw new PublicError('invalid_input', '"afterSeq" must be a whole number: the last event number the client applied.');
+    if (raw !== null && !/^\d{1,15}$/.test(raw))
+      throw new PublicError('invalid_input', '"afterSeq" must be a whole number: the last event number the client applied.');
     if (!isBatchId(id) || !(await findBatch(ctx.pool, id))) throw new PublicError('not_found', 'No batch has this id.');
     return tilesResponse(ctx.pool, id, raw === null ? 0 : Number(raw), ctx.log);
   } catch (err) {
