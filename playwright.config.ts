@@ -1,5 +1,6 @@
 import { defineConfig } from '@playwright/test';
 import { findChromium } from './tests/e2e/chromium';
+import { E2E_PG_DATA_DIR } from './tests/e2e/database-url';
 
 const executablePath = findChromium();
 const port = Number(process.env.E2E_PORT ?? 3100);
@@ -44,7 +45,7 @@ export default defineConfig({
       FINISH_LINE_DOTENV: '0',
       WORKERS: '2',
       LOG_LEVEL: 'warn',
-      PG_DATA_DIR: '.data/e2e/postgres',
+      PG_DATA_DIR: E2E_PG_DATA_DIR,
       // Below Linux's ephemeral range (32768–60999): no outgoing connection can be sitting on it.
       PG_PORT: process.env.E2E_PG_PORT ?? '25439',
       // Every test starts batches from 127.0.0.1; the limits themselves are tested in integration.

@@ -3,13 +3,11 @@ import { expect, test, type Page } from '@playwright/test';
 import pg from 'pg';
 import { freePort } from '../../scripts/ports';
 import { startWebServer } from '../helpers/processes';
+import { e2eDatabaseUrl } from './database-url';
 
 // The operator dashboard against the app as `npm start` runs it (two workers, w-1 and w-2).
 
 const SCREENSHOT = 'test-results/e2e/dashboard.png';
-// The app's embedded PostgreSQL (see playwright.config.ts).
-const DATABASE_URL =
-  process.env.E2E_DATABASE_URL ?? `postgres://finishline:finishline@127.0.0.1:${process.env.E2E_PG_PORT ?? '25439'}/finishline`;
 
 const workerStatus = (page: Page, id: string) => page.getByTestId(`worker-${id}`).getByTestId('worker-status');
 const done = async (db: pg.Client, batchId: string) =>
@@ -63,7 +61,7 @@ test('the dashboard follows a 100×100 batch live: queue, workers, progress and 
   // second, so to be sure of a picture of the batch part-way, the test holds the batch's row lock
   // (as each worker's commit takes it) once the first cells are in: the workers go on painting and
   // queue their commits behind it until the screenshot is taken.
-  const db = new pg.Client({ connectionString: DATABASE_URL });
+  const db = new pg.Client({ connectionString: await e2eDatabaseUrl() });
   await db.connect();
   try {
     await page.getByRole('button', { name: 'Resume intake' }).click();
@@ -110,7 +108,7 @@ test('cancelling a running batch from the dashboard', async ({ page, request }) 
 test('with DASHBOARD_TOKEN set, the page asks for the token, says when it is wrong, and opens with the right one', async ({ page }) => {
   // A second web server on the same database, started with a token (the app under test has none).
   const port = await freePort();
-  const server = await startWebServer(DATABASE_URL, port, { DASHBOARD_TOKEN: 'open-sesame' });
+  const server = await startWebServer(await e2eDatabaseUrl(), port, { DASHBOARD_TOKEN: 'open-sesame' });
   try {
     await page.goto(`http://127.0.0.1:${port}/dashboard`);
     await expect(page.getByRole('heading', { name: 'This dashboard needs a token' })).toBeVisible();
