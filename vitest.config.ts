@@ -1,16 +1,38 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Two projects: `unit` (pure functions, no database, no processes: `npm run test:unit` answers in
- * seconds) and `integration` (a real PostgreSQL started once for the run, real Socket.IO and real
- * worker and web-server processes). Processes the tests start never read a developer's .env
- * (lib/config.ts).
+ * Three projects: `unit` (pure functions, no database, no processes: `npm run test:unit` answers in
+ * seconds); `integration` (a real PostgreSQL started once for the project, real Socket.IO and real
+ * worker and web-server processes), whose files run a few at a time: most of their time is spent
+ * waiting on heartbeats, deadlines and restarts, not on the CPU; and `timed`, the integration files
+ * that measure time, memory or throughput, which run afterwards, one at a time, on a quiet machine.
+ * Processes the tests start never read a developer's .env (lib/config.ts).
  */
 const NO_DOTENV = { FINISH_LINE_DOTENV: '0' };
+
+/** Files whose assertions are about time, memory or load: alone, or they would measure each other. */
+const TIMED = [
+  'tests/integration/pool-drain.test.ts',
+  'tests/integration/join-limits.test.ts',
+  'tests/integration/cancel-large.test.ts',
+  'tests/integration/replay.test.ts',
+  'tests/integration/fan-out.test.ts',
+  'tests/integration/many-viewers.test.ts',
+  'tests/integration/listen-recovery.test.ts',
+  'tests/integration/faults-postgres.test.ts',
+];
+
+const integration = {
+  env: NO_DOTENV,
+  globalSetup: ['tests/setup/postgres.ts'],
+  testTimeout: 90_000,
+  hookTimeout: 90_000,
+};
 
 export default defineConfig({
   test: {
     reporters: ['default'],
+    maxWorkers: 3,
     projects: [
       {
         test: {
@@ -23,14 +45,18 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
-          env: NO_DOTENV,
+          ...integration,
           include: ['tests/integration/**/*.test.ts'],
-          globalSetup: ['tests/setup/postgres.ts'],
-          // Integration tests start real worker and web-server processes; on a 2-core machine one
-          // file at a time keeps them from starving each other.
+          exclude: TIMED,
+        },
+      },
+      {
+        test: {
+          name: 'timed',
+          ...integration,
+          include: TIMED,
           fileParallelism: false,
-          testTimeout: 90_000,
-          hookTimeout: 90_000,
+          sequence: { groupOrder: 1 },
         },
       },
     ],
