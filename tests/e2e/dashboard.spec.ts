@@ -44,7 +44,9 @@ test('the dashboard follows a 100×100 batch live: queue, workers, progress and 
   for (const id of ['w-1', 'w-2']) await expect(workerStatus(page, id)).toHaveText('paused');
   await expect(page.getByTestId('intake-summary')).toContainText('All 2 workers have stopped taking cell jobs');
 
-  const created = await request.post('/api/batches', { data: { rows: 100, cols: 100 } });
+  // A millisecond of simulated work per cell (the workMs extension) spreads the batch over a few
+  // seconds of small recordings, so the test below can catch it part-way on any machine.
+  const created = await request.post('/api/batches', { data: { rows: 100, cols: 100, workMs: 1 } });
   expect(created.status()).toBe(201);
   const batch = (await created.json()) as { id: string };
   const row = page.getByTestId(`batch-${batch.id}`);
@@ -57,7 +59,7 @@ test('the dashboard follows a 100×100 batch live: queue, workers, progress and 
   await batchPage.goto(`/batches/${batch.id}`);
   await expect(batchPage.getByTestId('intake-paused')).toContainText('An operator has paused intake');
 
-  // Resumed, the workers paint it. They do that in about a second, and the page hears once a
+  // Resumed, the workers paint it. They do that in a few seconds, and the page hears once a
   // second, so to be sure of a picture of the batch part-way, the test holds the batch's row lock
   // (as each worker's commit takes it) once the first cells are in: the workers go on painting and
   // queue their commits behind it until the screenshot is taken.
