@@ -1,5 +1,5 @@
 import { defineConfig } from '@playwright/test';
-import { findChromium } from './tests/e2e/chromium';
+import { CHROMIUM_ARGS, findChromium } from './tests/e2e/chromium';
 import { E2E_PG_DATA_DIR } from './tests/e2e/database-url';
 
 const executablePath = findChromium();
@@ -19,15 +19,7 @@ export default defineConfig({
     trace: 'retain-on-failure',
     launchOptions: {
       executablePath,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
+      args: CHROMIUM_ARGS,
     },
   },
   // The whole app as `npm start` runs it: embedded PostgreSQL (its own data folder and port), the

@@ -61,10 +61,14 @@ function startViewer(port: number) {
       seen.set(c.row * width + c.col, c.color);
     }
   };
-  const join = (batchId: string) =>
+  // A join refused for now (rate_limited, unavailable while PostgreSQL restarts) is tried again, as
+  // a careful client does; one lost with its socket is sent again on the reconnect.
+  const join = (batchId: string): void => {
     socket.emit('batch:join', batchId, (ack) => {
       if (ack.ok) merge(batchId, ack.cells);
+      else if (socket.connected) setTimeout(() => join(batchId), 1000);
     });
+  };
   socket.on('cells:colored', (event) => cells.has(event.batchId) && merge(event.batchId, event.cells));
   socket.on('batch:completed', (event) => completions.set(event.batchId, (completions.get(event.batchId) ?? 0) + 1));
   socket.io.on('reconnect', () => cells.forEach((_, id) => join(id)));

@@ -1,6 +1,7 @@
 import { pathToFileURL } from 'node:url';
 import { chromium, type Page } from '@playwright/test';
 import { colorMismatches, readGridPixels } from '../../tests/helpers/canvas-pixels';
+import { CHROMIUM_ARGS, findChromium } from '../../tests/e2e/chromium';
 
 /**
  * The page's frame rate while a batch paints (issue 5: "the page keeps ≥ 30 frames per second
@@ -87,16 +88,6 @@ const IDLE_SAMPLE_MS = 1_000;
 /** 1,000,000 cells take minutes on a small machine; a stuck batch should still end the run. */
 const BANNER_TIMEOUT_MS = 15 * 60_000;
 const START_TIMEOUT_MS = 5 * 60_000;
-/** The launch arguments the end-to-end tests use (playwright.config.ts). */
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 /** A picture to paint instead of random colours: the whole set, with tiles of this many pixels. */
 export interface FpsPicture {
@@ -110,7 +101,7 @@ export async function measurePageFps(
   colorBy: 'cell' | 'worker' = 'cell',
   picture?: FpsPicture,
 ): Promise<PageFpsResult> {
-  const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  const browser = await chromium.launch({ executablePath: findChromium(), args: CHROMIUM_ARGS });
   try {
     const context = await browser.newContext({ baseURL: baseUrl, viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 });
     // tsx compiles with keepNames, which wraps inner functions in `__name(…)`; functions that

@@ -34,6 +34,20 @@ export function findChromium(): string {
   return found;
 }
 
+/**
+ * Launch arguments: no sandbox (the tests may run as root) and none of Chromium's own network
+ * traffic, which a closed network refuses, many connections at a time.
+ */
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
 const SYSTEM_BROWSERS = [
   '/usr/bin/chromium',
   '/usr/bin/chromium-browser',
