@@ -1,48 +1,29 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startBatch } from '../../lib/batches/start-batch';
 import { listCells, listFailedCells } from '../../lib/db/cells';
 import { CELL_DEAD_LETTER_QUEUE } from '../../lib/queue/cell-job';
 import { expectBatchSettled, waitUntilUnderWay } from '../helpers/batch-checks';
-import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/db';
-import { slowCells, startWorker, type WorkerProcess } from '../helpers/processes';
-import { connectClient, join, record, startRealtime, type TestClient } from '../helpers/realtime';
+import { waitFor } from '../helpers/db';
+import { slowCells, startWorker } from '../helpers/processes';
+import { join } from '../helpers/realtime';
+import { useWorkerFixture } from '../helpers/worker-fixture';
 
 // Worker faults with real worker processes: throws, poison, hangs, duplicates, SIGKILL, SIGSTOP.
 
-let db: TestDatabase;
-let realtime: Awaited<ReturnType<typeof startRealtime>>;
-let socket: TestClient;
-let heard: ReturnType<typeof record>;
-let workers: WorkerProcess[] = [];
-
 const FAST_FAILURE = { CELL_RETRY_LIMIT: '2', CELL_TIMEOUT_MS: '1000', NODE_ENV: 'test' };
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  realtime = await startRealtime(db.pool, db.url);
-  socket = await connectClient(realtime.url);
-  heard = record(socket);
-});
-afterEach(async () => {
-  await Promise.all(workers.map((w) => w.stop('SIGKILL')));
-  workers = [];
-});
-afterAll(async () => {
-  socket.disconnect();
-  await realtime.close();
-  await db.drop();
-});
+const f = useWorkerFixture();
 
 function startWorkers(n: number, env: Record<string, string>) {
-  for (let i = 0; i < n; i++) workers.push(startWorker(db.url, `w-${workers.length + 1}`, { ...FAST_FAILURE, ...env }));
+  for (let i = 0; i < n; i++) f.workers.push(startWorker(f.db.url, `w-${f.workers.length + 1}`, { ...FAST_FAILURE, ...env }));
 }
 
 async function start(rows: number, cols: number) {
   const { batch } = await startBatch(
-    { pool: db.pool, boss: await db.boss(), chunkSize: 1000, defaultDeadlineSeconds: 600 },
+    { pool: f.db.pool, boss: await f.db.boss(), chunkSize: 1000, defaultDeadlineSeconds: 600 },
     { rows, cols },
   );
-  const ack = await join(socket, batch.id, heard);
+  const ack = await join(f.socket, batch.id, f.heard);
   expect(ack.ok).toBe(true);
   return batch;
 }
@@ -51,16 +32,16 @@ describe('worker faults', () => {
   it('retries a cell that throws on its first attempt; the batch completes with every cell', async () => {
     startWorkers(1, { FINISH_LINE_FAULTS: JSON.stringify({ throwOnce: ['1,1', '2,3'] }) });
     const batch = await start(5, 5);
-    await expectBatchSettled(db, batch.id, { socket, heard }, { status: 'completed', done: 25, failed: 0 });
+    await expectBatchSettled(f.db, batch.id, { socket: f.socket, heard: f.heard }, { status: 'completed', done: 25, failed: 0 });
   });
 
   it('counts a poison cell as failed, dead-letters it, and still completes the batch', async () => {
     startWorkers(1, { FINISH_LINE_FAULTS: JSON.stringify({ throwAlways: ['0,2'] }) });
     const batch = await start(4, 5);
-    await expectBatchSettled(db, batch.id, { socket, heard }, { status: 'completed', done: 19, failed: 1 });
-    const failed = await listFailedCells(db.pool, batch.id);
+    await expectBatchSettled(f.db, batch.id, { socket: f.socket, heard: f.heard }, { status: 'completed', done: 19, failed: 1 });
+    const failed = await listFailedCells(f.db.pool, batch.id);
     expect(failed).toEqual([{ row: 0, col: 2, error: expect.stringMatching(/poisoned/) }]);
-    const dead = await (await db.boss()).findJobs(CELL_DEAD_LETTER_QUEUE, { data: { batchId: batch.id } });
+    const dead = await (await f.db.boss()).findJobs(CELL_DEAD_LETTER_QUEUE, { data: { batchId: batch.id } });
     expect(dead).toHaveLength(1);
     expect(dead[0].data).toMatchObject({ batchId: batch.id, row: 0, col: 2 });
   });
@@ -69,7 +50,7 @@ describe('worker faults', () => {
     startWorkers(1, { FINISH_LINE_FAULTS: JSON.stringify({ hangOnce: ['3,3'] }) });
     const started = Date.now();
     const batch = await start(4, 4);
-    await expectBatchSettled(db, batch.id, { socket, heard }, { status: 'completed', done: 16, failed: 0 });
+    await expectBatchSettled(f.db, batch.id, { socket: f.socket, heard: f.heard }, { status: 'completed', done: 16, failed: 0 });
     // One time limit (1 s) plus a backoff of a few seconds, not the batch-wide expiry.
     expect(Date.now() - started).toBeLessThan(20_000);
   });
@@ -78,17 +59,17 @@ describe('worker faults', () => {
     startWorkers(2, {});
     const batch = await start(3, 3);
     await (
-      await db.boss()
+      await f.db.boss()
     ).insert('cell', [{ data: { batchId: batch.id, row: 1, col: 1 } }, { data: { batchId: batch.id, row: 1, col: 1 } }]);
-    await expectBatchSettled(db, batch.id, { socket, heard }, { status: 'completed', done: 9, failed: 0 });
+    await expectBatchSettled(f.db, batch.id, { socket: f.socket, heard: f.heard }, { status: 'completed', done: 9, failed: 0 });
     await waitFor(async () => {
-      const { rows } = await db.pool.query<{ n: number }>(
+      const { rows } = await f.db.pool.query<{ n: number }>(
         `select count(*)::int as n from pgboss.job where name = 'cell' and data->>'batchId' = $1 and state = 'completed'`,
         [batch.id],
       );
       return rows[0].n === 11;
     }, 'the two duplicate jobs to complete');
-    const cells = await listCells(db.pool, batch.id);
+    const cells = await listCells(f.db.pool, batch.id);
     expect(cells.filter((c) => c.row === 1 && c.col === 1)).toHaveLength(1);
   });
 
@@ -96,10 +77,15 @@ describe('worker faults', () => {
     // Slow cells keep the batch in flight long enough to kill a worker holding claims.
     startWorkers(2, slowCells(150));
     const batch = await start(40, 50);
-    await waitUntilUnderWay(db, batch.id);
+    await waitUntilUnderWay(f.db, batch.id);
     const killedAt = Date.now();
-    await workers[0].stop('SIGKILL');
-    const settled = await expectBatchSettled(db, batch.id, { socket, heard }, { status: 'completed', done: 2000, failed: 0 });
+    await f.workers[0].stop('SIGKILL');
+    const settled = await expectBatchSettled(
+      f.db,
+      batch.id,
+      { socket: f.socket, heard: f.heard },
+      { status: 'completed', done: 2000, failed: 0 },
+    );
     // Bound: heartbeat (10 s) + supervision pass (5 s) + retry backoff + the rest of the work.
     expect(Date.parse(settled.finishedAt!) - killedAt).toBeLessThan(45_000);
   });
@@ -107,11 +93,16 @@ describe('worker faults', () => {
   it('a worker frozen (SIGSTOP) and thawed after its cells were redone cannot write stale results', async () => {
     startWorkers(2, slowCells(150));
     const batch = await start(40, 50);
-    await waitUntilUnderWay(db, batch.id);
-    const frozen = workers[0];
+    await waitUntilUnderWay(f.db, batch.id);
+    const frozen = f.workers[0];
     frozen.proc.kill('SIGSTOP');
-    const settled = await expectBatchSettled(db, batch.id, { socket, heard }, { status: 'completed', done: 2000, failed: 0 });
-    const before = new Map((await listCells(db.pool, batch.id)).map((c) => [`${c.row}:${c.col}`, c.color]));
+    const settled = await expectBatchSettled(
+      f.db,
+      batch.id,
+      { socket: f.socket, heard: f.heard },
+      { status: 'completed', done: 2000, failed: 0 },
+    );
+    const before = new Map((await listCells(f.db.pool, batch.id)).map((c) => [`${c.row}:${c.col}`, c.color]));
 
     frozen.proc.kill('SIGCONT');
     // The thawed worker finds its claims gone (or its transaction ended by the server) and rolls
@@ -119,16 +110,16 @@ describe('worker faults', () => {
     const next = await start(20, 20);
     await waitFor(
       async () => {
-        const { rows } = await db.pool.query<{ n: number }>(`select count(*)::int as n from cells where batch_id = $1 and worker_id = $2`, [
-          next.id,
-          frozen.id,
-        ]);
+        const { rows } = await f.db.pool.query<{ n: number }>(
+          `select count(*)::int as n from cells where batch_id = $1 and worker_id = $2`,
+          [next.id, frozen.id],
+        );
         return rows[0].n > 0;
       },
       'the thawed worker to work again',
       60_000,
     );
-    const after = await listCells(db.pool, batch.id);
+    const after = await listCells(f.db.pool, batch.id);
     expect(after).toHaveLength(2000);
     for (const c of after) expect(c.color).toBe(before.get(`${c.row}:${c.col}`));
     expect(settled.done).toBe(2000);

@@ -1,22 +1,17 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startBatch } from '../../lib/batches/start-batch';
 import { listWorkFailures } from '../../lib/db/cell-work-failures';
 import { listFailedCells } from '../../lib/db/cells';
 import { CELL_DEAD_LETTER_QUEUE } from '../../lib/queue/cell-job';
 import { expectBatchSettled } from '../helpers/batch-checks';
-import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/db';
+import { waitFor } from '../helpers/db';
 import { startWorker, type WorkerProcess } from '../helpers/processes';
-import { connectClient, join, record, startRealtime, type TestClient } from '../helpers/realtime';
+import { join } from '../helpers/realtime';
+import { useWorkerFixture } from '../helpers/worker-fixture';
 
 // Only a cell's own work spends its retries: attempts lost to infrastructure (here, the worker
 // holding the cells SIGKILLed, again and again) are retried without limit, and a cell whose work
 // always throws still fails after CELL_RETRY_LIMIT retries. Real worker processes, real PostgreSQL.
-
-let db: TestDatabase;
-let realtime: Awaited<ReturnType<typeof startRealtime>>;
-let socket: TestClient;
-let heard: ReturnType<typeof record>;
-let workers: WorkerProcess[] = [];
 
 // Two retries: under the old rule (every lost attempt counted) three kills would fail every cell.
 const RETRIES = 2;
@@ -32,40 +27,26 @@ const HOLDS_CELLS = {
   FINISH_LINE_FAULTS: JSON.stringify({ delayMs: 600_000 }),
 };
 
-beforeAll(async () => {
-  db = await createTestDatabase();
-  realtime = await startRealtime(db.pool, db.url);
-  socket = await connectClient(realtime.url);
-  heard = record(socket);
-});
-afterEach(async () => {
-  await Promise.all(workers.map((w) => w.stop('SIGKILL')));
-  workers = [];
-});
-afterAll(async () => {
-  socket.disconnect();
-  await realtime.close();
-  await db.drop();
-});
+const f = useWorkerFixture();
 
 function spawnWorker(env: Record<string, string>): WorkerProcess {
-  const worker = startWorker(db.url, `w-${workers.length + 1}`, env);
-  workers.push(worker);
+  const worker = startWorker(f.db.url, `w-${f.workers.length + 1}`, env);
+  f.workers.push(worker);
   return worker;
 }
 
 async function start(rows: number, cols: number) {
   const { batch } = await startBatch(
-    { pool: db.pool, boss: await db.boss(), chunkSize: 1000, defaultDeadlineSeconds: 600 },
+    { pool: f.db.pool, boss: await f.db.boss(), chunkSize: 1000, defaultDeadlineSeconds: 600 },
     { rows, cols },
   );
-  expect((await join(socket, batch.id, heard)).ok).toBe(true);
+  expect((await join(f.socket, batch.id, f.heard)).ok).toBe(true);
   return batch;
 }
 
 /** The batch's cell jobs: how many are claimed right now, and the fewest claims any has had before. */
 async function claims(batchId: string): Promise<{ active: number; minRetryCount: number }> {
-  const { rows } = await db.pool.query<{ active: number; min_retry: number }>(
+  const { rows } = await f.db.pool.query<{ active: number; min_retry: number }>(
     `select count(*) filter (where state = 'active')::int as active, coalesce(min(retry_count), 0)::int as min_retry
        from pgboss.job where name = 'cell' and data->>'batchId' = $1`,
     [batchId],
@@ -94,24 +75,24 @@ describe('attempts lost to infrastructure', () => {
       holder = next;
     }
 
-    await expectBatchSettled(db, batch.id, { socket, heard }, { status: 'completed', done: CELLS, failed: 0 });
+    await expectBatchSettled(f.db, batch.id, { socket: f.socket, heard: f.heard }, { status: 'completed', done: CELLS, failed: 0 });
     // Each job was claimed six times: five lost attempts, far past the two retries a cell's work gets.
     expect((await claims(batch.id)).minRetryCount).toBeGreaterThanOrEqual(5);
-    expect(await listWorkFailures(db.pool, batch.id)).toEqual([]);
-    expect(await listFailedCells(db.pool, batch.id)).toEqual([]);
+    expect(await listWorkFailures(f.db.pool, batch.id)).toEqual([]);
+    expect(await listFailedCells(f.db.pool, batch.id)).toEqual([]);
   });
 
   it('a cell whose work throws every time still fails after its retries, and its batch completes', async () => {
     spawnWorker({ ...BASE, CELL_TIMEOUT_MS: '1000', FINISH_LINE_FAULTS: JSON.stringify({ throwAlways: ['0,2'], throwOnce: ['1,1'] }) });
     const batch = await start(4, 5);
-    await expectBatchSettled(db, batch.id, { socket, heard }, { status: 'completed', done: 19, failed: 1 });
-    expect(await listFailedCells(db.pool, batch.id)).toEqual([{ row: 0, col: 2, error: expect.stringMatching(/poisoned/) }]);
+    await expectBatchSettled(f.db, batch.id, { socket: f.socket, heard: f.heard }, { status: 'completed', done: 19, failed: 1 });
+    expect(await listFailedCells(f.db.pool, batch.id)).toEqual([{ row: 0, col: 2, error: expect.stringMatching(/poisoned/) }]);
     // Its first attempt and each retry failed by its own work; the cell that threw once used one.
-    expect(await listWorkFailures(db.pool, batch.id)).toEqual([
+    expect(await listWorkFailures(f.db.pool, batch.id)).toEqual([
       { row: 0, col: 2, failures: RETRIES + 1 },
       { row: 1, col: 1, failures: 1 },
     ]);
-    const dead = await (await db.boss()).findJobs(CELL_DEAD_LETTER_QUEUE, { data: { batchId: batch.id } });
+    const dead = await (await f.db.boss()).findJobs(CELL_DEAD_LETTER_QUEUE, { data: { batchId: batch.id } });
     expect(dead).toHaveLength(1);
     expect(dead[0].data).toMatchObject({ batchId: batch.id, row: 0, col: 2, error: expect.stringMatching(/poisoned/) });
   });
