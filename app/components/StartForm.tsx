@@ -171,35 +171,11 @@ export function StartForm() {
             )}
           </div>
           <div className="fields">
-            <label>
-              Rows
-              <input
-                type="number"
-                inputMode="numeric"
-                min={1}
-                max={MAX_SIDE}
-                step={1}
-                required
-                value={rows}
-                onChange={(e) => setRows(e.target.value)}
-              />
-            </label>
+            <SideInput label="Rows" value={rows} onChange={setRows} />
             <span className="times" aria-hidden="true">
               ×
             </span>
-            <label>
-              Cols
-              <input
-                type="number"
-                inputMode="numeric"
-                min={1}
-                max={MAX_SIDE}
-                step={1}
-                required
-                value={cols}
-                onChange={(e) => setCols(e.target.value)}
-              />
-            </label>
+            <SideInput label="Cols" value={cols} onChange={setCols} />
             <label>
               <span>
                 Priority <span className="optional">(optional)</span>
@@ -260,4 +236,23 @@ function parseWhole(text: string, min: number, max: number): number | null {
 /** Empty means "not given" (undefined); anything else must be a whole number from min to max (null if not). */
 function parseOptional(text: string, min: number, max: number): number | undefined | null {
   return text.trim() === '' ? undefined : parseWhole(text, min, max);
+}
+
+/** One side of the grid: a whole number of cells, 1 to MAX_SIDE. */
+function SideInput({ label, value, onChange }: { label: string; value: string; onChange: (value: string) => void }) {
+  return (
+    <label>
+      {label}
+      <input
+        type="number"
+        inputMode="numeric"
+        min={1}
+        max={MAX_SIDE}
+        step={1}
+        required
+        value={value}
+        onChange={(e) => onChange(e.target.value)}
+      />
+    </label>
+  );
 }

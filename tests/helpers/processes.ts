@@ -74,3 +74,13 @@ function startProcess(entry: string, id: string, env: Record<string, string>): W
 export function slowCells(delayMs: number): Record<string, string> {
   return { NODE_ENV: 'test', WORKER_FETCH_SIZE: '50', FINISH_LINE_FAULTS: JSON.stringify({ delayMs }) };
 }
+
+/** Whether a process with this id exists (signal 0 checks without sending anything). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -8,6 +8,7 @@ import { CREDENTIALS_FILE, LEGACY_PASSWORD } from '../../lib/db/embedded-credent
 import { startEmbeddedPostgres, type RunningPostgres } from '../../lib/db/embedded';
 import { ensureOsUser, findSetpriv, POSTGRES_OS_USER, setprivPrefix } from '../../lib/db/embedded-os';
 import { freePort } from '../../scripts/ports';
+import { isAlive } from '../helpers/processes';
 
 // The embedded PostgreSQL of `npm start` and the tests, as an attacker on the same machine and a
 // root user in a private folder would meet it: random password kept 0600, SCRAM only, a
@@ -61,15 +62,6 @@ const withPassword = (url: string, password: string) => {
   const u = new URL(url);
   u.password = password;
   return u.toString();
-};
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 };
 
 /**
@@ -156,7 +148,7 @@ describe('embedded PostgreSQL', () => {
 
     // Stopped, it is gone; started again, it reads the same password back.
     await server.stop();
-    expect(alive(server.pid)).toBe(false);
+    expect(isAlive(server.pid)).toBe(false);
     const again = await start(path.join(dir, 'data', 'pg'));
     expect(new URL(again.url).password).toBe(credentials.app.password);
     expect((await query<{ one: number }>(again.url, 'select 1 as one'))[0].one).toBe(1);

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/db';
 import { childProcessesOf } from '../../scripts/child-process';
 import { freePort } from '../../scripts/ports';
+import { isAlive } from '../helpers/processes';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -21,15 +22,6 @@ const lines: LogLine[] = [];
 let port: number;
 let dataDir: string;
 let exitCode: number | null | undefined;
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 const logged = (msg: string, proc?: string) => lines.filter((l) => l.msg === msg && (!proc || l.proc === proc));
 
@@ -107,7 +99,7 @@ describe('npm start (the start script)', () => {
     start.kill('SIGINT');
     await waitFor(() => exitCode !== undefined, 'the start script to exit', 60_000);
     expect(exitCode).toBe(0);
-    await waitFor(() => everyone.every((pid) => !alive(pid)), 'every child process to be gone', 10_000);
+    await waitFor(() => everyone.every((pid) => !isAlive(pid)), 'every child process to be gone', 10_000);
 
     const index = (msg: string, proc?: string) => lines.findIndex((l) => l.msg === msg && (!proc || l.proc === proc));
     const postgresStopping = index('embedded postgres stopping');
