@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/db';
 import { childProcessesOf } from '../../scripts/child-process';
-import { freePort } from '../../scripts/ports';
+import { freePort, freePortRun } from '../../scripts/ports';
 import { isAlive } from '../helpers/processes';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -29,7 +29,8 @@ beforeAll(async () => {
   const dir = await mkdtemp(path.join(tmpdir(), 'finishline-start-'));
   await chmod(dir, 0o755);
   dataDir = dir;
-  port = await freePort();
+  // Two web servers: PORT and PORT+1.
+  port = await freePortRun(2);
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     PORT: String(port),
