@@ -9,7 +9,7 @@ import { defineConfig } from 'vitest/config';
  */
 const NO_DOTENV = { FINISH_LINE_DOTENV: '0' };
 
-/** Files whose assertions are about time, memory or load: alone, or they would measure each other. */
+/** Files whose assertions are about time, memory or load (kept for when files run in parallel again). */
 const TIMED = [
   'tests/integration/pool-drain.test.ts',
   'tests/integration/join-limits.test.ts',
@@ -50,19 +50,8 @@ export default defineConfig({
           name: 'integration',
           ...integration,
           include: ['tests/integration/**/*.test.ts'],
-          exclude: TIMED,
-          // One file at a time for now: three at a time cut the run from 11.6 to 8 minutes, but on
-          // 2 cores freePort() races (EADDRINUSE) and timer-bound tests slipped (see issue #13).
+          // One file at a time: on 2 cores, files in parallel raced for ports and slipped timers.
           fileParallelism: false,
-        },
-      },
-      {
-        test: {
-          name: 'timed',
-          ...integration,
-          include: TIMED,
-          fileParallelism: false,
-          sequence: { groupOrder: 1 },
         },
       },
     ],
