@@ -3,8 +3,7 @@ import { defineConfig } from 'vitest/config';
 /**
  * Two projects: `unit` (pure functions, no database, no processes: `npm run test:unit` answers in
  * seconds); `integration` (a real PostgreSQL started once for the project, real Socket.IO and real
- * worker and web-server processes); and `timed`, the integration files
- * that measure time, memory or throughput, which run afterwards, one at a time, on a quiet machine.
+ * worker and web-server processes), one file at a time.
  * Processes the tests start never read a developer's .env (lib/config.ts).
  */
 const NO_DOTENV = { FINISH_LINE_DOTENV: '0' };
