@@ -20,7 +20,7 @@ import { startDeadlineSweeper } from './lib/batches/expire-batches';
 import { startFanOutResumer } from './lib/batches/fan-out';
 import { startRetentionSweeper } from './lib/batches/retention';
 import { startBoss } from './lib/queue/boss';
-import { prepareDatabase } from './lib/setup';
+import { cellQueueSettings, prepareDatabase } from './lib/queue/prepare-database';
 import { startTelemetry } from './lib/telemetry/sdk';
 
 /** The web server: Next.js pages and API routes, and Socket.IO, on one port. */
@@ -45,7 +45,7 @@ runProcess({ proc: 'web', name: 'web server' }, async (life, log) => {
   // Migrations may wait long for their locks (another process migrating, DDL behind live
   // transactions): their own connection, without the pools' lock timeout.
   const setupPool = createPool(cfg.databaseUrl, 1, log, 'finish-line-web-setup', undefined, { ...cfg.dbSessionTimeouts, lockMs: 0 });
-  await prepareDatabase(setupPool, cfg.databaseUrl, log).finally(() => setupPool.end());
+  await prepareDatabase(setupPool, cfg.databaseUrl, log, cellQueueSettings(cfg)).finally(() => setupPool.end());
   // The resumer's fan-outs hold a connection each for as long as they run: their own small pool.
   const fanOutPool = createPool(cfg.databaseUrl, cfg.fanoutPoolSize, log, 'finish-line-web-fanout');
   life.onStop('fan-out pool', () => fanOutPool.end());

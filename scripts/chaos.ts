@@ -8,7 +8,7 @@ import { startEmbeddedPostgres, type RunningPostgres } from '../lib/db/embedded'
 import { createPool } from '../lib/db/pool';
 import { createLogger } from '../lib/log';
 import type { ClientToServerEvents, ServerToClientEvents } from '../lib/realtime/events';
-import { prepareDatabase } from '../lib/setup';
+import { cellQueueSettings, prepareDatabase } from '../lib/queue/prepare-database';
 import type { Batch } from '../lib/types';
 import { buildIfNeeded } from './build-if-needed';
 import { diagnoseStuck, summarise } from './chaos-report';
@@ -107,7 +107,7 @@ async function main() {
     log.warn('DATABASE_URL is set: PostgreSQL restarts are skipped (only an embedded server can be restarted)');
   }
   const pool = createPool(databaseUrl, 4, log, 'finish-line-chaos');
-  await prepareDatabase(pool, databaseUrl, log);
+  await prepareDatabase(pool, databaseUrl, log, cellQueueSettings(cfg));
 
   const env: NodeJS.ProcessEnv = {
     ...process.env,

@@ -1,7 +1,7 @@
 import { config } from '../lib/config';
 import { createPool } from '../lib/db/pool';
 import { runProcess } from '../lib/lifecycle';
-import { prepareDatabase } from '../lib/setup';
+import { cellQueueSettings, prepareDatabase } from '../lib/queue/prepare-database';
 import { buildIfNeeded } from './build-if-needed';
 import { Child } from './child-process';
 
@@ -25,7 +25,7 @@ runProcess({ proc: 'start', name: 'finish line' }, async (life, log) => {
   env.DATABASE_URL = databaseUrl;
 
   const pool = createPool(databaseUrl, 2, log, 'finish-line-start');
-  await prepareDatabase(pool, databaseUrl, log);
+  await prepareDatabase(pool, databaseUrl, log, cellQueueSettings(cfg));
   await pool.end();
   if (!dev) await buildIfNeeded(log);
 

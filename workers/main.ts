@@ -9,7 +9,7 @@ import { runProcess } from '../lib/lifecycle';
 import { startBoss } from '../lib/queue/boss';
 import { CELL_DEAD_LETTER_QUEUE, CELL_QUEUE, SLOW_CELL_QUEUE } from '../lib/queue/cell-job';
 import { IMAGE_QUEUE, parseImageJob } from '../lib/queue/image-job';
-import { prepareDatabase } from '../lib/setup';
+import { cellQueueSettings, prepareDatabase } from '../lib/queue/prepare-database';
 import { startTelemetry } from '../lib/telemetry/sdk';
 import { recordDeadLetters } from './dead-letters';
 import { failAttempts } from './fail-attempts';
@@ -44,7 +44,7 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
   const idleLimit = `-c idle_in_transaction_session_timeout=${cfg.cellTimeoutMs + 5000} -c lock_timeout=${cfg.cellTimeoutMs + 10_000}`;
   const pool = createPool(cfg.databaseUrl, cfg.workerLoops + 2, log, `finish-line-worker-${cfg.workerId}`, idleLimit);
   life.onStop('database pool', () => pool.end());
-  await prepareDatabase(pool, cfg.databaseUrl, log);
+  await prepareDatabase(pool, cfg.databaseUrl, log, cellQueueSettings(cfg));
 
   let cellsServed = 0;
   let unreported = 0;

@@ -1,3 +1,5 @@
+import type { IntakeInfo } from '../db/intake';
+import type { WorkerInfo } from '../db/workers';
 import type { Batch } from '../types';
 
 /**
@@ -5,19 +7,9 @@ import type { Batch } from '../types';
  * pushes to its own dashboard sockets. Types only: the browser imports them.
  */
 
-/** alive: heartbeating and taking jobs; paused: heartbeating, intake paused; dead: no heartbeat for three beats; stopped: shut down cleanly. */
-export type WorkerStatus = 'alive' | 'paused' | 'dead' | 'stopped';
-
-export interface WorkerInfo {
-  id: string;
-  host: string;
-  pid: number;
-  startedAt: string;
-  lastSeenAt: string;
-  /** As of its last heartbeat. */
-  cellsServed: number;
-  status: WorkerStatus;
-}
+// Declared where their rows are read; the page imports every dashboard type from here.
+export type { IntakeInfo } from '../db/intake';
+export type { WorkerInfo, WorkerStatus } from '../db/workers';
 
 export interface DashboardWorker extends WorkerInfo {
   /** Over the last few complete seconds. */
@@ -55,11 +47,6 @@ export interface ThroughputSeries {
   end: string;
   /** Cells per second, oldest first, one entry per second. */
   perSecond: number[];
-}
-
-export interface IntakeInfo {
-  paused: boolean;
-  changedAt: string;
 }
 
 export interface DashboardSnapshot {

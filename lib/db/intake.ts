@@ -1,7 +1,12 @@
-import type { IntakeInfo } from '../dashboard/types';
 import type { Sql } from './sql';
 
 /** All SQL for the `intake_control` table: whether workers take cell jobs, for all of them at once. */
+
+/** Whether intake is paused, and since when; the dashboard shows it. Types only: the browser imports them. */
+export interface IntakeInfo {
+  paused: boolean;
+  changedAt: string;
+}
 
 interface IntakeRow {
   paused: boolean;

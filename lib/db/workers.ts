@@ -1,7 +1,21 @@
-import type { WorkerInfo, WorkerStatus } from '../dashboard/types';
 import type { Sql } from './sql';
 
 /** All SQL for the `workers` table: which worker processes exist and when each was last heard from. */
+
+/** alive: heartbeating and taking jobs; paused: heartbeating, intake paused; dead: no heartbeat for three beats; stopped: shut down cleanly. */
+export type WorkerStatus = 'alive' | 'paused' | 'dead' | 'stopped';
+
+/** A worker as its row says; the dashboard shows it (lib/dashboard/types.ts). Types only: the browser imports them. */
+export interface WorkerInfo {
+  id: string;
+  host: string;
+  pid: number;
+  startedAt: string;
+  lastSeenAt: string;
+  /** As of its last heartbeat. */
+  cellsServed: number;
+  status: WorkerStatus;
+}
 
 export async function registerWorker(sql: Sql, worker: { id: string; host: string; pid: number }): Promise<void> {
   await sql.query(

@@ -6,7 +6,8 @@ import { startBatch } from '../../lib/batches/start-batch';
 import { startEmbeddedPostgres, type RunningPostgres } from '../../lib/db/embedded';
 import { createPool } from '../../lib/db/pool';
 import { startBoss } from '../../lib/queue/boss';
-import { prepareDatabase } from '../../lib/setup';
+import { config } from '../../lib/config';
+import { cellQueueSettings, prepareDatabase } from '../../lib/queue/prepare-database';
 import { expectBatchSettled, waitUntilUnderWay } from '../helpers/batch-checks';
 import { quietLog, type TestDatabase } from '../helpers/db';
 import { freePort } from '../../scripts/ports';
@@ -32,7 +33,7 @@ beforeAll(async () => {
   port = await freePort();
   postgres = await boot();
   const pool = createPool(postgres.url, 10, quietLog, 'finish-line-test');
-  await prepareDatabase(pool, postgres.url, quietLog);
+  await prepareDatabase(pool, postgres.url, quietLog, cellQueueSettings(config()));
   const boss = startBoss(postgres.url, 'producer', quietLog, 4);
   db = { url: postgres.url, pool, boss: () => boss, drop: async () => undefined };
   realtime = await startRealtime(pool, postgres.url);

@@ -7,7 +7,8 @@ import { startBatch } from '../../lib/batches/start-batch';
 import { startEmbeddedPostgres, type RunningPostgres } from '../../lib/db/embedded';
 import { createPool } from '../../lib/db/pool';
 import { startBoss } from '../../lib/queue/boss';
-import { prepareDatabase } from '../../lib/setup';
+import { config } from '../../lib/config';
+import { cellQueueSettings, prepareDatabase } from '../../lib/queue/prepare-database';
 import { freePort } from '../../scripts/ports';
 import { expectBatchSettled, waitUntilUnderWay } from '../helpers/batch-checks';
 import { createTestDatabase, quietLog, waitFor, type TestDatabase } from '../helpers/db';
@@ -85,7 +86,7 @@ describe('PostgreSQL crash-restart (kill -9 of one of its backends)', () => {
     await chmod(dir, 0o755);
     postgres = await startEmbeddedPostgres({ dataDir: path.join(dir, 'pg'), port: await freePort(), database: 'crash' });
     const pool = createPool(postgres.url, 10, quietLog, 'finish-line-test');
-    await prepareDatabase(pool, postgres.url, quietLog);
+    await prepareDatabase(pool, postgres.url, quietLog, cellQueueSettings(config()));
     const boss = startBoss(postgres.url, 'producer', quietLog, 4);
     db = { url: postgres.url, pool, boss: () => boss, drop: async () => undefined };
     realtime = await startRealtime(pool, postgres.url);

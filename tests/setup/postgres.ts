@@ -6,7 +6,8 @@ import type { TestProject } from 'vitest/node';
 import { createPool } from '../../lib/db/pool';
 import { startEmbeddedPostgres } from '../../lib/db/embedded';
 import { createLogger } from '../../lib/log';
-import { prepareDatabase } from '../../lib/setup';
+import { config } from '../../lib/config';
+import { cellQueueSettings, prepareDatabase } from '../../lib/queue/prepare-database';
 import { freePort } from '../../scripts/ports';
 
 export const TEMPLATE_DB = 'finishline_template';
@@ -54,7 +55,7 @@ export default async function setup(project: TestProject) {
   await admin.end();
   const templateUrl = withDatabase(adminUrl, TEMPLATE_DB);
   const pool = createPool(templateUrl, 2, log, 'finish-line-test-setup');
-  await prepareDatabase(pool, templateUrl, log);
+  await prepareDatabase(pool, templateUrl, log, cellQueueSettings(config()));
   await pool.end();
 
   project.provide('pgAdminUrl', adminUrl);
