@@ -22,6 +22,7 @@ import { startRetentionSweeper } from './lib/batches/retention';
 import { startBoss } from './lib/queue/boss';
 import { cellQueueSettings, prepareDatabase } from './lib/queue/prepare-database';
 import { startTelemetry } from './lib/telemetry/sdk';
+import { provideRouteContext } from './web/http/route-context';
 
 /** The web server: Next.js pages and API routes, and Socket.IO, on one port. */
 runProcess({ proc: 'web', name: 'web server' }, async (life, log) => {
@@ -88,6 +89,25 @@ runProcess({ proc: 'web', name: 'web server' }, async (life, log) => {
   const fanOutDeps = { pool, fanOutPool, boss, chunkSize: cfg.fanoutChunkSize, defaultDeadlineSeconds: cfg.batchDeadlineSeconds };
   life.onStop('fan-out resumer', startFanOutResumer(fanOutDeps, log));
   life.onStop('retention', startRetentionSweeper(pool, { days: cfg.retentionDays, maxCells: cfg.retentionMaxCells }, log));
+  // The route handlers use what this process built (web/http/route-context.ts): before Next serves.
+  const withdrawRouteContext = provideRouteContext({
+    pool,
+    fanOutPool,
+    boss,
+    log: log.child({ part: 'api' }),
+    operators,
+    maxCells: cfg.maxCells,
+    maxPixels: cfg.maxPixels,
+    fanoutChunkSize: cfg.fanoutChunkSize,
+    batchDeadlineSeconds: cfg.batchDeadlineSeconds,
+    allowedOrigins: cfg.allowedOrigins,
+    clientLimits: { perMinute: cfg.batchesPerMinute, running: cfg.runningBatchesPerClient },
+    maxActiveCells: cfg.maxActiveCells,
+    maxPublicPriority: cfg.maxPublicPriority,
+    trustProxy: cfg.trustProxy,
+    deadWorkerSeconds: cfg.workerHeartbeatSeconds * 3,
+  });
+  life.onStop('route context', withdrawRouteContext);
   // Socket.IO answers upgrades on its own path; in development Next's hot reload takes the rest.
   const nextUpgrade = cfg.dev ? app.getUpgradeHandler() : undefined;
   httpServer.on('upgrade', (req, socket, head) => {
