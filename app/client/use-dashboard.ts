@@ -30,39 +30,45 @@ export function useDashboard(): DashboardView {
   useEffect(() => {
     const socket = openDashboardSocket();
     socketRef.current = socket;
-    const onConnect = () => {
+    // A locked dashboard keeps its form up across a reconnection; the server's next word decides.
+    const isLocked = (c: DashboardConnection) => c === 'needs_token' || c === 'refused';
+    const onConnect = () => setConnection((c) => (isLocked(c) ? c : 'connected'));
+    const onSnapshot = (next: DashboardSnapshot) => {
+      setSnapshot(next);
       setConnection('connected');
       setAuthMessage('');
     };
-    const onConnectError = (err: Error & { data?: Partial<ErrorBody> }) => {
-      if (err.data?.error?.code === 'unauthorized') {
-        // A refused handshake is not retried on its own; submitToken connects again.
-        setConnection(storedToken() ? 'refused' : 'needs_token');
-        setAuthMessage(err.data.error.message);
-      } else {
-        setConnection('reconnecting');
-      }
+    // Sent instead of snapshots to a socket without the operator token; submitToken connects again.
+    const onLocked = (reason: ErrorBody) => {
+      setConnection(storedToken() ? 'refused' : 'needs_token');
+      setAuthMessage(reason.error.message);
     };
-    const onDisconnect = () => setConnection('reconnecting');
+    const onConnectError = () => setConnection('reconnecting');
+    const onDisconnect = (reason: string) => {
+      if (reason !== 'io client disconnect') setConnection((c) => (isLocked(c) ? c : 'reconnecting'));
+    };
     socket.on('connect', onConnect);
     socket.on('connect_error', onConnectError);
     socket.on('disconnect', onDisconnect);
-    socket.on('dashboard:snapshot', setSnapshot);
+    socket.on('dashboard:snapshot', onSnapshot);
+    socket.on('dashboard:locked', onLocked);
     socket.connect();
     return () => {
       socket.off('connect', onConnect);
       socket.off('connect_error', onConnectError);
       socket.off('disconnect', onDisconnect);
-      socket.off('dashboard:snapshot', setSnapshot);
+      socket.off('dashboard:snapshot', onSnapshot);
+      socket.off('dashboard:locked', onLocked);
       socket.disconnect();
       socketRef.current = null;
     };
   }, []);
 
-  // The form stays up until the server answers: connected, or refused again with its reason.
+  // The form stays up until the server answers: a snapshot, or locked again with its reason. The
+  // token goes with a handshake, so the socket connects anew.
   const submitToken = useCallback((token: string) => {
     storeToken(token.trim());
-    socketRef.current?.connect();
+    socketRef.current?.disconnect().connect();
   }, []);
 
   const cancelBatch = useCallback(

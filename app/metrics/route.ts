@@ -16,7 +16,7 @@ export const dynamic = 'force-dynamic';
 export async function GET(request: Request) {
   const ctx = routeContext();
   const cfg = config();
-  if (!isOperator(operatorPolicy(cfg), { via: 'dashboard', token: bearerToken(request) })) {
+  if (!isOperator(operatorPolicy(cfg), bearerToken(request))) {
     return json(403, OPERATORS_ONLY, { 'www-authenticate': 'Bearer realm="finish-line"' });
   }
   try {

@@ -4,8 +4,7 @@ import { config } from '../config';
 import { createPool } from '../db/pool';
 import { createLogger, type Logger } from '../log';
 import { startBoss } from '../queue/boss';
-import { isDashboardAuthorized } from './dashboard-auth';
-import { operatorPolicy } from './operator-auth';
+import { isOperatorAuthorization, operatorPolicy } from './operator-auth';
 
 /**
  * What the route handlers need, created on first use. Next bundles `app/` apart from server.ts, so
@@ -30,11 +29,7 @@ export interface RouteContext {
   maxPublicPriority: number;
   trustProxy: boolean;
   dashboardToken: string | undefined;
-  /**
-   * Whether a request's `Authorization` header makes it an operator, for the priority ceiling: with
-   * DASHBOARD_TOKEN, only its holder; without one, everyone on a server only this machine can reach
-   * (the local default), and no one on a server reachable beyond it.
-   */
+  /** Whether a request's `Authorization` header makes it an operator (`isOperator`), for the priority ceiling. */
   isOperatorRequest(authorization: string | null): boolean;
   boss(): Promise<PgBoss>;
 }
@@ -65,8 +60,7 @@ export function routeContext(): RouteContext {
     maxPublicPriority: cfg.maxPublicPriority,
     trustProxy: cfg.trustProxy,
     dashboardToken: cfg.dashboardToken,
-    isOperatorRequest: (authorization) =>
-      operators.token === undefined ? operators.localOnly : isDashboardAuthorized(operators.token, authorization),
+    isOperatorRequest: (authorization) => isOperatorAuthorization(operators, authorization),
     boss: () => {
       boss ??= startBoss(url, 'producer', log, 2).catch((err: unknown) => {
         boss = undefined;

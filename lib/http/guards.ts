@@ -1,5 +1,6 @@
 import { PublicError } from '../errors';
 import { json } from './respond';
+import { bearerTokenOf } from './operator-auth';
 import { isOriginAllowed } from './origin';
 
 /** Refuses a state-changing request sent by a page of a foreign origin (see `isOriginAllowed`). */
@@ -47,8 +48,7 @@ export function otherMethods<A extends RouteMethod>(...allowed: A[]): Record<Exc
 
 /** The token of an `Authorization: Bearer <token>` header, if there is one. */
 export function bearerToken(request: Request): string | null {
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.get('authorization') ?? '');
-  return match ? match[1] : null;
+  return bearerTokenOf(request.headers.get('authorization'));
 }
 
 /** Any /api path no endpoint serves: 404 in the error shape rather than the HTML page. */

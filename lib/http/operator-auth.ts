@@ -4,8 +4,9 @@ import type { ErrorBody } from '../types';
 import { isDashboardAuthorized } from './dashboard-auth';
 
 /**
- * Who may use the operator controls (cancel a batch one did not start, pause or resume intake): the
- * one rule for HTTP and Socket.IO alike, so the two cannot drift apart. See docs/security.md.
+ * Who may use the operator controls (cancel a batch one did not start, pause or resume intake, read
+ * /metrics, ask for a priority above the ceiling): the one rule for HTTP and Socket.IO alike, so the
+ * paths cannot drift apart. See docs/security.md.
  */
 export interface OperatorPolicy {
   /** DASHBOARD_TOKEN, when set: then only who presents it is an operator, wherever they come from. */
@@ -17,13 +18,6 @@ export interface OperatorPolicy {
   localOnly: boolean;
 }
 
-/** How a caller asks: over the HTTP API (`Authorization: Bearer`) or through the dashboard's sign-in. */
-export interface OperatorCredential {
-  via: 'api' | 'dashboard';
-  /** The token it presents, if any. */
-  token: string | null | undefined;
-}
-
 export function operatorPolicy(cfg: Pick<Config, 'dashboardToken' | 'host' | 'trustProxy' | 'allowedHosts'>): OperatorPolicy {
   return {
     token: cfg.dashboardToken,
@@ -32,19 +26,36 @@ export function operatorPolicy(cfg: Pick<Config, 'dashboardToken' | 'host' | 'tr
 }
 
 /**
- * Whether the caller is an operator. With a token, only its holder, over either path. Without one,
- * the dashboard of a local-only server is open, since every client that can reach it is on this
- * machine (the local default); the HTTP API has no sign-in without a token, so there a batch stays
- * its session's to cancel. A server reachable from beyond loopback with no token has no operator.
+ * Whether a caller presenting `token` (null: none) is an operator, the same over HTTP and Socket.IO.
+ * With DASHBOARD_TOKEN set, only its holder, wherever it comes from: the operator chose a token. With
+ * none, the contract asks for a token only when the server can be reached from beyond loopback, so on
+ * a local-only server every caller is an operator, and on any other no one is.
  */
-export function isOperator(policy: OperatorPolicy, credential: OperatorCredential): boolean {
-  if (policy.token !== undefined) return typeof credential.token === 'string' && isDashboardAuthorized(policy.token, credential.token);
-  return credential.via === 'dashboard' && policy.localOnly;
+export function isOperator(policy: OperatorPolicy, token: string | null | undefined): boolean {
+  if (policy.token !== undefined) return typeof token === 'string' && token.length > 0 && isDashboardAuthorized(policy.token, token);
+  return policy.localOnly;
+}
+
+/** The token of an `Authorization: Bearer <token>` header, if there is one. */
+export function bearerTokenOf(authorization: string | null | undefined): string | null {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
+  return match ? match[1] : null;
+}
+
+/** `isOperator` for an HTTP request: the token counts only as `Authorization: Bearer <token>`. */
+export function isOperatorAuthorization(policy: OperatorPolicy, authorization: string | null | undefined): boolean {
+  return isOperator(policy, bearerTokenOf(authorization));
+}
+
+/** `isOperator` for a Socket.IO handshake: the token counts only as `auth: { token }`. */
+export function isOperatorHandshake(policy: OperatorPolicy, auth: unknown): boolean {
+  const token = typeof auth === 'object' && auth !== null ? (auth as { token?: unknown }).token : undefined;
+  return isOperator(policy, typeof token === 'string' ? token : null);
 }
 
 /** Cancelling a batch: its own session may, and so may an operator. */
-export function mayCancel(policy: OperatorPolicy, credential: OperatorCredential, ownsBatch: boolean): boolean {
-  return ownsBatch || isOperator(policy, credential);
+export function mayCancel(policy: OperatorPolicy, token: string | null | undefined, ownsBatch: boolean): boolean {
+  return ownsBatch || isOperator(policy, token);
 }
 
 /** The answer to a control refused by `isOperator`: `403 forbidden` over HTTP, the same body in an ack. */

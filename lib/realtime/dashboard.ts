@@ -6,7 +6,7 @@ import { isBatchId } from '../batches/validate';
 import { readDashboardSnapshot } from '../dashboard/snapshot';
 import { setIntakePaused } from '../db/intake';
 import { toPublicError } from '../errors';
-import { isOperator, OPERATORS_ONLY, type OperatorCredential, type OperatorPolicy } from '../http/operator-auth';
+import { isOperatorHandshake, OPERATORS_ONLY, type OperatorPolicy } from '../http/operator-auth';
 import type { Logger } from '../log';
 import type { ErrorBody } from '../types';
 import { DASHBOARD_NAMESPACE, type DashboardClientToServerEvents, type DashboardServerToClientEvents, type IntakeAck } from './events';
@@ -18,7 +18,7 @@ type DashboardSocket = Socket<DashboardClientToServerEvents, DashboardServerToCl
 export interface DashboardDeps {
   pool: pg.Pool;
   boss: PgBoss;
-  /** Who is an operator (operator-auth.ts): the dashboard and its controls are theirs alone. */
+  /** Who is an operator (operator-auth.ts): the snapshot and the controls are theirs alone. */
   policy: OperatorPolicy;
   /** A worker not heard from for this long is shown as dead. */
   deadAfterSeconds: number;
@@ -28,21 +28,22 @@ export interface DashboardDeps {
 
 const NOT_FOUND: ErrorBody = { error: { code: 'not_found', message: 'No batch has this id.' } };
 
-/** What a dashboard socket signed in with: the token of its handshake, if any. */
-function credentialOf(socket: DashboardSocket): OperatorCredential {
-  const presented = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
-  return { via: 'dashboard', token: typeof presented === 'string' ? presented : null };
-}
+/** The dashboard sockets of operators: the snapshots go to them alone. */
+const OPERATORS_ROOM = 'operators';
 
-/** Why a sign-in is refused, in words the token form can show. */
-function signInRefusal(policy: OperatorPolicy, credential: OperatorCredential): ErrorBody {
+/**
+ * Why this socket's dashboard stays locked, in words the token form can show: `forbidden`, as each
+ * control would answer.
+ */
+function lockedReason(policy: OperatorPolicy, socket: DashboardSocket): ErrorBody {
+  const presented = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
   const message =
     policy.token === undefined
       ? 'This server can be reached from beyond this machine and has no DASHBOARD_TOKEN, so its dashboard is closed. Restart it with DASHBOARD_TOKEN set.'
-      : credential.token
+      : typeof presented === 'string' && presented !== ''
         ? 'That is not the dashboard token. Check it and try again.'
         : 'The dashboard needs a token: enter DASHBOARD_TOKEN.';
-  return { error: { code: 'unauthorized', message } };
+  return { error: { code: 'forbidden', message } };
 }
 
 /**
@@ -55,15 +56,11 @@ export function attachDashboard(io: RealtimeServer, deps: DashboardDeps, log: Lo
   const nsp = io.of(DASHBOARD_NAMESPACE) as unknown as DashboardNamespace;
   const intervalMs = deps.intervalMs ?? 1000;
 
-  // The snapshot (workers, hosts, every batch) is for operators too: a stranger does not get in.
-  nsp.use((socket, next) => {
-    const credential = credentialOf(socket);
-    if (isOperator(deps.policy, credential)) return next();
-    const refusal = signInRefusal(deps.policy, credential);
-    next(Object.assign(new Error(refusal.error.message), { data: refusal }));
-  });
-  // Each control asks the same rule as its HTTP counterpart, whatever let the socket in.
-  const isOperatorSocket = (socket: DashboardSocket) => isOperator(deps.policy, credentialOf(socket));
+  // Anyone may connect, as the contract has each control answer a stranger `forbidden` in its ack
+  // rather than refuse the connection. What a stranger may not see is the snapshot: its queue
+  // depths, workers and throughput are what /metrics, an operator control, reports.
+  const isOperatorSocket = (socket: DashboardSocket) => isOperatorHandshake(deps.policy, socket.handshake.auth);
+  const operatorSockets = () => nsp.adapter.rooms.get(OPERATORS_ROOM)?.size ?? 0;
 
   let timer: NodeJS.Timeout | undefined;
   let ticking: Promise<void> | undefined;
@@ -87,8 +84,8 @@ export function attachDashboard(io: RealtimeServer, deps: DashboardDeps, log: Lo
   const broadcast = () => {
     // .finally runs after the assignment, even when the body ends without awaiting.
     ticking ??= (async () => {
-      if (nsp.sockets.size === 0) return;
-      nsp.local.emit('dashboard:snapshot', await read());
+      if (operatorSockets() === 0) return;
+      nsp.local.to(OPERATORS_ROOM).emit('dashboard:snapshot', await read());
     })()
       .catch(() => undefined) // reported by read()
       .finally(() => {
@@ -97,7 +94,7 @@ export function attachDashboard(io: RealtimeServer, deps: DashboardDeps, log: Lo
     return ticking;
   };
   const tick = () => {
-    if (nsp.sockets.size === 0) {
+    if (operatorSockets() === 0) {
       clearInterval(timer);
       timer = undefined;
       return;
@@ -107,11 +104,16 @@ export function attachDashboard(io: RealtimeServer, deps: DashboardDeps, log: Lo
 
   nsp.on('connection', (socket: DashboardSocket) => {
     if (stopped) return void socket.disconnect(true);
-    timer ??= setInterval(tick, intervalMs);
-    read().then(
-      (snapshot) => socket.emit('dashboard:snapshot', snapshot),
-      () => undefined,
-    );
+    if (isOperatorSocket(socket)) {
+      void socket.join(OPERATORS_ROOM);
+      timer ??= setInterval(tick, intervalMs);
+      read().then(
+        (snapshot) => socket.emit('dashboard:snapshot', snapshot),
+        () => undefined,
+      );
+    } else {
+      socket.emit('dashboard:locked', lockedReason(deps.policy, socket));
+    }
 
     socket.on('batch:cancel', async (batchId, ack) => {
       if (typeof ack !== 'function') return;

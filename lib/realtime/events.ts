@@ -132,9 +132,9 @@ export interface ClientToServerEvents {
 }
 
 /**
- * Extension: the operator dashboard, on its own namespace. When DASHBOARD_TOKEN is set the handshake
- * must carry it as `auth: { token }`; otherwise the connection is refused with a `connect_error`
- * whose `data` is the contract's error shape, code `unauthorized`.
+ * Extension: the operator dashboard, on its own namespace. Anyone may connect; an operator (with
+ * DASHBOARD_TOKEN set, a handshake carrying it as `auth: { token }`) gets snapshots, anyone else
+ * `dashboard:locked`, and each control answers them `forbidden`.
  */
 export const DASHBOARD_NAMESPACE = '/dashboard';
 
@@ -145,6 +145,8 @@ export type IntakeAck = DashboardAck<{ intake: IntakeInfo }>;
 export interface DashboardServerToClientEvents {
   /** On connect, then every second while the socket stays, and right after a control acts. */
   'dashboard:snapshot': (snapshot: DashboardSnapshot) => void;
+  /** On connect, in place of snapshots, to a socket that is not an operator's: why, code `forbidden`. */
+  'dashboard:locked': (reason: ErrorBody) => void;
 }
 
 export interface DashboardClientToServerEvents {

@@ -50,6 +50,40 @@ function dashboardSocket(base: string, token: string | undefined, extraHeaders?:
   return socket;
 }
 
+/**
+ * What a dashboard socket is told once connected: a snapshot (an operator's), or why its dashboard
+ * stays locked (anyone else's). Resolves with the first of the two.
+ */
+function firstWord(socket: DashboardClient): Promise<{ snapshot: true } | { locked: ErrorBody }> {
+  return new Promise((resolve) => {
+    socket.once('dashboard:snapshot', () => resolve({ snapshot: true }));
+    socket.once('dashboard:locked', (refusal) => resolve({ locked: refusal }));
+  });
+}
+
+/** Connects `socket` and resolves with what it is told first (see firstWord); fails if it is refused. */
+async function firstWordOf(socket: DashboardClient) {
+  const told = firstWord(socket);
+  expect(await handshake(socket)).toBeNull();
+  return told;
+}
+
+/** A Socket.IO handshake by hand, over long-polling or as a WebSocket upgrade, and the raw answer. */
+async function rawHandshake(port: number, transport: 'polling' | 'websocket', headers: { host: string; origin?: string }) {
+  const upgrade =
+    transport === 'websocket'
+      ? 'Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n'
+      : 'Connection: close\r\n';
+  const origin = headers.origin ? `Origin: ${headers.origin}\r\n` : '';
+  return parseRaw(
+    await rawRequest(
+      port,
+      `GET /socket.io/?EIO=4&transport=${transport} HTTP/1.1\r\nHost: ${headers.host}\r\n${origin}${upgrade}\r\n`,
+      5_000,
+    ),
+  );
+}
+
 /** Resolves with the server's refusal (its `data`, or the message), or null once connected. */
 function handshake(socket: Socket): Promise<ErrorBody | { message: string } | null> {
   return new Promise((resolve) => {
@@ -94,21 +128,30 @@ describe('HOST=0.0.0.0 with DASHBOARD_TOKEN (reachable beyond loopback), ALLOWED
     await server?.stop();
   });
 
-  it("a stranger's socket cannot cancel a batch nor pause intake, as over HTTP; the batch runs on and intake stays on", async () => {
+  it("a stranger's dashboard socket gets in, sees no snapshot, and each control answers forbidden, as over HTTP; the batch runs on", async () => {
     const { id } = await startAsNewSession(base);
+    // An operator alongside: once it has had two snapshots (one a second), a stranger would have had one.
+    const operator = dashboardSocket(base, TOKEN);
+    let operatorSnapshots = 0;
+    operator.on('dashboard:snapshot', () => operatorSnapshots++);
     for (const token of [undefined, 'not-the-token', '']) {
       const stranger = dashboardSocket(base, token);
-      // Emitted before the handshake: they go only if the server lets the socket in.
-      const acks: unknown[] = [];
-      stranger.emit('batch:cancel', id, (ack) => acks.push(ack));
-      stranger.emit('intake:pause', (ack) => acks.push(ack));
-      expect(await handshake(stranger)).toMatchObject({ error: { code: 'unauthorized' } });
-      expect(stranger.connected).toBe(false);
-      expect(acks).toEqual([]);
+      let strangerSnapshots = 0;
+      stranger.on('dashboard:snapshot', () => strangerSnapshots++);
+      // The message says what to do: a token is missing, or the one given is wrong.
+      const hint = token ? /not the dashboard token/ : /needs a token/;
+      expect(await firstWordOf(stranger)).toEqual({ locked: { error: { code: 'forbidden', message: expect.stringMatching(hint) } } });
+      expect(await cancelOver(stranger, id)).toEqual({ ok: false, error: { code: 'forbidden', message: expect.stringMatching(/\w/) } });
+      expect(await pauseOver(stranger)).toEqual({ ok: false, error: { code: 'forbidden', message: expect.stringMatching(/\w/) } });
+      expect(await resumeOver(stranger)).toMatchObject({ ok: false, error: { code: 'forbidden' } });
+      const seen = operatorSnapshots;
+      await expect.poll(() => operatorSnapshots, { timeout: 10_000 }).toBeGreaterThanOrEqual(seen + 2);
+      expect(strangerSnapshots).toBe(0);
     }
-    // The same stranger over HTTP: no session of the batch, no token.
+    // The same stranger over HTTP: no session of the batch, no token (nor a token without "Bearer").
     expectError(await cancelOverHttp(base, id), 403, 'forbidden');
     expectError(await cancelOverHttp(base, id, { authorization: 'Bearer not-the-token' }), 403, 'forbidden');
+    expectError(await cancelOverHttp(base, id, { authorization: TOKEN }), 403, 'forbidden');
     expect(await statusOf(base, id)).toBe('running');
     expect(await intakePaused()).toBe(false);
   });
@@ -176,7 +219,7 @@ describe('HOST=0.0.0.0 with DASHBOARD_TOKEN (reachable beyond loopback), ALLOWED
       ),
     );
     expect(polling.status).toBe(403);
-    expect(JSON.stringify(polling.body)).toMatch(/forbidden_host/);
+    expect(polling.body).toEqual({ error: { code: 'forbidden_host', message: expect.stringMatching(/ALLOWED_HOSTS/) } });
 
     const allowed = connect(base, {
       path: '/socket.io',
@@ -187,6 +230,29 @@ describe('HOST=0.0.0.0 with DASHBOARD_TOKEN (reachable beyond loopback), ALLOWED
     });
     sockets.push(allowed);
     expect(await handshake(allowed)).toBeNull();
+  });
+
+  it('answers a refused handshake in the error shape, 403 with JSON, over long-polling and on a WebSocket upgrade alike', async () => {
+    const evilHost = { host: `evil.example:${port}`, origin: `http://evil.example:${port}` };
+    const evilOrigin = { host: `127.0.0.1:${port}`, origin: 'http://evil.example' };
+    for (const transport of ['polling', 'websocket'] as const) {
+      for (const [headers, code, hint] of [
+        [evilHost, 'forbidden_host', /ALLOWED_HOSTS/],
+        [evilOrigin, 'forbidden_origin', /ALLOWED_ORIGINS/],
+      ] as const) {
+        const answer = await rawHandshake(port, transport, headers);
+        expect({ transport, status: answer.status, body: answer.body }).toEqual({
+          transport,
+          status: 403,
+          body: { error: { code, message: expect.stringMatching(hint) } },
+        });
+        expect(answer.head).toMatch(/^content-type: application\/json/im);
+        expect(answer.head).toMatch(/^x-content-type-options: nosniff/im);
+      }
+      // The same handshake on one of the server's names, with its own origin, goes through.
+      const ours = await rawHandshake(port, transport, { host: `127.0.0.1:${port}`, origin: `http://127.0.0.1:${port}` });
+      expect({ transport, status: ours.status }).toEqual({ transport, status: transport === 'polling' ? 200 : 101 });
+    }
   });
 
   it.skipIf(!lanAddress())("is reachable on this machine's network address, where its IP is no allowed host name for pages", async () => {
@@ -241,15 +307,23 @@ describe('HOST unset, no DASHBOARD_TOKEN: loopback, the local default', () => {
     ).toBe('refused');
   });
 
-  it("the dashboard's controls are open to local clients; over HTTP a batch stays its session's (there is no operator sign-in without a token)", async () => {
+  it('every client is an operator, over HTTP and the socket alike: any batch cancels, intake pauses, /metrics answers', async () => {
     const local = dashboardSocket(base, undefined);
-    expect(await handshake(local)).toBeNull();
+    expect(await firstWord(local)).toEqual({ snapshot: true });
     expect(await pauseOver(local)).toMatchObject({ ok: true, intake: { paused: true } });
     expect(await resumeOver(local)).toMatchObject({ ok: true, intake: { paused: false } });
-    const { id } = await startAsNewSession(base);
-    expectError(await cancelOverHttp(base, id), 403, 'forbidden');
-    expectError(await cancelOverHttp(base, id, { authorization: 'Bearer anything' }), 403, 'forbidden');
-    expect(await cancelOver(local, id)).toMatchObject({ ok: true, batch: { status: 'cancelled' } });
+    // Batches of another session, cancelled without its cookie: no token is asked on loopback.
+    const first = await startAsNewSession(base);
+    expect(await cancelOverHttp(base, first.id)).toMatchObject({ status: 200, body: { id: first.id, status: 'cancelled' } });
+    const second = await startAsNewSession(base);
+    expect(await cancelOverHttp(base, second.id, { authorization: 'Bearer anything' })).toMatchObject({
+      status: 200,
+      body: { status: 'cancelled' },
+    });
+    const third = await startAsNewSession(base);
+    expect(await cancelOver(local, third.id)).toMatchObject({ ok: true, batch: { status: 'cancelled' } });
+    expect((await send(`${base}/metrics`)).status).toBe(200);
+    expect((await postBatch(base, { rows: 1, cols: 1, priority: 100 })).status).toBe(201);
   });
 });
 
@@ -272,16 +346,15 @@ describe('loopback behind a proxy (TRUST_PROXY), no DASHBOARD_TOKEN: clients may
     const { id } = await startAsNewSession(base);
     for (const token of [undefined, 'anything']) {
       const stranger = dashboardSocket(base, token);
-      const acks: unknown[] = [];
-      stranger.emit('batch:cancel', id, (ack) => acks.push(ack));
-      stranger.emit('intake:pause', (ack) => acks.push(ack));
-      expect(await handshake(stranger)).toMatchObject({
-        error: { code: 'unauthorized', message: expect.stringMatching(/no DASHBOARD_TOKEN/) },
+      expect(await firstWordOf(stranger)).toEqual({
+        locked: { error: { code: 'forbidden', message: expect.stringMatching(/no DASHBOARD_TOKEN/) } },
       });
-      expect(acks).toEqual([]);
+      expect(await cancelOver(stranger, id)).toMatchObject({ ok: false, error: { code: 'forbidden' } });
+      expect(await pauseOver(stranger)).toMatchObject({ ok: false, error: { code: 'forbidden' } });
     }
     expectError(await cancelOverHttp(base, id), 403, 'forbidden');
     expectError(await cancelOverHttp(base, id, { authorization: 'Bearer anything' }), 403, 'forbidden');
+    expectError(await send(`${base}/metrics`), 403, 'forbidden');
     expect(await statusOf(base, id)).toBe('running');
     expect(await intakePaused()).toBe(false);
   });

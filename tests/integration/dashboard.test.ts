@@ -112,13 +112,19 @@ const allWorkers = (s: DashboardSnapshot, status: string) =>
 const batchIn = (s: DashboardSnapshot, id: string) => s.batches.find((b) => b.id === id);
 
 describe('dashboard', () => {
-  it('refuses a handshake without the token or with a wrong one, and accepts the right one', async () => {
-    expect(await handshake(socketFor(undefined))).toMatchObject({
-      error: { code: 'unauthorized', message: expect.stringMatching(/needs a token/) },
-    });
-    expect(await handshake(socketFor('not-the-token'))).toMatchObject({
-      error: { code: 'unauthorized', message: expect.stringMatching(/not the dashboard token/) },
-    });
+  it('lets a socket without the token or with a wrong one in, locked: no snapshot, only why; the right one gets snapshots', async () => {
+    for (const [token, hint] of [
+      [undefined, /needs a token/],
+      ['not-the-token', /not the dashboard token/],
+    ] as const) {
+      const socket = socketFor(token);
+      const told = new Promise((resolve) => {
+        socket.once('dashboard:snapshot', () => resolve('a snapshot'));
+        socket.once('dashboard:locked', resolve);
+      });
+      expect(await handshake(socket)).toBeNull();
+      expect(await told).toEqual({ error: { code: 'forbidden', message: expect.stringMatching(hint) } });
+    }
     const dashboard = await openDashboard();
     await dashboard.until((s) => s.intake.paused === false, 'intake on');
     // The default namespace (the batch pages) needs no token.

@@ -125,7 +125,13 @@ describe('the priority ceiling (MAX_PUBLIC_PRIORITY=10)', () => {
 
   it('above it, a request without the operator token is 403 forbidden and creates nothing', async () => {
     const before = await createdCounts(db.pool);
-    for (const headers of [via('192.0.2.11'), { ...via('192.0.2.12'), authorization: 'Bearer not-the-token' }]) {
+    // The token counts only as `Authorization: Bearer <token>`, as for cancel and /metrics (one rule).
+    const refusals = [
+      via('192.0.2.11'),
+      { ...via('192.0.2.12'), authorization: 'Bearer not-the-token' },
+      { ...via('192.0.2.14'), authorization: TOKEN },
+    ];
+    for (const headers of refusals) {
       const refused = await postBatch(base, { rows: 1, cols: 1, priority: 11 }, headers);
       expect(statusAndCode(refused)).toEqual({ status: 403, code: 'forbidden' });
       expect(refused.body.error.message).toMatch(/above 10 are for operators/);

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config';
 import { hostNameOfHeader, isLoopbackHost } from '../../lib/host-names';
-import { exposureProblem, isOperator, mayCancel, operatorPolicy } from '../../lib/http/operator-auth';
+import {
+  exposureProblem,
+  isOperator,
+  isOperatorAuthorization,
+  isOperatorHandshake,
+  mayCancel,
+  operatorPolicy,
+} from '../../lib/http/operator-auth';
 import { handshakeRefusal, isHostAllowed, isOriginAllowed } from '../../lib/http/origin';
 
 // The one rule for operator controls, and the Host allow-list, as pure functions. The integration
@@ -26,42 +33,47 @@ describe('operatorPolicy: whether only this machine can reach the server', () =>
   });
 });
 
-describe('isOperator: the same answer over HTTP and over the dashboard socket', () => {
+describe('isOperator: one answer for HTTP, the dashboard socket, /metrics and the priority ceiling', () => {
   const withToken = { token: 's3cret', localOnly: false };
   const withTokenLocal = { token: 's3cret', localOnly: true };
   const openLocal = { token: undefined, localOnly: true };
   const exposedNoToken = { token: undefined, localOnly: false };
 
-  it('with a token, only its holder, whichever path, wherever the server listens', () => {
+  it('with a token, only its holder, wherever the server listens', () => {
     for (const policy of [withToken, withTokenLocal]) {
-      for (const via of ['api', 'dashboard'] as const) {
-        expect(isOperator(policy, { via, token: 's3cret' })).toBe(true);
-        expect(isOperator(policy, { via, token: 'Bearer s3cret' })).toBe(true);
-        for (const token of [null, undefined, '', 'wrong', 's3cret ', 'S3CRET']) expect(isOperator(policy, { via, token })).toBe(false);
+      expect(isOperator(policy, 's3cret')).toBe(true);
+      for (const token of [null, undefined, '', 'wrong', 's3cret ', 'S3CRET']) expect(isOperator(policy, token)).toBe(false);
+      expect(isOperatorAuthorization(policy, 'Bearer s3cret')).toBe(true);
+      expect(isOperatorAuthorization(policy, 'bearer  s3cret ')).toBe(true);
+      // Over HTTP the token counts only as a Bearer credential, on every route alike.
+      for (const header of [null, 's3cret', 'Basic s3cret', 'Bearer wrong', 'Bearer s3cret extra']) {
+        expect(isOperatorAuthorization(policy, header)).toBe(false);
       }
+      expect(isOperatorHandshake(policy, { token: 's3cret' })).toBe(true);
+      for (const auth of [undefined, null, {}, { token: 42 }, { token: 'wrong' }, 's3cret'])
+        expect(isOperatorHandshake(policy, auth)).toBe(false);
     }
   });
 
-  it("without a token, a local-only server's dashboard is open; its API has no operator", () => {
-    expect(isOperator(openLocal, { via: 'dashboard', token: null })).toBe(true);
-    expect(isOperator(openLocal, { via: 'dashboard', token: 'anything' })).toBe(true);
-    expect(isOperator(openLocal, { via: 'api', token: null })).toBe(false);
-    expect(isOperator(openLocal, { via: 'api', token: 'anything' })).toBe(false);
+  it('without a token, on a local-only server everyone is an operator, over HTTP and the socket alike', () => {
+    for (const token of [null, 'anything']) expect(isOperator(openLocal, token)).toBe(true);
+    expect(isOperatorAuthorization(openLocal, null)).toBe(true);
+    expect(isOperatorHandshake(openLocal, {})).toBe(true);
   });
 
   it('without a token, a server reachable from beyond loopback has no operator at all', () => {
-    for (const via of ['api', 'dashboard'] as const) {
-      for (const token of [null, 'anything']) expect(isOperator(exposedNoToken, { via, token })).toBe(false);
-    }
+    for (const token of [null, 'anything']) expect(isOperator(exposedNoToken, token)).toBe(false);
+    expect(isOperatorAuthorization(exposedNoToken, 'Bearer anything')).toBe(false);
+    expect(isOperatorHandshake(exposedNoToken, { token: 'anything' })).toBe(false);
   });
 
   it("cancel: the batch's own session, or an operator", () => {
-    expect(mayCancel(withToken, { via: 'api', token: null }, true)).toBe(true);
-    expect(mayCancel(withToken, { via: 'api', token: null }, false)).toBe(false);
-    expect(mayCancel(withToken, { via: 'api', token: 's3cret' }, false)).toBe(true);
-    expect(mayCancel(withToken, { via: 'dashboard', token: null }, false)).toBe(false);
-    expect(mayCancel(exposedNoToken, { via: 'dashboard', token: null }, false)).toBe(false);
-    expect(mayCancel(openLocal, { via: 'api', token: null }, false)).toBe(false);
+    expect(mayCancel(withToken, null, true)).toBe(true);
+    expect(mayCancel(withToken, null, false)).toBe(false);
+    expect(mayCancel(withToken, 's3cret', false)).toBe(true);
+    expect(mayCancel(exposedNoToken, null, false)).toBe(false);
+    expect(mayCancel(exposedNoToken, null, true)).toBe(true);
+    expect(mayCancel(openLocal, null, false)).toBe(true);
   });
 });
 

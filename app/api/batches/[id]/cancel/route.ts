@@ -4,7 +4,7 @@ import { findBatchOwner } from '@/lib/db/batches';
 import { config } from '@/lib/config';
 import { PublicError } from '@/lib/errors';
 import { routeContext } from '@/lib/http/context';
-import { mayCancel, operatorPolicy, type OperatorCredential } from '@/lib/http/operator-auth';
+import { mayCancel, operatorPolicy } from '@/lib/http/operator-auth';
 import { assertOrigin, bearerToken, otherMethods, strictQuery } from '@/lib/http/guards';
 import { errorResponse, json } from '@/lib/http/respond';
 import { hashSession, readSession } from '@/lib/http/session';
@@ -20,11 +20,9 @@ export async function POST(request: Request, { params }: { params: Promise<{ id:
     const owner = isBatchId(id) ? await findBatchOwner(ctx.pool, id) : null;
     if (!owner) throw new PublicError('not_found', 'No batch has this id.');
     // The same rule as the dashboard's cancel (operator-auth.ts): the batch's own session, or an operator.
-    const policy = operatorPolicy(config());
-    const credential: OperatorCredential = { via: 'api', token: bearerToken(request) };
     const session = readSession(request);
     const ownsBatch = owner.ownerSession !== null && session !== null && hashSession(session) === owner.ownerSession;
-    if (!mayCancel(policy, credential, ownsBatch)) {
+    if (!mayCancel(operatorPolicy(config()), bearerToken(request), ownsBatch)) {
       throw new PublicError(
         'forbidden',
         'Only the browser session that started this batch (or an operator, with DASHBOARD_TOKEN) can cancel it.',
