@@ -1,4 +1,4 @@
-import { routeContext } from '@/lib/http/context';
+import { routeContext } from '@/web/http/route-context';
 import { json } from '@/lib/http/respond';
 
 export const dynamic = 'force-dynamic';

@@ -1,7 +1,7 @@
 import { isBatchId } from '@/lib/batches/validate';
 import { findBatch, findBatchOwner } from '@/lib/db/batches';
 import { PublicError } from '@/lib/errors';
-import { routeContext } from '@/lib/http/context';
+import { routeContext } from '@/web/http/route-context';
 import { otherMethods, strictQuery } from '@/lib/http/guards';
 import { errorResponse, json } from '@/lib/http/respond';
 import { hashSession, readSession } from '@/lib/http/session';
