@@ -1,8 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isHostAllowed } from './origin';
-
-const MESSAGE =
-  'This server does not answer to that host name. Use the address the operator gave you, or ask them to add the name to ALLOWED_HOSTS.';
+import { FOREIGN_HOST, isHostAllowed } from './origin';
 
 /**
  * Refuses a request whose `Host` is not one of this server's names (see `isHostAllowed`) with
@@ -14,6 +11,6 @@ export function answerForeignHost(req: IncomingMessage, res: ServerResponse, all
   if (isHostAllowed(req.headers.host, allowedHosts)) return false;
   if ((req.url ?? '').split('?')[0] === '/healthz') return false;
   res.writeHead(403, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
-  res.end(JSON.stringify({ error: { code: 'forbidden_host', message: MESSAGE } }));
+  res.end(JSON.stringify(FOREIGN_HOST));
   return true;
 }

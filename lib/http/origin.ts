@@ -1,4 +1,5 @@
 import { hostNameOfHeader, LOOPBACK_HOST_NAMES } from '../host-names';
+import type { ErrorBody } from '../types';
 
 /**
  * Whether a request naming `host` in its `Host` header is for this server. A DNS-rebinding page
@@ -40,20 +41,32 @@ export function isOriginAllowed(
   return sameOrigin && (allowedHosts === undefined || isHostAllowed(url.host, allowedHosts));
 }
 
+/** The answer to a request for a host name this server does not answer to (see `isHostAllowed`). */
+export const FOREIGN_HOST: ErrorBody = Object.freeze({
+  error: {
+    code: 'forbidden_host',
+    message:
+      'This server does not answer to that host name. Use the address the operator gave you, or ask them to add the name to ALLOWED_HOSTS.',
+  },
+});
+
+const FOREIGN_SOCKET_ORIGIN: ErrorBody = Object.freeze({
+  error: {
+    code: 'forbidden_origin',
+    message: 'Pages from this origin may not open a socket to this server. Ask the operator to add the origin to ALLOWED_ORIGINS.',
+  },
+});
+
 /**
- * Why a Socket.IO handshake is refused (Engine.IO's `allowRequest` sends it as the error message),
- * or null when it may connect: its Host must be ours, then its Origin, as for HTTP.
+ * Why a Socket.IO request is refused, as the contract's error body (`403`), or null when it may go
+ * on: its Host must be ours, then its Origin, as for HTTP.
  */
 export function handshakeRefusal(
   headers: { host?: string; origin?: string },
   allowedOrigins: readonly string[],
   allowedHosts: readonly string[] = LOOPBACK_HOST_NAMES,
-): string | null {
-  if (!isHostAllowed(headers.host, allowedHosts)) {
-    return 'forbidden_host: this server does not answer to that host name; ask the operator to add it to ALLOWED_HOSTS';
-  }
-  if (!isOriginAllowed(headers.origin, headers.host, allowedOrigins, allowedHosts)) {
-    return 'forbidden_origin: this origin may not connect; ask the operator to add it to ALLOWED_ORIGINS';
-  }
+): ErrorBody | null {
+  if (!isHostAllowed(headers.host, allowedHosts)) return FOREIGN_HOST;
+  if (!isOriginAllowed(headers.origin, headers.host, allowedOrigins, allowedHosts)) return FOREIGN_SOCKET_ORIGIN;
   return null;
 }

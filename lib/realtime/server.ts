@@ -6,13 +6,13 @@ import { isBatchId } from '../batches/validate';
 import { findBatch } from '../db/batches';
 import { PAGE_ROWS } from '../db/cells';
 import type { Sql } from '../db/sql';
-import { handshakeRefusal } from '../http/origin';
 import { STATIC_SECURITY_HEADERS } from '../http/security-headers';
 import type { Logger } from '../log';
 import { Budget } from './budget';
 import { createJoinLimiter, DEFAULT_JOIN_LIMITS, type JoinLimits } from './join-limits';
 import { AnswerCutShortError, DEFAULT_ANSWER_WIRE, sendJoinAnswer, type AnswerWire } from './join-answer';
 import { joinAnswerBytes, joinAnswerText } from './join-answer-text';
+import { refuseForeignRequests } from './handshake-guard';
 import { createJoinQueue } from './join-queue';
 import { DEFAULT_REPLAY, startReplay, type ReplayOptions } from './replay';
 import { filterWrites, rememberAckIds } from './socket-internals';
@@ -86,12 +86,6 @@ export function attachRealtime(
     path: '/socket.io',
     serveClient: false,
     maxHttpBufferSize: MAX_MESSAGE_BYTES,
-    // The same Host and Origin rules as HTTP: a DNS-rebinding page or a page of a foreign origin may
-    // not open a socket (browsers always send Origin on a WebSocket handshake; scripts without one are let in).
-    allowRequest: (req, callback) => {
-      const refusal = handshakeRefusal(req.headers, allowedOrigins, options.allowedHosts);
-      callback(refusal, refusal === null);
-    },
     // server.ts routes the upgrades that are not ours (Next's hot reload in development).
     destroyUpgrade: false,
     adapter: createAdapter(
@@ -102,6 +96,9 @@ export function attachRealtime(
     ),
   });
 
+  // The same Host and Origin rules as HTTP: a DNS-rebinding page or a page of a foreign origin may
+  // not open a socket (browsers always send Origin on a WebSocket handshake; scripts without one are let in).
+  io.engine.use(refuseForeignRequests(allowedOrigins, options.allowedHosts));
   // Long-polling answers bypass the page handler; they carry the same headers.
   io.engine.on('initial_headers', (headers: Record<string, string>) => Object.assign(headers, STATIC_SECURITY_HEADERS));
   io.engine.on('headers', (headers: Record<string, string>) => Object.assign(headers, STATIC_SECURITY_HEADERS));

@@ -134,9 +134,9 @@ describe('HOST=0.0.0.0 with DASHBOARD_TOKEN (reachable beyond loopback), ALLOWED
     const operator = dashboardSocket(base, TOKEN);
     let operatorSnapshots = 0;
     operator.on('dashboard:snapshot', () => operatorSnapshots++);
+    let strangerSnapshots = 0;
     for (const token of [undefined, 'not-the-token', '']) {
       const stranger = dashboardSocket(base, token);
-      let strangerSnapshots = 0;
       stranger.on('dashboard:snapshot', () => strangerSnapshots++);
       // The message says what to do: a token is missing, or the one given is wrong.
       const hint = token ? /not the dashboard token/ : /needs a token/;
@@ -144,10 +144,10 @@ describe('HOST=0.0.0.0 with DASHBOARD_TOKEN (reachable beyond loopback), ALLOWED
       expect(await cancelOver(stranger, id)).toEqual({ ok: false, error: { code: 'forbidden', message: expect.stringMatching(/\w/) } });
       expect(await pauseOver(stranger)).toEqual({ ok: false, error: { code: 'forbidden', message: expect.stringMatching(/\w/) } });
       expect(await resumeOver(stranger)).toMatchObject({ ok: false, error: { code: 'forbidden' } });
-      const seen = operatorSnapshots;
-      await expect.poll(() => operatorSnapshots, { timeout: 10_000 }).toBeGreaterThanOrEqual(seen + 2);
-      expect(strangerSnapshots).toBe(0);
     }
+    const seen = operatorSnapshots;
+    await expect.poll(() => operatorSnapshots, { timeout: 10_000 }).toBeGreaterThanOrEqual(seen + 2);
+    expect(strangerSnapshots).toBe(0);
     // The same stranger over HTTP: no session of the batch, no token (nor a token without "Bearer").
     expectError(await cancelOverHttp(base, id), 403, 'forbidden');
     expectError(await cancelOverHttp(base, id, { authorization: 'Bearer not-the-token' }), 403, 'forbidden');
@@ -249,10 +249,11 @@ describe('HOST=0.0.0.0 with DASHBOARD_TOKEN (reachable beyond loopback), ALLOWED
         expect(answer.head).toMatch(/^content-type: application\/json/im);
         expect(answer.head).toMatch(/^x-content-type-options: nosniff/im);
       }
-      // The same handshake on one of the server's names, with its own origin, goes through.
-      const ours = await rawHandshake(port, transport, { host: `127.0.0.1:${port}`, origin: `http://127.0.0.1:${port}` });
-      expect({ transport, status: ours.status }).toEqual({ transport, status: transport === 'polling' ? 200 : 101 });
     }
+    // The same handshake on one of the server's names, with its own origin, goes through (over
+    // WebSocket: the test above, on an allowed name).
+    const ours = await rawHandshake(port, 'polling', { host: `127.0.0.1:${port}`, origin: `http://127.0.0.1:${port}` });
+    expect(ours.status).toBe(200);
   });
 
   it.skipIf(!lanAddress())("is reachable on this machine's network address, where its IP is no allowed host name for pages", async () => {
