@@ -1,7 +1,7 @@
-import { FAILED, UNPAINTED, type CellStore } from './cell-store';
+import { FAILED, WAITING, type CellStore } from './cell-store';
 import { workerRgb } from './worker-palette';
 
-/** What a painted cell shows: its own colour, or the colour of the worker that painted it. */
+/** What a finished cell shows: its own colour, or the colour of the worker that recorded it. */
 export type ColorBy = 'cell' | 'worker';
 
 const MAX_CSS_WIDTH = 800;
@@ -70,7 +70,7 @@ export class GridPainter {
     canvas.style.width = `${(width / dpr) * scale}px`;
   }
 
-  /** Switches what painted cells show; the next frame repaints every cell, in one pass. */
+  /** Switches what finished cells show; the next frame repaints every cell, in one pass. */
   setColorBy(colorBy: ColorBy): void {
     if (colorBy === this.colorBy) return;
     this.colorBy = colorBy;
@@ -114,8 +114,8 @@ export class GridPainter {
     if (value >= 0 && this.colorBy === 'worker') value = this.workerColor(this.store.workers.of[i]);
     const data = this.image.data;
     const p = i * 4;
-    if (value === UNPAINTED || value === FAILED) {
-      const rgb = value === UNPAINTED ? EMPTY_RGB : FAILED_RGB;
+    if (value === WAITING || value === FAILED) {
+      const rgb = value === WAITING ? EMPTY_RGB : FAILED_RGB;
       data[p] = rgb[0];
       data[p + 1] = rgb[1];
       data[p + 2] = rgb[2];

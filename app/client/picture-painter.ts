@@ -1,11 +1,11 @@
-import { FAILED, UNPAINTED, type CellStore } from './cell-store';
+import { FAILED, WAITING, type CellStore } from './cell-store';
 import type { ColorBy } from './grid-painter';
 import type { TileStore } from './tile-store';
 import { workerRgb } from './worker-palette';
 
 /** The picture's longest side on screen, in CSS pixels (the grid's limit too). */
 export const MAX_PICTURE_CSS = 800;
-/** Tiles not painted yet: the grid's waiting grey (grid-painter.ts's EMPTY_RGB). */
+/** Tiles not finished yet: the grid's waiting grey (grid-painter.ts's EMPTY_RGB). */
 const EMPTY_RGB = 0xe5e7eb;
 const FAILED_RGB = 0x374151;
 /** How strongly a worker's colour covers its tiles when colouring by worker: the picture stays visible. */
@@ -58,7 +58,7 @@ export function canvasSizeFor(width: number, height: number, spacePx: number): {
 }
 
 /**
- * Paints a picture batch: a painted tile's real pixels where they are here (TileStore), its mean
+ * Paints a picture batch: a finished tile's real pixels where they are here (TileStore), its mean
  * colour while its pixels are on their way, the waiting grey elsewhere (CellStore says what is
  * painted; the TileStore only brings pixels). The canvas holds the
  * picture at most 800 CSS pixels across (whole device pixels, never enlarged: CSS scales a small
@@ -77,7 +77,7 @@ export class PicturePainter {
   /** Canvas rectangles waiting to be recomputed, four numbers each (x0, y0, x1, y1), from `head`. */
   private queue: number[] = [];
   private head = 0;
-  /** The frame in which each tile was last queued, so a tile painted and given pixels at once is done once. */
+  /** The frame in which each tile was last queued, so a tile finished and given pixels at once is drawn once. */
   private readonly queuedIn: Int32Array;
   private frame = 0;
   /** The next frame uploads the whole image (it was just cleared). */
@@ -211,7 +211,7 @@ export class PicturePainter {
       this.uploadAll = true;
     }
     const { colors } = this.cells;
-    for (let i = 0; i < colors.length; i++) if (colors[i] !== UNPAINTED) this.queueTile(i);
+    for (let i = 0; i < colors.length; i++) if (colors[i] !== WAITING) this.queueTile(i);
   }
 
   /** Recomputes canvas pixels [x0, x1) × [y0, y1) from the stores, into the image (not the canvas). */
@@ -245,7 +245,7 @@ export class PicturePainter {
             const i = tileRow + colTile[px];
             const value = colors[i];
             let R: number, G: number, B: number;
-            // Pixels show once the cell is painted: a tile read may bring tiles before their events,
+            // Pixels show once the cell is finished: a tile read may bring tiles before their events,
             // and the picture must not run ahead of the counts.
             if (value >= 0 && has[i]) {
               const o = (line + px) * 3;

@@ -3,7 +3,7 @@ import type { TileStore } from './tile-store';
 
 /** Bytes before each tile's pixels in `GET …/tiles`: row and col, each a big-endian u16. */
 const TILE_HEADER_BYTES = 4;
-/** Between reads that found painted cells still without pixels, waits grow from this… */
+/** Between reads that found finished cells still without pixels, waits grow from this… */
 const RETRY_MIN_MS = 2_000;
 /** …to this. */
 const RETRY_MAX_MS = 30_000;
@@ -11,7 +11,7 @@ const RETRY_MAX_MS = 30_000;
 /**
  * Brings a picture's tile pixels over HTTP where the socket did not: after a join (the snapshot's
  * cells come without pixels), after a catch-up join (`?afterSeq=N`, the tiles announced after N),
- * and, as a safety net, whenever cells stay painted without pixels. It never decides which cells a
+ * and, as a safety net, whenever cells stay finished without pixels. It never decides which cells a
  * batch has — the BatchFollower does — it only fills in pixels for them. One read at a time;
  * requests made meanwhile merge into the next (the smaller afterSeq wins, 0 meaning every tile).
  */
@@ -42,7 +42,7 @@ export class TileLoader {
   }
 
   /**
-   * The safety net, called every few seconds: painted cells without pixels and no read under way
+   * The safety net, called every few seconds: finished cells without pixels and no read under way
    * mean some pixels were never delivered (an event without tiles, a read cut short), so read every
    * tile again — at growing intervals while that brings nothing new.
    */

@@ -1,4 +1,4 @@
-import { FAILED, UNPAINTED, type CellStore } from './cell-store';
+import { FAILED, WAITING, type CellStore } from './cell-store';
 import { DirtyList } from './dirty-list';
 
 /** Bytes per pixel of a tile as the server sends it: RGB, no alpha. */
@@ -56,12 +56,12 @@ export class TileStore {
     return true;
   }
 
-  /** Painted cells (a colour in `cells`) whose pixels are not here: what a tile read should bring. */
+  /** Finished cells (a colour in `cells`) whose pixels are not here: what a tile read should bring. */
   missing(cells: CellStore): number {
     let n = 0;
     const { colors } = cells;
     const { has } = this;
-    for (let i = 0; i < has.length; i++) if (!has[i] && colors[i] !== UNPAINTED && colors[i] !== FAILED) n++;
+    for (let i = 0; i < has.length; i++) if (!has[i] && colors[i] !== WAITING && colors[i] !== FAILED) n++;
     return n;
   }
 

@@ -1,36 +1,19 @@
 import { useEffect, useState } from 'react';
-import { BatchFollower, type BatchView } from './batch-follower';
+import { BatchFollower } from './batch-follower';
+import { EMPTY_VIEW, type BatchView } from './batch-view';
 import { getSocket } from './socket';
 
-export type { BatchView, Connection } from './batch-follower';
+export type { BatchView, Connection } from './batch-view';
 
 /** Counts reach React at most this often: cells land thousands of times a second. */
 const COUNT_REFRESH_MS = 200;
-
-const INITIAL: BatchView = {
-  state: 'loading',
-  error: null,
-  batch: null,
-  store: null,
-  tiles: null,
-  loadingTiles: false,
-  activity: null,
-  painted: 0,
-  failed: 0,
-  attributed: 0,
-  loadingCells: false,
-  completion: null,
-  connection: 'connecting',
-  workersAlive: null,
-  intakePaused: false,
-};
 
 /**
  * One batch, live. Cells stay in the returned `store` (read by the canvas each animation frame);
  * React state holds only the coarse view, refreshed on real changes and on a slow timer for counts.
  */
 export function useBatch(batchId: string): BatchView {
-  const [view, setView] = useState<BatchView>(INITIAL);
+  const [view, setView] = useState<BatchView>(EMPTY_VIEW);
 
   useEffect(() => {
     const refresh = () =>

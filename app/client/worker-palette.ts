@@ -5,7 +5,7 @@ import { UNKNOWN_WORKER } from './worker-tally';
  * the failed slate the grid already uses, so a glance tells workers, gaps and failures apart.
  */
 const PALETTE = [0x4e79a7, 0xf28e2b, 0x59a14f, 0xe15759, 0x76b7b2, 0xedc948, 0xb07aa1, 0xff9da7, 0x9c755f, 0x17becf];
-/** A painted cell whose worker is not known: mid grey, between the waiting and failed greys. */
+/** A finished cell whose worker is not known: mid grey, between the waiting and failed greys. */
 const UNKNOWN_RGB = 0x9ca3af;
 const GOLDEN_ANGLE = 137.508;
 

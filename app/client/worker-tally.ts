@@ -1,12 +1,12 @@
 import type { CellWorkers } from '@/lib/types';
 
-/** A cell painted by a worker nobody named (an old server, a cell not yet attributed). */
+/** A cell finished by a worker nobody named (an old server, a cell not yet attributed). */
 export const UNKNOWN_WORKER = 0;
 /** Slots are 16-bit: 65,535 named workers per batch, far past any fleet; later names count as unknown. */
 const MAX_SLOT = 0xffff;
 
 /**
- * Which worker painted each cell of a batch, beside CellStore's colours: one 16-bit slot per cell
+ * Which worker recorded each finished cell of a batch, beside CellStore's colours: one 16-bit slot per cell
  * (2 MB for a million cells) holding 1 + the worker's index in `names`, or UNKNOWN_WORKER. Names
  * get their slot in the order this page first hears them; counts go with them.
  */

@@ -67,11 +67,11 @@ export function BatchLive({ batchId }: { batchId: string }) {
       {batch && store ? (
         <div className="batch-stage">
           <div className="stage-main">
-            <ProgressLine batch={batch} painted={view.painted} failed={view.failed} completion={view.completion} />
+            <ProgressLine batch={batch} finished={view.finished} failed={view.failed} completion={view.completion} />
             {batch.status === 'running' && view.workersAlive === 0 && (
               <p className="notice">
-                No worker is running, so no cell is being painted. Start one with <code>npm run worker</code>; otherwise this batch expires
-                at {new Date(batch.deadlineAt).toLocaleTimeString()}.
+                No worker is running, so no cell is being worked on. Start one with <code>npm run worker</code>; otherwise this batch
+                expires at {new Date(batch.deadlineAt).toLocaleTimeString()}.
               </p>
             )}
             {batch.status === 'running' && view.intakePaused && (
@@ -88,7 +88,7 @@ export function BatchLive({ batchId }: { batchId: string }) {
             <BatchBanner batch={batch} completion={view.completion} />
             <ColorByToggle colorBy={colorBy} onChange={setColorBy} />
             {colorBy === 'worker' && (
-              <WorkerLegend store={store} painted={view.painted} attributed={view.attributed} failed={view.failed} />
+              <WorkerLegend store={store} finished={view.finished} attributed={view.attributed} failed={view.failed} />
             )}
             {picture && tiles ? (
               <>
@@ -96,7 +96,7 @@ export function BatchLive({ batchId }: { batchId: string }) {
                   batch={picture}
                   store={store}
                   tiles={tiles}
-                  painted={view.painted}
+                  finished={view.finished}
                   colorBy={colorBy}
                   finishCell={view.completion?.status === 'completed' ? (view.completion.lastCell ?? batch.lastCell) : null}
                   onZoom={zoom.onZoom}
@@ -104,7 +104,7 @@ export function BatchLive({ batchId }: { batchId: string }) {
                 <ZoomHint picture={picture} ended={ended} zoom={zoom} />
               </>
             ) : (
-              <GridCanvas store={store} painted={view.painted} colorBy={colorBy} />
+              <GridCanvas store={store} finished={view.finished} colorBy={colorBy} />
             )}
             {batch.status === 'running' && <CancelButton batchId={batch.id} />}
           </div>

@@ -1,7 +1,7 @@
 'use client';
 
 import { useEffect, useRef, useState, type MouseEvent } from 'react';
-import { FAILED, UNPAINTED, type CellStore } from '../client/cell-store';
+import { FAILED, WAITING, type CellStore } from '../client/cell-store';
 import { GridPainter, type ColorBy } from '../client/grid-painter';
 import { hexOf } from '../client/worker-palette';
 
@@ -9,7 +9,7 @@ import { hexOf } from '../client/worker-palette';
  * The grid on a canvas. React renders this a few times a second at most (for the label); the cells
  * themselves are drawn by a GridPainter on animation frames, and only when the store changed.
  */
-export function GridCanvas({ store, painted, colorBy }: { store: CellStore; painted: number; colorBy: ColorBy }) {
+export function GridCanvas({ store, finished, colorBy }: { store: CellStore; finished: number; colorBy: ColorBy }) {
   const canvasRef = useRef<HTMLCanvasElement>(null);
   const painterRef = useRef<GridPainter | null>(null);
   const colorByRef = useRef(colorBy);
@@ -61,7 +61,7 @@ export function GridCanvas({ store, painted, colorBy }: { store: CellStore; pain
         data-cols={cols}
         role="img"
         data-color-by={colorBy}
-        aria-label={`Grid of ${rows} by ${cols} cells, ${painted} painted${colorBy === 'worker' ? ', coloured by worker' : ''}`}
+        aria-label={`Grid of ${rows} by ${cols} cells, ${finished} finished${colorBy === 'worker' ? ', coloured by worker' : ''}`}
         onMouseMove={onMove}
         onMouseLeave={() => setHover('')}
       />
@@ -77,8 +77,8 @@ function describeCell(store: CellStore, row: number, col: number): string {
   if (row < 0 || col < 0 || row >= store.rows || col >= store.cols) return '';
   const i = row * store.cols + col;
   const value = store.colors[i];
-  if (value === UNPAINTED) return `Cell (${row}, ${col}): waiting`;
+  if (value === WAITING) return `Cell (${row}, ${col}): waiting`;
   if (value === FAILED) return `Cell (${row}, ${col}) failed: ${store.errors.get(i) ?? 'no reason given'}`;
   const worker = store.workers.nameOf(i);
-  return `Cell (${row}, ${col}): ${hexOf(value)}${worker ? `, painted by ${worker}` : ''}`;
+  return `Cell (${row}, ${col}): ${hexOf(value)}${worker ? `, recorded by ${worker}` : ''}`;
 }

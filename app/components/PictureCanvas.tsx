@@ -2,7 +2,7 @@
 
 import { useEffect, useRef, useState, type MouseEvent } from 'react';
 import type { CellPosition } from '@/lib/types';
-import { FAILED, UNPAINTED, type CellStore } from '../client/cell-store';
+import { FAILED, WAITING, type CellStore } from '../client/cell-store';
 import { formatCount } from '../client/format';
 import type { ColorBy } from '../client/grid-painter';
 import { PictureOverlay } from '../client/picture-overlay';
@@ -20,7 +20,7 @@ export function PictureCanvas({
   batch,
   store,
   tiles,
-  painted,
+  finished,
   colorBy,
   finishCell,
   onZoom,
@@ -28,7 +28,7 @@ export function PictureCanvas({
   batch: PictureBatch;
   store: CellStore;
   tiles: TileStore;
-  painted: number;
+  finished: number;
   colorBy: ColorBy;
   /** The tile that crossed the finish line, framed in gold once the batch completed. */
   finishCell: CellPosition | null;
@@ -132,7 +132,7 @@ export function PictureCanvas({
           data-height={height}
           data-color-by={colorBy}
           role="img"
-          aria-label={`Mandelbrot picture of ${width} by ${height} pixels in ${formatCount(total)} tiles, ${formatCount(painted)} painted${colorBy === 'worker' ? ', tinted by worker' : ''}`}
+          aria-label={`Mandelbrot picture of ${width} by ${height} pixels in ${formatCount(total)} tiles, ${formatCount(finished)} finished${colorBy === 'worker' ? ', tinted by worker' : ''}`}
           onMouseMove={onMove}
           onMouseLeave={onLeave}
           onClick={onClick}
@@ -153,7 +153,7 @@ function describeTile(store: CellStore, tiles: TileStore, row: number, col: numb
   const i = row * store.cols + col;
   const value = store.colors[i];
   if (value === FAILED) return `Tile (${row}, ${col}) failed: ${store.errors.get(i) ?? 'no reason given'}`;
-  if (value === UNPAINTED) return `Tile (${row}, ${col}): waiting`;
+  if (value === WAITING) return `Tile (${row}, ${col}): waiting`;
   const worker = store.workers.nameOf(i);
   const pixels = tiles.has[i] ? '' : ' (its pixels are on their way)';
   return `Tile (${row}, ${col})${worker ? `: rendered by ${worker}` : ''}${pixels}`;

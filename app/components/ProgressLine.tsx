@@ -14,12 +14,12 @@ const CLOCK_MS = 250;
  */
 export function ProgressLine({
   batch,
-  painted,
+  finished,
   failed,
   completion,
 }: {
   batch: Batch;
-  painted: number;
+  finished: number;
   failed: number;
   completion: BatchCompletedEvent | null;
 }) {
@@ -32,19 +32,20 @@ export function ProgressLine({
 
   // The server's clock started the batch; a browser clock behind it must not show negative time.
   const elapsedMs = completion ? completion.elapsedMs : Math.max(0, now - Date.parse(batch.createdAt));
-  const finished = painted + failed;
-  const rate = elapsedMs > 0 ? Math.round((finished * 1000) / elapsedMs) : 0;
-  const tenths = batch.total > 0 ? Math.floor((finished / batch.total) * 10) : 0;
+  // Failed cells are over too: they count towards the bar and the rate.
+  const over = finished + failed;
+  const rate = elapsedMs > 0 ? Math.round((over * 1000) / elapsedMs) : 0;
+  const tenths = batch.total > 0 ? Math.floor((over / batch.total) * 10) : 0;
 
   return (
     <div className="progress-block">
       <p className="progress" data-testid="progress">
-        {formatCount(painted)} / {formatCount(batch.total)} cells
+        {formatCount(finished)} / {formatCount(batch.total)} cells
         {failed > 0 && ` · ${formatCount(failed)} failed`} · {formatCount(rate)} cells/s · {formatSeconds(elapsedMs)}
       </p>
-      <progress max={batch.total} value={finished} aria-label="Cells finished" />
+      <progress max={batch.total} value={over} aria-label="Cells finished or failed" />
       <p className="visually-hidden" aria-live="polite">
-        {completion ? '' : `${tenths * 10}% of the cells finished`}
+        {completion ? '' : `${tenths * 10}% of the cells finished or failed`}
       </p>
     </div>
   );

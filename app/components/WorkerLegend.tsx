@@ -8,17 +8,17 @@ import { UNKNOWN_WORKER } from '../client/worker-tally';
 const byName = new Intl.Collator('en', { numeric: true });
 
 /**
- * Worker → colour, and how many cells each painted: the fan-out made visible. Re-rendered when
- * `painted` or `attributed` move (the counts live in the store, outside React).
+ * Worker → colour, and how many cells each finished: the fan-out made visible. Re-rendered when
+ * `finished` or `attributed` move (the counts live in the store, outside React).
  */
 export function WorkerLegend({
   store,
-  painted,
+  finished,
   attributed,
   failed,
 }: {
   store: CellStore;
-  painted: number;
+  finished: number;
   attributed: number;
   failed: number;
 }) {
@@ -27,13 +27,13 @@ export function WorkerLegend({
     .map((name, k) => ({ name, slot: k + 1, count: workers.counts[k] }))
     .filter((entry) => entry.count > 0)
     .sort((a, b) => byName.compare(a.name, b.name));
-  const unknown = painted - attributed;
+  const unknown = finished - attributed;
   if (unknown > 0) entries.push({ name: '', slot: UNKNOWN_WORKER, count: unknown });
 
   return (
     <section className="worker-legend" aria-label="Cells by worker" data-testid="worker-legend">
       {entries.length === 0 ? (
-        <p className="muted">No cell painted yet.</p>
+        <p className="muted">No cell finished yet.</p>
       ) : (
         <ul>
           {entries.map(({ name, slot, count }) => {

@@ -52,7 +52,7 @@ export async function expectConverged(
     async () => {
       const view = follower.view();
       const stored = await findBatch(db.pool, batchId);
-      return view.completion !== null && stored?.status !== 'running' && view.painted === stored?.done;
+      return view.completion !== null && stored?.status !== 'running' && view.finished === stored?.done;
     },
     `the follower of ${batchId} to hold every cell and the completion`,
     timeoutMs,

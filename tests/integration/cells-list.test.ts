@@ -152,8 +152,8 @@ describe("the page's follower on a batch too large for one join answer", () => {
       await expectConverged(db, f.follower, id);
       expect(joins[0]).toEqual({ maxCells: INLINE_CELLS });
       const view = f.follower.view();
-      expect({ painted: view.painted, failed: view.failed, loadingCells: view.loadingCells }).toEqual({
-        painted: 62_250,
+      expect({ finished: view.finished, failed: view.failed, loadingCells: view.loadingCells }).toEqual({
+        finished: 62_250,
         failed: 250,
         loadingCells: false,
       });

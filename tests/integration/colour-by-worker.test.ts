@@ -156,8 +156,8 @@ describe('colour by worker: the data', () => {
     await waitFor(() => f.follower.view().attributed > 0, 'the follower to attribute its first cells');
     await proxy.cut();
     await waitFor(() => f.follower.view().connection === 'reconnecting', 'the follower to notice the cut');
-    const paintedWhenCut = f.follower.view().painted;
-    await waitUntilUnderWay(db, batch.id, paintedWhenCut + 300);
+    const finishedWhenCut = f.follower.view().finished;
+    await waitUntilUnderWay(db, batch.id, finishedWhenCut + 300);
     await proxy.restore();
     // expectConverged checks each cell's colour and its worker against Postgres.
     await expectConverged(db, f.follower, batch.id, f.completions);

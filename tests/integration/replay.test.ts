@@ -144,9 +144,9 @@ describe('sequenced events and replay', () => {
     await waitUntilUnderWay(db, batch.id, 200);
     // Off the air while a few hundred cells land, then back: the rejoin asks only for what it missed.
     socket.disconnect();
-    const paintedWhenCut = f.view().painted;
-    await waitUntilUnderWay(db, batch.id, paintedWhenCut + 400);
-    expect(f.view().painted).toBe(paintedWhenCut);
+    const finishedWhenCut = f.view().finished;
+    await waitUntilUnderWay(db, batch.id, finishedWhenCut + 400);
+    expect(f.view().finished).toBe(finishedWhenCut);
     socket.connect();
     await expectConverged(db, f, batch.id, completions);
   });
