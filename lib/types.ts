@@ -1,17 +1,41 @@
 /**
- * Glossary
- * - batch: one click of Start. A rows × cols grid, tracked by one row in `batches`.
- * - cell: one square of a batch's grid. Finished when it has a colour (first write wins) or
- *   when its job exhausted its retries (counted as failed).
- * - job: the pg-boss job that colours one cell. Exactly one per cell, created with the batch.
- * - worker: a separate OS process that fetches cell jobs in batches and records their colours.
+ * Glossary: one word per thing, here and everywhere in the code and docs.
+ * - batch: one click of Start (one `POST /api/batches`). A rows × cols grid of cells, tracked by
+ *   one row in `batches`. It is `running` until it ends, exactly once, as `completed` (every cell
+ *   finished or failed), `cancelled` or `expired`.
+ * - cell: one square of a batch's grid, at (row, col). It waits until a worker records its
+ *   outcome, once: a colour, and the cell is finished, or an error, and it has failed.
+ * - finished: a cell whose colour is recorded — the contract's "finished cell" (first write wins,
+ *   never changes). Finished cells are what `done` counts, what `cells:colored` announces
+ *   (`ColoredCell` is the contract's shape for one), what a join's snapshot and `GET …/cells` list,
+ *   and what the page draws in colour. Not "painted", "coloured", "recorded" or "done".
+ * - failed: a cell whose job exhausted its retries (`cells:failed`, counted in `failed`).
+ * - job: the pg-boss job that works out one cell. Exactly one per cell, however often it runs.
+ * - enqueued mark: `batches.enqueued`, how many of a batch's cells have their job in the queue.
+ *   The fan-out inserts jobs in chunks, each in the transaction that moves the mark, so a fan-out
+ *   cut short resumes from the mark and every cell gets exactly one job (lib/batches/fan-out.ts).
+ * - worker: a separate OS process (workers/main.ts) that fetches cell jobs, works them out and
+ *   records their outcomes. It holds no web server state.
+ * - fetch: one bulk take of cell jobs from pg-boss by a worker (up to `WORKER_FETCH_SIZE`, or
+ *   `TILE_FETCH_SIZE` for tiles), worked out under one time limit.
+ * - recording: the one transaction in which a worker writes cell outcomes (first write wins),
+ *   counts them on the batch row, numbers their events and, for a batch's last cell, ends it.
+ *   Cells carry the recording they were written in (`cells.recording`, its transaction id), so a
+ *   catch-up can find the cells of each event (lib/db/cells.ts, workers/record-cells.ts).
+ * - sequence: a batch's event numbers, `seq` = 1, 2, 3 … without gaps, given under the batch row
+ *   lock in commit order: one to each `cells:*` event of a recording, one to the completion.
+ *   `batches.seq` is the latest; a client that applied up to N and hears N+2 missed N+1, and joins
+ *   again with `afterSeq: N` for exactly what came after (app/client/catch-up.ts).
+ * - intake: whether workers take cell jobs at all. An operator pauses and resumes it for every
+ *   worker at once on the dashboard (`intake_control`, lib/db/intake.ts; workers/intake.ts follows
+ *   it); what a worker holds still finishes, and failed cells are still recorded.
  * - picture: a batch of kind `mandelbrot`, whose every cell is a tile of one image; its cell's
  *   colour is the tile's mean colour, and the tile's pixels are recorded with it.
  * - tile: the tileSize × tileSize pixels of one picture cell, RGB, row-major.
  * - image: the PNG a batch's image stage stitches from its cells once the batch has ended.
  *
- * These are the shapes of the public contract (../shared/CONTRACT.md); the browser imports them too,
- * so this file holds types only.
+ * These are the shapes of the public contract (docs/api.md); the browser imports them too, so
+ * this file holds types only.
  */
 
 export type BatchStatus = 'running' | 'completed' | 'cancelled' | 'expired';
