@@ -16,16 +16,13 @@ test('the Cancel button stops a running batch and the banner says so', async ({ 
   await expect(page.getByRole('button', { name: 'Cancel batch' })).toHaveCount(0);
 });
 
-test('cancel answers 200 once, then 409 already_finished; unknown ids 404; other sessions 403', async ({ request, playwright }) => {
+// Another session's cancel is refused only where the operator token is asked (closed-by-default.test.ts):
+// this local-only app without DASHBOARD_TOKEN makes every caller an operator, as the contract says.
+test('cancel answers 200 once, then 409 already_finished; unknown ids 404', async ({ request }) => {
   // `request` keeps the session cookie POST /api/batches sets, as a script must: it owns the batch.
   const created = await request.post('/api/batches', { data: { rows: 300, cols: 300 } });
   expect(created.headers()['set-cookie']).toMatch(/^fl_session=[\w-]+; Path=\/; HttpOnly; SameSite=Lax/);
   const batch = await created.json();
-  const stranger = await playwright.request.newContext({ baseURL: test.info().project.use.baseURL });
-  const refused = await stranger.post(`/api/batches/${batch.id}/cancel`);
-  expect(refused.status()).toBe(403);
-  expect((await refused.json()).error.code).toBe('forbidden');
-  await stranger.dispose();
   // 90,000 cells take seconds to paint; the cancel lands long before the last one.
   const cancelled = await request.post(`/api/batches/${batch.id}/cancel`);
   expect(cancelled.status()).toBe(200);

@@ -113,9 +113,8 @@ async function viewerAndOwner(page: Page, browser: Browser) {
     await other.goto(page.url());
     await expect(other.getByTestId('cancel-not-yours')).toContainText('Only the browser that started this batch can cancel it');
     await expect(other.getByRole('button', { name: 'Cancel batch' })).toHaveCount(0);
-    const refused = await other.request.post(`${new URL(page.url()).pathname.replace('/batches/', '/api/batches/')}/cancel`);
-    expect(refused.status()).toBe(403);
-    expect((await refused.json()).error.code).toBe('forbidden');
+    // Over HTTP this local-only app without DASHBOARD_TOKEN makes every caller an operator, as the
+    // contract says; a stranger's 403 where a token is asked is tested in closed-by-default.test.ts.
   } finally {
     await stranger.close();
   }
