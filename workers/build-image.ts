@@ -16,7 +16,7 @@ const PART_BYTES = 1024 * 1024;
 export type ImageOutcome = { built: Batch } | { skipped: 'missing' | 'running' | 'built already' };
 
 /**
- * The image stage of one ended batch: stitches its coloured cells into one PNG (a tile per cell for
+ * The image stage of one ended batch: stitches its finished cells into one PNG (a tile per cell for
  * pictures, a pixel per cell for colours, transparent where no colour landed), stores it in parts,
  * marks the batch's image ready and announces `batch:image`, all in one transaction. A stitch cut
  * short (its worker killed) commits nothing, and the retry starts over; two at once queue on the

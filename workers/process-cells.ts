@@ -67,14 +67,14 @@ export async function processCellJobs(
     limit.clear();
   }
 
-  const painted: CellOutcome[] = [];
+  const finished: CellOutcome[] = [];
   const failed: FailedAttempt[] = [];
   for (const attempt of attempts) {
-    if (attempt.outcome) painted.push(attempt.outcome);
+    if (attempt.outcome) finished.push(attempt.outcome);
     else failed.push({ job: attempt.job, message: attempt.error });
   }
   await deps.failAttempts(tx, failed);
-  return { ...(await recordCells(tx, painted, deps)), failedAttempts: failed.length, skipped };
+  return { ...(await recordCells(tx, finished, deps)), failedAttempts: failed.length, skipped };
 }
 
 /** A job's batch id as its payload names it, unchecked (a malformed payload fails later, as an attempt). */

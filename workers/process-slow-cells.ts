@@ -14,7 +14,7 @@ export interface SlowCellDeps {
   pool: pg.Pool;
   render: RenderPool;
   params: PaintParamsCache;
-  /** The process's one recorder: every fetch's finished cells go through it. */
+  /** The process's one recorder: every fetch's outcomes go through it. */
   recorder: SlowCellRecorder;
   /** Which batches still run: cells of one that ended are dropped, queued or mid-render. */
   running: RunningBatches;

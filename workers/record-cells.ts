@@ -8,7 +8,7 @@ import { type BatchCompletedEvent, completedEvent } from '../lib/realtime/events
 import { emitInTransaction } from '../lib/realtime/emitter';
 import type { ColoredCell, FailedCell } from '../lib/types';
 
-/** How a cell finished: with a colour, or (its retries exhausted) with an error. */
+/** A cell's outcome: a colour (the cell is finished) or, its retries exhausted, an error (it has failed). */
 export type CellOutcome = CellJobData &
   ({ color: string; error?: undefined; tile?: Uint8Array } | { error: string; color?: undefined; tile?: undefined });
 
@@ -29,7 +29,7 @@ export interface RecordResult {
 }
 
 /**
- * Records finished cells in one transaction, in two steps.
+ * Records cell outcomes in one transaction, in two steps.
  *
  * First, per batch, the outcomes go in (the first one a cell gets is final; a batch that has ended
  * takes none) without locking the batch. Only then, batch by batch in id order, does the counter

@@ -10,7 +10,7 @@ export type FinishedCell = { job: CellJob; outcome: CellOutcome } | { job: CellJ
 
 export interface RecorderDeps extends RecordDeps {
   pool: pg.Pool;
-  /** Finished cells wait at most this long before they are recorded together. */
+  /** Outcomes wait at most this long before they are recorded together. */
   flushMs: number;
   /** Fails attempts whose own work failed, inside a recording transaction (see ProcessDeps.failAttempts). */
   failAttempts(tx: Sql, attempts: FailedAttempt[]): Promise<FailAttemptsResult>;
@@ -40,7 +40,7 @@ export class SlowCellRecorder {
 
   constructor(private readonly deps: RecorderDeps) {}
 
-  /** Queues a finished cell; resolves once it is recorded (a skipped cell settles at once). */
+  /** Queues a cell's outcome; resolves once it is recorded (a skipped cell settles at once). */
   record(done: FinishedCell): Promise<void> {
     if ('skipped' in done) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {

@@ -20,7 +20,7 @@ export async function tryLockClient(sql: Sql, clientKey: string): Promise<boolea
   return rows[0].locked;
 }
 
-/** Cells of running batches not finished yet, queued or being painted: what the global cap counts. */
+/** Cells of running batches without an outcome yet, queued or being worked on: what the global cap counts. */
 export async function activeCells(sql: Sql): Promise<number> {
   // Read through the partial index of running batches (batches_running_deadline_idx); there are few.
   const { rows } = await sql.query<{ n: string }>(

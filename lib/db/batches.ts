@@ -211,7 +211,7 @@ export async function listBatches(sql: Sql, limit: number): Promise<Batch[]> {
 }
 
 /**
- * Counts newly finished cells and, in the same guarded statement, moves the batch to `completed`
+ * Counts newly finished and failed cells and, in the same guarded statement, moves the batch to `completed`
  * when they were its last ones. It takes the batch's row lock, which its caller then holds only until
  * it commits: only a running batch moves, and the lock serializes callers, so exactly one caller ever
  * sees `completedNow` (the one whose cells crossed the finish line), and cancel and expire, which take

@@ -17,8 +17,8 @@ export interface CellOutcomeRow {
 const THIS_RECORDING = 'pg_current_xact_id()::text::bigint';
 
 /**
- * Records finished cells of one running batch in one statement, under this transaction's recording.
- * The first outcome a cell gets is final: a cell already coloured (or failed) keeps that, and only
+ * Records cell outcomes of one running batch in one statement, under this transaction's recording.
+ * The first outcome a cell gets is final: a cell already finished (or failed) keeps that, and only
  * the cells recorded by this call come back, so a duplicate delivery changes nothing and counts
  * nothing. A batch that has ended takes nothing. The batch row is not locked here: the caller
  * counts the new cells under its lock afterwards and, should the batch have ended in between, takes
@@ -86,7 +86,7 @@ export async function insertCellEvent(sql: Sql, batchId: string, seq: number): P
   await sql.query(`insert into cell_events (batch_id, seq, recording) values ($1, $2, ${THIS_RECORDING})`, [batchId, seq]);
 }
 
-/** A finished cell as read back, with the worker that recorded it. */
+/** A cell's outcome as read back, with the worker that recorded it. */
 interface RecordedCellRow extends CellOutcomeRow {
   worker: string;
 }
@@ -96,7 +96,7 @@ export const PAGE_ROWS = 10_000;
 /** Recordings one catch-up read takes at most: each is one worker fetch, up to about 1,000 cells. */
 const PAGE_RECORDINGS = 10;
 
-/** Which finished cells a read takes: both kinds unless it names one. */
+/** Which outcomes a read takes: both kinds unless it names one. */
 export interface CellKinds {
   only?: 'colored' | 'failed';
 }
@@ -104,7 +104,7 @@ export interface CellKinds {
 const KIND_FILTER = { colored: 'and color is not null', failed: 'and color is null' } as const;
 
 /**
- * A batch's finished cells, coloured and failed (or of the one kind `only` names), a page at a time, so that no reader holds a
+ * A batch's cell outcomes, finished and failed (or of the one kind `only` names), a page at a time, so that no reader holds a
  * million-cell batch whole: all of them in key order, or with `afterSeq` only those announced by
  * events numbered after it (what a client that applied up to it missed), recording by recording.
  * Each page is its own statement. That is safe because cells are only ever added, never changed:
@@ -133,7 +133,7 @@ export async function* outcomePages(sql: Sql, batchId: string, afterSeq = 0, { o
 }
 
 /**
- * Finished cells, coloured and failed (or of the one kind `only` names), read page by page (see outcomePages) into the compact shape a join answers with: the coloured cells come with
+ * Cell outcomes, finished and failed (or of the one kind `only` names), read page by page (see outcomePages) into the compact shape a join answers with: the finished cells come with
  * the worker that recorded each (see CellWorkers), and no row object outlives its page.
  */
 export async function listOutcomes(
@@ -245,7 +245,7 @@ export async function* tilePages(sql: Sql, batchId: string, afterSeq = 0, pageRo
 }
 
 /**
- * The coloured cells of grid rows [fromRow, toRow) in key order, as the image stage reads them: the
+ * The finished cells of grid rows [fromRow, toRow) in key order, as the image stage reads them: the
  * colour of each and, for pictures, its tile. Cells without a colour are absent.
  */
 export async function readImageBand(
@@ -284,7 +284,7 @@ async function* rowsInKeyOrder<R extends { row: number; col: number }>(
   }
 }
 
-/** Finished cells with a colour (the contract's `cells`). */
+/** A batch's finished cells (the contract's `cells`). */
 export async function listCells(sql: Sql, batchId: string): Promise<ColoredCell[]> {
   const { rows } = await sql.query<ColoredCell>(
     'select row_no as "row", col_no as "col", color from cells where batch_id = $1 and color is not null',

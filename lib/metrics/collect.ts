@@ -37,7 +37,7 @@ export async function collectMetrics(sql: Sql, workerWindowSeconds: number): Pro
     },
     {
       name: 'finishline_cells',
-      help: 'Finished cells of the batches kept: done (coloured) or failed (retries exhausted).',
+      help: 'Cells with an outcome in the batches kept: finished (done) or failed (retries exhausted).',
       type: 'gauge',
       samples: [
         { labels: { outcome: 'done' }, value: sum((b) => b.done) },

@@ -80,7 +80,7 @@ export interface BatchCompletedEvent extends Sequenced {
  * batch's latest event number: the snapshot holds everything up to it) and `afterSeq`, echoed when
  * the join asked only for what came after that number. So are `workers` and `cellWorkers`: the
  * worker that recorded each of `cells`, in the compact form of CellWorkers. So is `cellsOmitted`:
- * true when the join's `maxCells` left the coloured cells out.
+ * true when the join's `maxCells` left the finished cells out.
  */
 export type JoinAck =
   | ({
@@ -99,7 +99,7 @@ export interface JoinOptions {
   /** Rejoin with the last event number applied, to receive only what came after it. */
   afterSeq?: number;
   /**
-   * Answer with the coloured cells only if the batch has at most this many; past it `cells`,
+   * Answer with the finished cells only if the batch has at most this many; past it `cells`,
    * `workers` and `cellWorkers` come empty and `cellsOmitted` is true, and the client reads them
    * from `GET …/cells`, which streams. A million cells then never have to fit into one answer.
    */

@@ -17,7 +17,7 @@ export interface JoinAnswerHead {
  * million cells as objects are about 490 MB, as text 40 MB, a piece 256 KB.
  *
  * Colours come first in key order (or, with `afterSeq`, recording by recording), then failures;
- * the worker of each coloured cell is kept as one number per cell (4 bytes) until `cellWorkers`
+ * the worker of each finished cell is kept as one number per cell (4 bytes) until `cellWorkers`
  * closes the answer. The text is what JSON.stringify would give for the same answer.
  */
 export async function* joinAnswerText(sql: Sql, head: JoinAnswerHead, pieceBytes: number): AsyncGenerator<string, void, undefined> {
@@ -62,13 +62,13 @@ export async function* joinAnswerText(sql: Sql, head: JoinAnswerHead, pieceBytes
   yield `${piece}]}`;
 }
 
-/** Bytes a join holds while its answer is built and sent: a page of rows and its text, and a number per coloured cell. */
+/** Bytes a join holds while its answer is built and sent: a page of rows and its text, and a number per finished cell. */
 export function joinAnswerBytes(batch: Batch, pieceBytes: number, pageRows: number): number {
   const cells = Math.max(0, batch.done + batch.failed);
   return Math.min(cells, pageRows) * 300 + Math.min(cells * 60, pieceBytes) + batch.done * 4 + 4096;
 }
 
-/** Small non-negative integers, one per coloured cell, in a typed array that doubles as needed. */
+/** Small non-negative integers, one per finished cell, in a typed array that doubles as needed. */
 class GrowableIndexes {
   private items = new Uint32Array(1024);
   length = 0;
