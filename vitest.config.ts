@@ -1,12 +1,26 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Two projects: `unit` (pure functions, no database, no processes: `npm run test:unit` answers in
- * seconds); `integration` (a real PostgreSQL started once for the project, real Socket.IO and real
- * worker and web-server processes), one file at a time.
+ * Three projects:
+ * - `unit`: pure functions, no database, no processes (`npm run test:unit` answers in seconds);
+ * - `integration`: a real PostgreSQL started once per project, real Socket.IO, real worker and
+ *   web-server processes; files in parallel (each has its own database and its own ports), since most
+ *   of their time is spent waiting on processes, heartbeats and timers;
+ * - `heavy`: the files that load the machine (a million cells, 200,000-cell cancels, stalled
+ *   readers) or time it; one at a time, after the others (`sequence.groupOrder`), so that neither
+ *   slows the other past a bound.
  * Processes the tests start never read a developer's .env (lib/config.ts).
  */
 const NO_DOTENV = { FINISH_LINE_DOTENV: '0' };
+
+const HEAVY = [
+  'tests/integration/fan-out.test.ts',
+  'tests/integration/join-limits.test.ts',
+  'tests/integration/replay.test.ts',
+  'tests/integration/pool-drain.test.ts',
+  'tests/integration/cancel-large.test.ts',
+  'tests/integration/many-viewers.test.ts',
+];
 
 const integration = {
   env: NO_DOTENV,
@@ -18,7 +32,7 @@ const integration = {
 export default defineConfig({
   test: {
     reporters: ['default'],
-    maxWorkers: 3,
+    maxWorkers: 4,
     projects: [
       {
         test: {
@@ -26,6 +40,7 @@ export default defineConfig({
           env: NO_DOTENV,
           include: ['tests/unit/**/*.test.ts'],
           testTimeout: 30_000,
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -33,8 +48,17 @@ export default defineConfig({
           name: 'integration',
           ...integration,
           include: ['tests/integration/**/*.test.ts'],
-          // One file at a time: on 2 cores, files in parallel raced for ports and slipped timers.
+          exclude: HEAVY,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        test: {
+          name: 'heavy',
+          ...integration,
+          include: HEAVY,
           fileParallelism: false,
+          sequence: { groupOrder: 1 },
         },
       },
     ],
