@@ -8,7 +8,8 @@
  * - finished: a cell whose colour is recorded — the contract's "finished cell" (first write wins,
  *   never changes). Finished cells are what `done` counts, what `cells:colored` announces
  *   (`ColoredCell` is the contract's shape for one), what a join's snapshot and `GET …/cells` list,
- *   and what the page draws in colour. Not "painted", "coloured", "recorded" or "done".
+ *   and what the page draws in colour. It is not called painted, coloured, recorded or done, but
+ *   for the contract's own names (`done`, `cells:colored`). Painting is what a canvas does.
  * - failed: a cell whose job exhausted its retries (`cells:failed`, counted in `failed`).
  * - job: the pg-boss job that works out one cell. Exactly one per cell, however often it runs.
  * - enqueued mark: `batches.enqueued`, how many of a batch's cells have their job in the queue.
@@ -16,8 +17,8 @@
  *   cut short resumes from the mark and every cell gets exactly one job (lib/batches/fan-out.ts).
  * - worker: a separate OS process (workers/main.ts) that fetches cell jobs, works them out and
  *   records their outcomes. It holds no web server state.
- * - fetch: one bulk take of cell jobs from pg-boss by a worker (up to `WORKER_FETCH_SIZE`, or
- *   `TILE_FETCH_SIZE` for tiles), worked out under one time limit.
+ * - fetch: one bulk take of cell jobs from pg-boss by a worker: up to `WORKER_FETCH_SIZE` jobs
+ *   (`TILE_FETCH_SIZE` for tiles) in one call, which the worker then works out and records.
  * - recording: the one transaction in which a worker writes cell outcomes (first write wins),
  *   counts them on the batch row, numbers their events and, for a batch's last cell, ends it.
  *   Cells carry the recording they were written in (`cells.recording`, its transaction id), so a
