@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import next from 'next';
-import { config } from './lib/config';
+import { config, configuredLogLevel } from './lib/config';
 import { createPool } from './lib/db/pool';
 import { ConfigError } from './lib/errors';
 import { stampClientAddress } from './lib/http/client-address';
@@ -25,7 +25,7 @@ import { startTelemetry } from './lib/telemetry/sdk';
 import { provideRouteContext } from './web/http/route-context';
 
 /** The web server: Next.js pages and API routes, and Socket.IO, on one port. */
-runProcess({ proc: 'web', name: 'web server' }, async (life, log) => {
+runProcess({ proc: 'web', name: 'web server', logLevel: configuredLogLevel }, async (life, log) => {
   const cfg = config();
   if (!cfg.databaseUrl) throw new Error('DATABASE_URL is not set: start the app with `npm start`, or set DATABASE_URL.');
   // Closed by default: listening beyond loopback needs an operator token (docs/security.md).
@@ -41,14 +41,14 @@ runProcess({ proc: 'web', name: 'web server' }, async (life, log) => {
   // in, so stopped last, flushing the spans of everything stopped before it.
   life.onStop('telemetry', await startTelemetry(cfg.otel, { role: 'web', instanceId: `web-${hostname()}-${process.pid}` }, log));
 
-  const pool = createPool(cfg.databaseUrl, cfg.dbPoolSize, log, 'finish-line-web');
+  const pool = createPool(cfg.databaseUrl, cfg.dbPoolSize, log, 'finish-line-web', undefined, cfg.dbSessionTimeouts);
   life.onStop('database pool', () => pool.end());
   // Migrations may wait long for their locks (another process migrating, DDL behind live
   // transactions): their own connection, without the pools' lock timeout.
   const setupPool = createPool(cfg.databaseUrl, 1, log, 'finish-line-web-setup', undefined, { ...cfg.dbSessionTimeouts, lockMs: 0 });
   await prepareDatabase(setupPool, cfg.databaseUrl, log, cellQueueSettings(cfg)).finally(() => setupPool.end());
   // The resumer's fan-outs hold a connection each for as long as they run: their own small pool.
-  const fanOutPool = createPool(cfg.databaseUrl, cfg.fanoutPoolSize, log, 'finish-line-web-fanout');
+  const fanOutPool = createPool(cfg.databaseUrl, cfg.fanoutPoolSize, log, 'finish-line-web-fanout', undefined, cfg.dbSessionTimeouts);
   life.onStop('fan-out pool', () => fanOutPool.end());
 
   const dir = fileURLToPath(new URL('.', import.meta.url));
@@ -79,7 +79,7 @@ runProcess({ proc: 'web', name: 'web server' }, async (life, log) => {
   life.onStop('batch activity', startBatchActivity(io, pool, log, cfg.workerHeartbeatSeconds * 3));
 
   // Deadlines are kept here, not by workers: a batch must expire even when no worker is alive.
-  const boss = await startBoss(cfg.databaseUrl, 'producer', log, 2);
+  const boss = await startBoss(cfg.databaseUrl, 'producer', log, 2, undefined, cfg.otel.enabled);
   life.onStop('pg-boss', () => boss.stop({ graceful: false }));
   life.onStop('deadline sweeper', startDeadlineSweeper({ pool, boss }, log));
   // Three missed heartbeats make a worker dead, as for the batch page's "no worker" notice.

@@ -97,6 +97,9 @@ export interface DbSessionTimeouts {
   lockMs: number;
 }
 
+/** DB_IDLE_IN_TRANSACTION_TIMEOUT_MS and DB_LOCK_TIMEOUT_MS when unset. */
+export const DB_SESSION_TIMEOUT_DEFAULTS: Readonly<DbSessionTimeouts> = { idleInTransactionMs: 15_000, lockMs: 5000 };
+
 export interface OtelSettings {
   enabled: boolean;
   /** Collector base URL; traces go to `<endpoint>/v1/traces`, metrics to `<endpoint>/v1/metrics`. */
@@ -231,8 +234,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     maxPublicPriority: int('MAX_PUBLIC_PRIORITY', 10, 0, 100),
     fanoutPoolSize: int('FANOUT_POOL_SIZE', 2, 1, 50),
     dbSessionTimeouts: {
-      idleInTransactionMs: int('DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 15_000, 1000, 3_600_000),
-      lockMs: int('DB_LOCK_TIMEOUT_MS', 5000, 0, 600_000),
+      idleInTransactionMs: int('DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', DB_SESSION_TIMEOUT_DEFAULTS.idleInTransactionMs, 1000, 3_600_000),
+      lockMs: int('DB_LOCK_TIMEOUT_MS', DB_SESSION_TIMEOUT_DEFAULTS.lockMs, 0, 600_000),
     },
     retentionMaxCells: int('RETENTION_MAX_CELLS', 20_000_000, 1000, 10_000_000_000),
     faults: null,
@@ -285,6 +288,9 @@ function parseOrigin(raw: string): string | null {
 }
 
 let cached: Readonly<Config> | undefined;
+
+/** LOG_LEVEL, for a process's `runProcess` (lib/lifecycle.ts). */
+export const configuredLogLevel = (): LogLevel => config().logLevel;
 
 /** The process's configuration, parsed on first use. */
 export function config(): Readonly<Config> {

@@ -1,3 +1,4 @@
+import type { LogLevel } from './config';
 import { createLogger, type Fields, type Logger } from './log';
 
 type Stop = () => Promise<void> | void;
@@ -44,16 +45,26 @@ export class Lifecycle {
 /**
  * The shape of every process's `main()`: start resources (each registering its stop step), wait
  * for a signal, stop them in reverse order, exit. A failed start stops what did start, then exits 1.
+ * `logLevel` reads the level from the process's configuration; it is called here, so that a bad
+ * configuration is logged as a failed start like any other.
  */
 export function runProcess(
-  identity: { proc: string; name: string; fields?: Fields },
+  identity: { proc: string; name: string; fields?: Fields; logLevel?: () => LogLevel },
   start: (life: Lifecycle, log: Logger) => Promise<void>,
 ): void {
-  const log = createLogger({ proc: identity.proc, ...identity.fields });
+  let level: LogLevel = 'info';
+  let unreadable: unknown;
+  try {
+    level = identity.logLevel?.() ?? level;
+  } catch (err) {
+    unreadable = err;
+  }
+  const log = createLogger({ proc: identity.proc, ...identity.fields }, level);
   const life = new Lifecycle(log);
   const signal = life.untilSignal();
   void (async () => {
     try {
+      if (unreadable) throw unreadable;
       assertNodeVersion();
       await start(life, log);
     } catch (err) {

@@ -1,4 +1,4 @@
-import { config, type LogLevel } from './config';
+import type { LogLevel } from './config';
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
 
@@ -23,7 +23,7 @@ const stdout = (line: string) => void process.stdout.write(line);
  * Our own rather than pino: the same JSON lines and levels, with redaction of free text (pino's
  * `redact` only knows field paths) and no worker-thread transport to stop at exit.
  */
-export function createLogger(base: Fields = {}, level: LogLevel = config().logLevel, write: (line: string) => void = stdout): Logger {
+export function createLogger(base: Fields = {}, level: LogLevel = 'info', write: (line: string) => void = stdout): Logger {
   const emit = (lvl: LogLevel, msg: string, fields?: Fields) => {
     if (RANK[lvl] < RANK[level]) return;
     write(`${serialize({ time: new Date().toISOString(), level: lvl, msg, ...base, ...fields })}\n`);

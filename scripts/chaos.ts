@@ -106,7 +106,7 @@ async function main() {
   } else {
     log.warn('DATABASE_URL is set: PostgreSQL restarts are skipped (only an embedded server can be restarted)');
   }
-  const pool = createPool(databaseUrl, 4, log, 'finish-line-chaos');
+  const pool = createPool(databaseUrl, 4, log, 'finish-line-chaos', undefined, cfg.dbSessionTimeouts);
   await prepareDatabase(pool, databaseUrl, log, cellQueueSettings(cfg));
 
   const env: NodeJS.ProcessEnv = {

@@ -1,4 +1,4 @@
-import { config } from '../lib/config';
+import { config, configuredLogLevel } from '../lib/config';
 import { startEmbeddedPostgres } from '../lib/db/embedded';
 import { runProcess } from '../lib/lifecycle';
 
@@ -7,7 +7,7 @@ import { runProcess } from '../lib/lifecycle';
  * terminal reaches only the start script, which then stops the web server and workers first and
  * this process last.
  */
-runProcess({ proc: 'postgres', name: 'embedded postgres' }, async (life, log) => {
+runProcess({ proc: 'postgres', name: 'embedded postgres', logLevel: configuredLogLevel }, async (life, log) => {
   const cfg = config();
   const recent: string[] = [];
   const pg = await startEmbeddedPostgres({

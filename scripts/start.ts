@@ -1,4 +1,4 @@
-import { config } from '../lib/config';
+import { config, configuredLogLevel } from '../lib/config';
 import { createPool } from '../lib/db/pool';
 import { runProcess } from '../lib/lifecycle';
 import { cellQueueSettings, prepareDatabase } from '../lib/queue/prepare-database';
@@ -10,7 +10,7 @@ import { Child } from './child-process';
  * web server and WORKERS worker processes, each restarted if it crashes. SIGINT or SIGTERM stops
  * the web server and workers first and PostgreSQL last.
  */
-runProcess({ proc: 'start', name: 'finish line' }, async (life, log) => {
+runProcess({ proc: 'start', name: 'finish line', logLevel: configuredLogLevel }, async (life, log) => {
   const dev = process.argv.includes('--dev');
   const cfg = config();
   const env: NodeJS.ProcessEnv = { ...process.env, NODE_ENV: dev ? 'development' : 'production' };
@@ -24,7 +24,7 @@ runProcess({ proc: 'start', name: 'finish line' }, async (life, log) => {
   }
   env.DATABASE_URL = databaseUrl;
 
-  const pool = createPool(databaseUrl, 2, log, 'finish-line-start');
+  const pool = createPool(databaseUrl, 2, log, 'finish-line-start', undefined, cfg.dbSessionTimeouts);
   await prepareDatabase(pool, databaseUrl, log, cellQueueSettings(cfg));
   await pool.end();
   if (!dev) await buildIfNeeded(log);

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { config } from '../lib/config';
+import { config, configuredLogLevel } from '../lib/config';
 import { createPool, withTransaction } from '../lib/db/pool';
 import { readIntake } from '../lib/db/intake';
 import { heartbeatWorker, markWorkerStopped, registerWorker, setWorkerPaused } from '../lib/db/workers';
@@ -32,7 +32,7 @@ import { ThroughputMeter, startThroughputWriter } from './throughput';
 const SLOW_CELL_FLUSH_MS = 200;
 
 /** A worker process: fetches cell jobs in batches and records them. Holds no web server state. */
-runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId } }, async (life, log) => {
+runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId }, logLevel: configuredLogLevel }, async (life, log) => {
   const cfg = config();
   if (!cfg.databaseUrl) throw new Error('DATABASE_URL is not set: start workers with `npm start`, or set DATABASE_URL to run one alone.');
   // First in, so stopped last: it flushes the spans of everything stopped before it.
@@ -42,7 +42,14 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
   // It waits for a row lock a little longer than that, so a lock held by a frozen worker is waited
   // out rather than failing the recording (the pools' default lock_timeout is shorter).
   const idleLimit = `-c idle_in_transaction_session_timeout=${cfg.cellTimeoutMs + 5000} -c lock_timeout=${cfg.cellTimeoutMs + 10_000}`;
-  const pool = createPool(cfg.databaseUrl, cfg.workerLoops + 2, log, `finish-line-worker-${cfg.workerId}`, idleLimit);
+  const pool = createPool(
+    cfg.databaseUrl,
+    cfg.workerLoops + 2,
+    log,
+    `finish-line-worker-${cfg.workerId}`,
+    idleLimit,
+    cfg.dbSessionTimeouts,
+  );
   life.onStop('database pool', () => pool.end());
   await prepareDatabase(pool, cfg.databaseUrl, log, cellQueueSettings(cfg));
 
@@ -73,7 +80,7 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
   const holding = new Holding();
   life.onStop('held cells', holding.startWriter(pool, cfg.workerId, log));
 
-  const boss = await startBoss(cfg.databaseUrl, 'worker', log, cfg.workerLoops * 2 + 4, idleLimit);
+  const boss = await startBoss(cfg.databaseUrl, 'worker', log, cfg.workerLoops * 2 + 4, idleLimit, cfg.otel.enabled);
   life.onStop('pg-boss', () => boss.stop({ graceful: true, timeout: 10_000 }));
 
   const polling = {

@@ -1,10 +1,9 @@
-import { config } from '@/lib/config';
-import { routeContext } from '@/lib/http/context';
 import { bearerToken } from '@/lib/http/guards';
-import { isOperator, OPERATORS_ONLY, operatorPolicy } from '@/lib/http/operator-auth';
+import { isOperator, OPERATORS_ONLY } from '@/lib/http/operator-auth';
 import { json } from '@/lib/http/respond';
 import { collectMetrics } from '@/lib/metrics/collect';
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from '@/lib/metrics/prometheus';
+import { routeContext } from '@/web/http/route-context';
 
 export const dynamic = 'force-dynamic';
 
@@ -15,13 +14,11 @@ export const dynamic = 'force-dynamic';
  */
 export async function GET(request: Request) {
   const ctx = routeContext();
-  const cfg = config();
-  if (!isOperator(operatorPolicy(cfg), bearerToken(request))) {
+  if (!isOperator(ctx.operators, bearerToken(request))) {
     return json(403, OPERATORS_ONLY, { 'www-authenticate': 'Bearer realm="finish-line"' });
   }
   try {
-    // Three missed heartbeats mean a worker is gone, as on the pages.
-    const families = await collectMetrics(ctx.pool, cfg.workerHeartbeatSeconds * 3);
+    const families = await collectMetrics(ctx.pool, ctx.deadWorkerSeconds);
     return new Response(renderPrometheus(families), {
       status: 200,
       headers: { 'content-type': PROMETHEUS_CONTENT_TYPE, 'cache-control': 'no-store' },

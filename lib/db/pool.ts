@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { config, type DbSessionTimeouts } from '../config';
+import { DB_SESSION_TIMEOUT_DEFAULTS, type DbSessionTimeouts } from '../config';
 import type { Logger } from '../log';
 
 /**
@@ -19,7 +19,7 @@ export function createPool(
   log: Logger,
   applicationName: string,
   options?: string,
-  timeouts: DbSessionTimeouts = config().dbSessionTimeouts,
+  timeouts: DbSessionTimeouts = DB_SESSION_TIMEOUT_DEFAULTS,
 ): pg.Pool {
   const pool = new pg.Pool({
     connectionString,

@@ -1,5 +1,4 @@
 import { PgBoss, type Queue } from 'pg-boss';
-import { config } from '../config';
 import type { Logger } from '../log';
 import {
   CELL_DEAD_LETTER_QUEUE,
@@ -24,8 +23,16 @@ const MAINTENANCE_SECONDS = 60;
 /**
  * A pg-boss instance for one role. Producers only insert jobs inside our own transactions, so they
  * run no maintenance and hold no listener; workers supervise (expire, retry, archive) and listen.
+ * `telemetry`: whether the process registered an OpenTelemetry SDK (OTEL_* settings).
  */
-export async function startBoss(connectionString: string, role: BossRole, log: Logger, max = 10, pgOptions?: string): Promise<PgBoss> {
+export async function startBoss(
+  connectionString: string,
+  role: BossRole,
+  log: Logger,
+  max = 10,
+  pgOptions?: string,
+  telemetry = false,
+): Promise<PgBoss> {
   const boss = new PgBoss({
     connectionString,
     max,
@@ -43,7 +50,7 @@ export async function startBoss(connectionString: string, role: BossRole, log: L
     // pg-boss's built-in spans and metrics (send, process, complete; queue sizes) go to the SDK our
     // process registers. Off, it skips them entirely (and reads no trace context with each fetch).
     // Our batches carry their trace on their row, not on each of their jobs, so no per-job context.
-    openTelemetry: { enabled: config().otel.enabled, propagateContext: false },
+    openTelemetry: { enabled: telemetry, propagateContext: false },
   });
   // Without a listener an 'error' event would crash the process; pg-boss reconnects on its own.
   boss.on('error', (err) => log.warn('pg-boss error', { err }));

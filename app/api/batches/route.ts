@@ -3,10 +3,11 @@ import { startBatch } from '@/lib/batches/start-batch';
 import { parseBatchInput, parseIdempotencyKey, parseListLimit } from '@/lib/batches/validate';
 import { listBatches } from '@/lib/db/batches';
 import { clientKeyOf, isHttps } from '@/lib/http/client-address';
-import { routeContext } from '@/lib/http/context';
 import { assertOrigin, otherMethods, strictQuery } from '@/lib/http/guards';
+import { isOperatorAuthorization } from '@/lib/http/operator-auth';
 import { errorResponse, json, readJsonBody } from '@/lib/http/respond';
 import { hashSession, newSession, readSession, sessionCookie } from '@/lib/http/session';
+import { routeContext } from '@/web/http/route-context';
 
 export const dynamic = 'force-dynamic';
 
@@ -19,14 +20,18 @@ export async function POST(request: Request) {
     strictQuery(request);
     const idempotencyKey = parseIdempotencyKey(request.headers.get('idempotency-key'));
     const input = parseBatchInput(await readJsonBody(request, BODY_LIMIT_BYTES), ctx.maxCells, ctx.maxPixels);
-    assertPriorityAllowed(input.priority, ctx.maxPublicPriority, ctx.isOperatorRequest(request.headers.get('authorization')));
+    assertPriorityAllowed(
+      input.priority,
+      ctx.maxPublicPriority,
+      isOperatorAuthorization(ctx.operators, request.headers.get('authorization')),
+    );
     const existingSession = readSession(request);
     const session = existingSession ?? newSession();
     const client = { key: clientKeyOf(request), session: hashSession(session), limits: ctx.clientLimits };
     const deps = {
       pool: ctx.pool,
       fanOutPool: ctx.fanOutPool,
-      boss: await ctx.boss(),
+      boss: ctx.boss,
       chunkSize: ctx.fanoutChunkSize,
       defaultDeadlineSeconds: ctx.batchDeadlineSeconds,
       maxActiveCells: ctx.maxActiveCells,
