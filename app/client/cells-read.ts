@@ -28,8 +28,10 @@ async function readOnce(url: string, signal: AbortSignal, into: (body: CellsBody
   }
 }
 
+/** Waits `ms`, or less if `signal` aborts (or has: a read cut short by the abort lands here too). */
 function pause(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
     const timer = setTimeout(done, ms);
     signal.addEventListener('abort', done, { once: true });
     function done() {
