@@ -60,7 +60,7 @@ export function canvasSizeFor(width: number, height: number, spacePx: number): {
 /**
  * Paints a picture batch: a finished tile's real pixels where they are here (TileStore), its mean
  * colour while its pixels are on their way, the waiting grey elsewhere (CellStore says what is
- * painted; the TileStore only brings pixels). The canvas holds the
+ * finished; the TileStore only brings pixels). The canvas holds the
  * picture at most 800 CSS pixels across (whole device pixels, never enlarged: CSS scales a small
  * picture up); each frame recomputes only the canvas pixels under the tiles that changed, within a
  * time budget, and uploads the rectangle that changed. Nothing is redrawn when nothing changed.
