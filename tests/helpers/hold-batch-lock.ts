@@ -10,7 +10,14 @@ import { createLogger } from '../../lib/log';
  */
 const batchId = process.argv[2];
 const cfg = config();
-const pool = createPool(cfg.databaseUrl!, 1, createLogger({ proc: 'lock-holder' }, 'silent'), 'finish-line-web');
+const pool = createPool(
+  cfg.databaseUrl!,
+  1,
+  createLogger({ proc: 'lock-holder' }, 'silent'),
+  'finish-line-web',
+  undefined,
+  cfg.dbSessionTimeouts,
+);
 const client = await pool.connect();
 client.on('error', () => undefined);
 await client.query('begin');
