@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLIENT_ADDRESS_HEADER, clientKeyOf } from '../../lib/http/client-address';
+import { CLIENT_ADDRESS_HEADER, clientKeyOf } from '../../web/http/client-address';
 import { freePort } from '../../scripts/ports';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { type Answer, createdCounts, postBatch, send, sessionCookieOf } from '../helpers/http';

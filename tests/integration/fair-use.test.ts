@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { activeCells } from '../../lib/db/admission';
-import { CLIENT_ADDRESS_HEADER, clientKeyOf } from '../../lib/http/client-address';
+import { CLIENT_ADDRESS_HEADER, clientKeyOf } from '../../web/http/client-address';
 import { freePort } from '../../scripts/ports';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { type Answer, createdCounts, postBatch, send, sessionCookieOf } from '../helpers/http';

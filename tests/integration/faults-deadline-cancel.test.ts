@@ -4,7 +4,7 @@ import { startDeadlineSweeper } from '../../lib/batches/expire-batches';
 import { startBatch } from '../../lib/batches/start-batch';
 import { findBatch } from '../../lib/db/batches';
 import { listCells } from '../../lib/db/cells';
-import { watchWorkerPresence } from '../../lib/realtime/worker-presence';
+import { watchWorkerPresence } from '../../web/realtime/worker-presence';
 import type { BatchInput } from '../../lib/types';
 import { expectBatchSettled, waitUntilUnderWay } from '../helpers/batch-checks';
 import { createTestDatabase, jobStates, quietLog, waitFor, type TestDatabase } from '../helpers/db';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config';
 import { ConfigError } from '../../lib/errors';
-import { CLIENT_ADDRESS_HEADER, clientAddressOf, clientKeyOf, normalizeIp, rateLimitSubject } from '../../lib/http/client-address';
+import { CLIENT_ADDRESS_HEADER, clientAddressOf, clientKeyOf, normalizeIp, rateLimitSubject } from '../../web/http/client-address';
 
 const req = (remoteAddress: string | undefined, forwarded?: string | string[]) =>
   ({ socket: { remoteAddress }, headers: forwarded === undefined ? {} : { 'x-forwarded-for': forwarded } }) as never;

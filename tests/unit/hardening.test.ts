@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config';
 import { ConfigError } from '../../lib/errors';
-import { CLIENT_ADDRESS_HEADER, clientAddressOf, clientKeyOf, stampClientAddress } from '../../lib/http/client-address';
+import { CLIENT_ADDRESS_HEADER, clientAddressOf, clientKeyOf, stampClientAddress } from '../../web/http/client-address';
 import { isOriginAllowed } from '../../lib/http/origin';
 import { contentSecurityPolicy } from '../../lib/http/security-headers';
 import { hashSession, newSession, readSession, sessionCookie } from '../../lib/http/session';

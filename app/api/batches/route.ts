@@ -2,7 +2,7 @@ import { assertPriorityAllowed } from '@/lib/batches/priority-ceiling';
 import { startBatch } from '@/lib/batches/start-batch';
 import { parseBatchInput, parseIdempotencyKey, parseListLimit } from '@/lib/batches/validate';
 import { listBatches } from '@/lib/db/batches';
-import { clientKeyOf, isHttps } from '@/lib/http/client-address';
+import { clientKeyOf, isHttps } from '@/web/http/client-address';
 import { assertOrigin, otherMethods, strictQuery } from '@/lib/http/guards';
 import { isOperatorAuthorization } from '@/lib/http/operator-auth';
 import { errorResponse, json, readJsonBody } from '@/lib/http/respond';

@@ -1,7 +1,7 @@
 import { isBatchId } from '@/lib/batches/validate';
 import { findBatch } from '@/lib/db/batches';
 import { PublicError } from '@/lib/errors';
-import { cellsResponse } from '@/lib/http/cells-response';
+import { cellsResponse } from '@/web/http/cells-response';
 import { routeContext } from '@/web/http/route-context';
 import { otherMethods, strictQuery } from '@/lib/http/guards';
 import { errorResponse } from '@/lib/http/respond';

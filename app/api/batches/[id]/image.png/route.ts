@@ -3,7 +3,7 @@ import { findBatch } from '@/lib/db/batches';
 import { PublicError } from '@/lib/errors';
 import { routeContext } from '@/web/http/route-context';
 import { otherMethods, strictQuery } from '@/lib/http/guards';
-import { imageResponse } from '@/lib/http/image-response';
+import { imageResponse } from '@/web/http/image-response';
 import { errorResponse } from '@/lib/http/respond';
 
 export const dynamic = 'force-dynamic';

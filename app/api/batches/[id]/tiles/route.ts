@@ -4,7 +4,7 @@ import { PublicError } from '@/lib/errors';
 import { routeContext } from '@/web/http/route-context';
 import { otherMethods, strictQuery } from '@/lib/http/guards';
 import { errorResponse } from '@/lib/http/respond';
-import { tilesResponse } from '@/lib/http/tiles-response';
+import { tilesResponse } from '@/web/http/tiles-response';
 
 export const dynamic = 'force-dynamic';
 

@@ -1,9 +1,9 @@
 import type pg from 'pg';
-import { readIntake } from '../db/intake';
-import { countLiveWorkers } from '../db/workers';
-import type { Logger } from '../log';
-import type { WorkersStatusEvent } from './events';
-import type { RealtimeServer } from './server';
+import { readIntake } from '../../lib/db/intake';
+import { countLiveWorkers } from '../../lib/db/workers';
+import type { Logger } from '../../lib/log';
+import type { WorkersStatusEvent } from '../../lib/realtime/events';
+import type { RealtimeServer } from '../../lib/realtime/server';
 
 /**
  * Tells this server's sockets how many workers are alive (from their heartbeats in Postgres) and

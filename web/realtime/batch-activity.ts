@@ -1,8 +1,8 @@
 import type pg from 'pg';
-import { readBatchActivity } from '../db/workers';
-import type { Logger } from '../log';
-import { batchRoom, type BatchActivityEvent } from './events';
-import type { RealtimeServer } from './server';
+import { readBatchActivity } from '../../lib/db/workers';
+import type { Logger } from '../../lib/log';
+import { batchRoom, type BatchActivityEvent } from '../../lib/realtime/events';
+import type { RealtimeServer } from '../../lib/realtime/server';
 
 const ROOM_PREFIX = batchRoom('');
 

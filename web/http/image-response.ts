@@ -1,8 +1,8 @@
-import { imageByteLength, imageParts } from '../db/images';
-import type { Sql } from '../db/sql';
-import { PublicError } from '../errors';
-import type { Logger } from '../log';
-import type { Batch } from '../types';
+import { imageByteLength, imageParts } from '../../lib/db/images';
+import type { Sql } from '../../lib/db/sql';
+import { PublicError } from '../../lib/errors';
+import type { Logger } from '../../lib/log';
+import type { Batch } from '../../lib/types';
 
 /**
  * The body of `GET …/image.png`: the stored parts, one read per pull, so a large picture is never

@@ -1,6 +1,6 @@
-import { tilePages } from '../db/cells';
-import type { Sql } from '../db/sql';
-import type { Logger } from '../log';
+import { tilePages } from '../../lib/db/cells';
+import type { Sql } from '../../lib/db/sql';
+import type { Logger } from '../../lib/log';
 
 /** Bytes before each tile's pixels: its row and its column, each an unsigned 16-bit big-endian integer. */
 export const TILE_HEADER_BYTES = 4;
