@@ -1,16 +1,29 @@
 import type pg from 'pg';
 import type { PgBoss } from 'pg-boss';
 import { findBatch } from '../db/batches';
-import { endQueuedJobsOfBatch } from '../db/jobs';
-import type { Sql } from '../db/sql';
+import { deleteNewestQueuedJobsOfBatch, endQueuedJobsOfBatch, isLockTimeout } from '../db/jobs';
+import { withTransaction } from '../db/pool';
 import { PublicError } from '../errors';
 import { cellQueueOf } from '../queue/cell-job';
 import type { Batch } from '../types';
 import { endRunningBatch } from './end-batch';
 
-// Jobs ended per statement: each is its own short transaction, so workers fetching beside it skip
-// only the rows it holds, and never for long.
-const CANCEL_CHUNK = 10_000;
+/**
+ * A batch this small has its queued jobs marked cancelled, as pg-boss's cancel marks them, in one
+ * statement: they show as cancelled until pg-boss deletes them a minute later.
+ */
+const MARK_CANCELLED_UP_TO = 10_000;
+/**
+ * Larger ones are deleted, newest first, this many per transaction (a fraction of a second each),
+ * without locking them first; their oldest `NEAR_WORKERS`, which workers may be taking as we go, are
+ * deleted last, locking each first so as never to wait for a worker (see deleteNewestQueuedJobsOfBatch).
+ */
+const DELETE_CHUNK = 50_000;
+const NEAR_WORKERS = 20_000;
+const LOCKED_CHUNK = 10_000;
+/** A chunk waits this long at most for a row another transaction holds, then gives way. */
+const LOCK_WAIT_MS = 500;
+const CHUNK_TRIES = 3;
 
 /**
  * Cancels a running batch. The status flip waits for any worker transaction recording this batch's
@@ -30,25 +43,47 @@ export async function cancelBatch(
     if (!existing) throw new PublicError('not_found', 'No batch has this id.');
     throw new PublicError('already_finished', `This batch already ended as ${existing.status}; there is nothing to cancel.`);
   }
-  return { batch, jobsCancelled: cancelQueuedJobs(deps.boss, batch) };
+  return { batch, jobsCancelled: cancelQueuedJobs(deps.pool, batch) };
 }
 
 /**
- * Ends the batch's jobs that no worker has taken yet, a chunk at a time, on pg-boss's own
- * connections, and returns how many. The first chunk is marked cancelled, as pg-boss marks them (so
- * a small batch's jobs all show as cancelled until pg-boss deletes them); past it, they are deleted
- * outright, at a quarter of the cost: the sooner they are gone, the sooner newer batches' jobs come
- * up (a fetch takes the oldest first). Jobs queued without the batch's key (by a version before
- * keys) are not found here; workers complete them without work.
+ * Ends the batch's jobs that no worker has taken yet and returns how many, on `pool`'s connections.
+ * A small batch's are marked cancelled; a large one's are deleted by the batch's key, a chunk at a
+ * time, newest first and without locking them first (a third of the cost), then the oldest, which
+ * workers may be taking meanwhile, locking each first. That cost is the whole of what a batch
+ * started right after waits for: a fetch takes the oldest first, so it reaches the new batch's jobs
+ * only once these are gone (docs/architecture.md, "Cancel"). Jobs queued without the
+ * batch's key (by a version before keys) are not found here; workers complete them without work.
  */
-export async function cancelQueuedJobs(boss: PgBoss, batch: Pick<Batch, 'id' | 'kind' | 'workMs'>): Promise<number> {
+export async function cancelQueuedJobs(pool: pg.Pool, batch: Pick<Batch, 'id' | 'kind' | 'workMs' | 'total'>): Promise<number> {
   const queue = cellQueueOf(batch);
-  const db = boss.getDb();
-  const sql: Sql = { query: async (text, values) => db.executeSql(text, values) as never };
+  if (batch.total <= MARK_CANCELLED_UP_TO) return endQueuedJobsOfBatch(pool, queue, batch.id, MARK_CANCELLED_UP_TO, 'cancel');
   let ended = 0;
   for (;;) {
-    const n = await endQueuedJobsOfBatch(sql, queue, batch.id, CANCEL_CHUNK, ended === 0 ? 'cancel' : 'delete');
+    const n = await deleteNewestChunk(pool, queue, batch.id);
+    if (n === 0) break;
     ended += n;
+  }
+  for (;;) {
+    const n = await endQueuedJobsOfBatch(pool, queue, batch.id, LOCKED_CHUNK, 'delete');
     if (n === 0) return ended;
+    ended += n;
+  }
+}
+
+/**
+ * A chunk of the newest jobs; 0 once only the oldest are left, or when it kept waiting too long for
+ * rows held elsewhere (the rest then go the locking way).
+ */
+async function deleteNewestChunk(pool: pg.Pool, queue: string, batchId: string): Promise<number> {
+  for (let tries = 1; ; tries++) {
+    try {
+      return await withTransaction(pool, (tx) =>
+        deleteNewestQueuedJobsOfBatch(tx, queue, batchId, { limit: DELETE_CHUNK, behind: NEAR_WORKERS, lockTimeoutMs: LOCK_WAIT_MS }),
+      );
+    } catch (err) {
+      if (!isLockTimeout(err)) throw err;
+      if (tries === CHUNK_TRIES) return 0;
+    }
   }
 }

@@ -18,7 +18,7 @@ export async function expireOverdueBatches(deps: { pool: pg.Pool; boss: PgBoss }
     if (!batch) continue;
     expired.push(id);
     // Housekeeping only: the batch is fenced already, and leftover jobs complete without painting.
-    await cancelQueuedJobs(deps.boss, batch).catch(() => undefined);
+    await cancelQueuedJobs(deps.pool, batch).catch(() => undefined);
   }
   return expired;
 }

@@ -64,6 +64,46 @@ export async function countJobsCapped(tx: Sql, queues: readonly string[], deadLe
 }
 
 /**
+ * Deletes a batch's newest queued jobs (waiting, or waiting to retry), up to `limit` of them (more
+ * when the last ones share a creation time), but none of its `behind` oldest, in one statement that
+ * takes no row lock before it deletes; returns how many, 0 once no more than `behind` are left.
+ * About a third of the cost of `endQueuedJobsOfBatch` (whose `skip locked` writes a lock to every
+ * row before deleting it), and that cost is what a batch started after a large cancel waits for.
+ *
+ * Not locking first means it may wait for a row that another transaction holds: workers take a
+ * batch's jobs from its oldest, so newest first and `behind` away from them, such a row is rare, and
+ * a wait is short (a fetch in progress). Rare is not never, and waiting is how deadlocks start, so
+ * it waits at most `lockTimeoutMs`, under PostgreSQL's deadlock check (`deadlock_timeout`, 1 s), and
+ * gives up: it throws (see `isLockTimeout`) and its chunk is rolled back whole. The oldest jobs are
+ * for `endQueuedJobsOfBatch`, which never waits. Must run inside a transaction (the time limit is
+ * local to it).
+ */
+export async function deleteNewestQueuedJobsOfBatch(
+  tx: Sql,
+  queue: string,
+  batchId: string,
+  { limit, behind, lockTimeoutMs }: { limit: number; behind: number; lockTimeoutMs: number },
+): Promise<number> {
+  await tx.query(`select set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
+  const queued = `from pgboss.job where name = $1 and singleton_key = $2 and state < 'active'`;
+  const { rows } = await tx.query<{ ended: number }>(
+    `with ended as (
+       delete ${queued}
+          and created_on > (select created_on ${queued} order by created_on offset $3 limit 1)
+          and created_on >= coalesce((select created_on ${queued} order by created_on desc offset $4 limit 1), '-infinity')
+       returning 1)
+     select count(*)::int as ended from ended`,
+    [queue, batchId, behind, limit - 1],
+  );
+  return rows[0].ended;
+}
+
+/** Whether `err` is a statement that gave up waiting for a lock (`lock_timeout`). */
+export function isLockTimeout(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === '55P03';
+}
+
+/**
  * Ends up to `limit` of a batch's queued jobs (waiting, or waiting to retry), oldest first, so the
  * ones workers would take next go first; returns how many. `cancel` marks them as pg-boss's own
  * cancel does; `delete` removes them, a quarter of the cost (no new row versions, no index entries)
