@@ -59,10 +59,12 @@ export async function cancelQueuedJobs(pool: pg.Pool, batch: Pick<Batch, 'id' | 
   const queue = cellQueueOf(batch);
   if (batch.total <= MARK_CANCELLED_UP_TO) return endQueuedJobsOfBatch(pool, queue, batch.id, MARK_CANCELLED_UP_TO, 'cancel');
   let ended = 0;
+  let before: string | null = null;
   for (;;) {
-    const n = await deleteNewestChunk(pool, queue, batch.id);
-    if (n === 0) break;
-    ended += n;
+    const chunk = await deleteNewestChunk(pool, queue, batch.id, before);
+    if (chunk.ended === 0) break;
+    ended += chunk.ended;
+    before = chunk.from;
   }
   for (;;) {
     const n = await endQueuedJobsOfBatch(pool, queue, batch.id, LOCKED_CHUNK, 'delete');
@@ -75,15 +77,25 @@ export async function cancelQueuedJobs(pool: pg.Pool, batch: Pick<Batch, 'id' | 
  * A chunk of the newest jobs; 0 once only the oldest are left, or when it kept waiting too long for
  * rows held elsewhere (the rest then go the locking way).
  */
-async function deleteNewestChunk(pool: pg.Pool, queue: string, batchId: string): Promise<number> {
+async function deleteNewestChunk(
+  pool: pg.Pool,
+  queue: string,
+  batchId: string,
+  before: string | null,
+): Promise<{ ended: number; from: string | null }> {
   for (let tries = 1; ; tries++) {
     try {
       return await withTransaction(pool, (tx) =>
-        deleteNewestQueuedJobsOfBatch(tx, queue, batchId, { limit: DELETE_CHUNK, behind: NEAR_WORKERS, lockTimeoutMs: LOCK_WAIT_MS }),
+        deleteNewestQueuedJobsOfBatch(tx, queue, batchId, {
+          limit: DELETE_CHUNK,
+          behind: NEAR_WORKERS,
+          before,
+          lockTimeoutMs: LOCK_WAIT_MS,
+        }),
       );
     } catch (err) {
       if (!isLockTimeout(err)) throw err;
-      if (tries === CHUNK_TRIES) return 0;
+      if (tries === CHUNK_TRIES) return { ended: 0, from: null };
     }
   }
 }

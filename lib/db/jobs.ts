@@ -82,20 +82,27 @@ export async function deleteNewestQueuedJobsOfBatch(
   tx: Sql,
   queue: string,
   batchId: string,
-  { limit, behind, lockTimeoutMs }: { limit: number; behind: number; lockTimeoutMs: number },
-): Promise<number> {
+  { limit, behind, before, lockTimeoutMs }: { limit: number; behind: number; before: string | null; lockTimeoutMs: number },
+): Promise<{ ended: number; from: string | null }> {
   await tx.query(`select set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
+  // `before` (the previous chunk's `from`, as text: a JavaScript date would drop the microseconds)
+  // starts the chunk where the last one stopped, so no chunk walks the index entries of those before it.
   const queued = `from pgboss.job where name = $1 and singleton_key = $2 and state < 'active'`;
-  const { rows } = await tx.query<{ ended: number }>(
-    `with ended as (
+  const { rows } = await tx.query<{ ended: number; from: string | null }>(
+    `with bounds as (
+       select (select created_on ${queued} order by created_on offset $3 limit 1) as oldest_kept,
+              coalesce((select created_on ${queued} and created_on < coalesce($5::timestamptz, 'infinity')
+                         order by created_on desc offset $4 limit 1), '-infinity') as chunk_from
+     ), ended as (
        delete ${queued}
-          and created_on > (select created_on ${queued} order by created_on offset $3 limit 1)
-          and created_on >= coalesce((select created_on ${queued} order by created_on desc offset $4 limit 1), '-infinity')
-       returning 1)
-     select count(*)::int as ended from ended`,
-    [queue, batchId, behind, limit - 1],
+          and created_on > (select oldest_kept from bounds)
+          and created_on >= (select chunk_from from bounds)
+          and created_on < coalesce($5::timestamptz, 'infinity')
+       returning created_on)
+     select count(*)::int as ended, min(created_on)::text as "from" from ended`,
+    [queue, batchId, behind, limit - 1, before],
   );
-  return rows[0].ended;
+  return rows[0];
 }
 
 /** Whether `err` is a statement that gave up waiting for a lock (`lock_timeout`). */

@@ -156,7 +156,7 @@ describe('cancel at any size', () => {
         await endQueuedJobsOfBatch(explaining, CELL_QUEUE, batch.id, 10, how);
         expect(plan).toMatch(/i17/);
       }
-      await deleteNewestQueuedJobsOfBatch(explaining, CELL_QUEUE, batch.id, { limit: 10, behind: 2, lockTimeoutMs: 100 });
+      await deleteNewestQueuedJobsOfBatch(explaining, CELL_QUEUE, batch.id, { limit: 10, behind: 2, before: null, lockTimeoutMs: 100 });
       expect(plan).toMatch(/i17/);
       await client.query('rollback');
     } finally {
