@@ -30,8 +30,8 @@ const CHUNK_TRIES = 3;
  * cells (they hold its row lock) and then fences out every later one, so no cell is coloured after
  * this returns; it costs the same for a million cells as for one. From then on workers do no work
  * for the batch's cells (they check that a batch runs before working on its cells, and a slow fetch
- * in hand drops them), and its queued jobs are cancelled in the background (`jobsCancelled`), found
- * by the batch's key, oldest first. See docs/architecture.md, "Cancel".
+ * in hand drops them), and its queued jobs are ended in the background (`jobsCancelled`), found by
+ * the batch's key (`cancelQueuedJobs`). See docs/architecture.md, "Cancel".
  */
 export async function cancelBatch(
   deps: { pool: pg.Pool; boss: PgBoss },
