@@ -8,7 +8,7 @@ export interface AnswerWire {
   pieceBytes: number;
   /** A fragment the client has not read within this long ends its connection. */
   stallMs: number;
-  /** How long an answer too big for one piece waits for a long-polling connection to upgrade. */
+  /** How long an answer too big for one piece waits, on a transport it cannot stream on, for an upgrade to WebSocket. */
   upgradeWaitMs: number;
 }
 
@@ -19,7 +19,7 @@ const TOO_BIG_FOR_POLLING: JoinAck = {
   error: {
     code: 'unavailable',
     message:
-      'This answer is too large for HTTP long-polling. Connect with the WebSocket transport, or join with maxCells and read the cells from GET /api/batches/:id/cells.',
+      'This answer is too large for this transport. Connect with the WebSocket transport, or join with maxCells and read the cells from GET /api/batches/:id/cells.',
   },
 };
 
@@ -28,10 +28,11 @@ const TOO_BIG_FOR_POLLING: JoinAck = {
  * client asked for: to the client it is one ordinary Socket.IO ack, whatever its size, so every v1
  * client gets every cell in it.
  *
- * An answer that fits one piece goes out as an ordinary packet. A bigger one is written as one
- * WebSocket message in fragments, a piece at a time: the next piece is built only once the last has
- * left the process, so a join holds one piece however large the batch and however slowly the client
- * reads. While the message is on the wire, the connection's other packets wait in Engine.IO's
+ * An answer that fits one piece goes out as an ordinary packet. A bigger one is written a piece at a
+ * time, as one WebSocket message in fragments or, on long-polling, as the streamed body of the
+ * client's waiting GET: the next piece is built only once the last has left the process (or been
+ * taken by the socket below its high-water mark), so a join holds about one piece however large the
+ * batch and however slowly the client reads. While the message is on the wire, the connection's other packets wait in Engine.IO's
  * buffer (cells events past a bound are shed as for any slow reader) and follow it. A client that
  * reads nothing for `stallMs` is disconnected; a failure half-way (PostgreSQL gone) also ends the
  * connection, since half a message cannot be taken back: the client reconnects and joins again.

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'socket.io';
 
 /**
@@ -11,6 +12,9 @@ import type { Socket } from 'socket.io';
  *   transport is writable, so holding it false keeps everything else off the wire for a moment;
  * - `conn.transport.socket`: the `ws` WebSocket under the websocket transport, whose
  *   `send(text, { fin: false })` writes one message in fragments;
+ * - `conn.transport.req`/`res`: the long-polling GET waiting for data (set, with `writable`, while
+ *   one waits), `req.cleanup()` to let it go once answered, and `transport.headers(req, headers)`,
+ *   the headers Engine.IO gives its own answers;
  * - `conn.pingTimeoutTimer`: set while a ping waits for its pong (a Node timer, or null).
  */
 
@@ -18,6 +22,9 @@ interface EngineTransport {
   name: string;
   writable: boolean;
   socket?: WsSocket;
+  req?: (IncomingMessage & { cleanup?: () => void }) | null;
+  res?: ServerResponse | null;
+  headers?(req: IncomingMessage, headers: Record<string, string>): Record<string, string>;
   once(event: 'ready' | 'close', listener: () => void): void;
   off(event: 'ready' | 'close', listener: () => void): void;
 }
@@ -34,6 +41,7 @@ interface EngineSocket {
   transport: EngineTransport;
   writeBuffer: unknown[];
   flush(): void;
+  close(discard: boolean): void;
   once(event: 'close' | 'drain' | 'upgrade', listener: () => void): void;
   off(event: 'close' | 'drain' | 'upgrade', listener: () => void): void;
 }
@@ -100,9 +108,9 @@ export function drained(socket: Socket, below: number, ms: number): Promise<void
 }
 
 /**
- * One message written in fragments straight onto a socket's WebSocket while Engine.IO holds back
- * everything else (its packets queue and go right after). `null` when the socket is not on the
- * websocket transport.
+ * One message written in pieces straight onto a socket's connection while Engine.IO holds back
+ * everything else (its packets queue and go right after): on WebSocket, one message in fragments;
+ * on long-polling, the body of the waiting GET, streamed.
  */
 export interface FragmentWriter {
   /** Writes a fragment; resolves once it has left the process (the socket drained it). */
@@ -122,8 +130,9 @@ export class WireStalledError extends Error {
 }
 
 /**
- * Waits until Engine.IO is not writing on this socket's websocket, then takes the wire.
- * `stallMs`: a fragment not drained within it means the client stopped reading.
+ * Waits until Engine.IO is not writing on this socket's connection (on long-polling: until the
+ * client's next GET waits for data), then takes the wire. `stallMs`: a piece not drained within
+ * it, or no GET within it, means the client stopped reading. `null` on any other transport.
  */
 export async function takeWire(socket: Socket, stallMs: number): Promise<FragmentWriter | null> {
   const conn = engineOf(socket);
@@ -131,11 +140,16 @@ export async function takeWire(socket: Socket, stallMs: number): Promise<Fragmen
   for (;;) {
     const transport = conn.transport;
     if (conn.readyState !== 'open') throw new WireClosedError('The connection closed.');
-    if (transport.name !== 'websocket' || !transport.socket) return null;
-    if (transport.writable) return fragmentWriter(conn, transport, transport.socket, stallMs);
+    const polling = transport.name === 'polling';
+    if (!polling && (transport.name !== 'websocket' || !transport.socket)) return null;
+    if (transport.writable) {
+      if (!polling) return fragmentWriter(conn, transport, transport.socket!, stallMs);
+      if (transport.req && transport.res) return pollWriter(conn, transport, transport.req, transport.res, stallMs);
+    }
     if (Date.now() >= deadline) {
-      // What Engine.IO last wrote has not drained for stallMs: the client reads nothing.
-      transport.socket.terminate();
+      // What Engine.IO last wrote has not drained for stallMs, or no GET came: the client reads nothing.
+      if (polling) conn.close(true);
+      else transport.socket!.terminate();
       throw new WireStalledError(`The client read nothing for ${stallMs} ms.`);
     }
     await new Promise<void>((resolve) => {
@@ -143,13 +157,73 @@ export async function takeWire(socket: Socket, stallMs: number): Promise<Fragmen
         clearTimeout(timer);
         transport.off('ready', done);
         conn.off('close', done);
+        conn.off('upgrade', done);
         resolve();
       };
       const timer = setTimeout(done, Math.max(0, deadline - Date.now()));
       transport.once('ready', done);
       conn.once('close', done);
+      conn.once('upgrade', done);
     });
   }
+}
+
+/**
+ * The waiting GET's body as the wire: Engine.IO's payload of one packet is the packet's text, so
+ * pieces go out as they come, each once the last has drained. Once answered, the GET is let go and
+ * Engine.IO's queue goes out with the client's next one.
+ */
+function pollWriter(
+  conn: EngineSocket,
+  transport: EngineTransport,
+  req: IncomingMessage & { cleanup?: () => void },
+  res: ServerResponse,
+  stallMs: number,
+): FragmentWriter {
+  transport.writable = false;
+  const contentType = { 'Content-Type': 'text/plain; charset=UTF-8' };
+  res.writeHead(200, transport.headers ? transport.headers(req, contentType) : contentType);
+  let held = true;
+  const letGo = () => {
+    if (!held) return;
+    held = false;
+    req.cleanup?.();
+  };
+  return {
+    write: (text, last) =>
+      new Promise<void>((resolve, reject) => {
+        if (res.destroyed) return reject(new WireClosedError('The connection closed.'));
+        const timer = setTimeout(() => {
+          res.destroy();
+          reject(new WireStalledError(`The client read nothing for ${stallMs} ms.`));
+        }, stallMs);
+        const done = (err?: Error | null) => {
+          clearTimeout(timer);
+          res.off('drain', done);
+          res.off('close', closed);
+          if (err) return reject(new WireClosedError('The connection closed.', { cause: err }));
+          // As on WebSocket: the ping waits behind this answer, and a client that drains it is alive.
+          conn.pingTimeoutTimer?.refresh();
+          resolve();
+        };
+        const closed = () => done(new Error('The response closed.'));
+        res.once('close', closed);
+        if (last) {
+          // Let go of the GET before it ends, as Engine.IO does: its close would read as the client
+          // leaving, and a later release could clear the client's next GET in its place.
+          letGo();
+          res.end(text, () => done());
+        } else if (res.write(text)) done();
+        else res.once('drain', done);
+      }),
+    // Let go with the last piece; a writer given up before it ended was aborted.
+    release: () => undefined,
+    abort: () => {
+      held = false;
+      // Engine.IO hears the GET close early and ends the session.
+      res.destroy();
+    },
+  };
 }
 
 function fragmentWriter(conn: EngineSocket, transport: EngineTransport, ws: WsSocket, stallMs: number): FragmentWriter {

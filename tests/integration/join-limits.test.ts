@@ -151,4 +151,65 @@ describe('batch:join of a huge batch', () => {
     expect(web.proc.exitCode).toBeNull();
     expect(rss.peak).toBeLessThan(LIMIT_BYTES);
   }, 240_000);
+
+  it('20 full joins from a socket on HTTP long-polling alone are answered whole, streamed, under 500 MB; other viewers stay live', async () => {
+    // Engine.IO's long-polling spoken by hand: Node's XMLHttpRequest (socket.io-client's polling in
+    // Node) copies its whole body at every chunk, too slow for a 40 MB answer; a browser's is not.
+    const attacker = await rawPollingClient(url);
+    await attacker.send(Array.from({ length: 20 }, (_, i) => `42${i}["batch:join","${huge}"]`));
+    let answered = 0;
+    const refused: string[] = [];
+    const reading = (async () => {
+      while (answered < 3 && refused.length === 0) {
+        for (const packet of await attacker.poll()) {
+          if (packet === '2') await attacker.send(['3']);
+          const ack = /^43\d+\[/.exec(packet) ? (JSON.parse(packet.slice(packet.indexOf('['))) as [JoinAck])[0] : null;
+          if (ack?.ok && ack.cells.length === 1_000_000) answered++;
+          else if (ack) refused.push(ack.ok ? `${ack.cells.length} cells` : ack.error.code);
+        }
+      }
+    })();
+    const waits: number[] = [];
+    await waitFor(
+      async () => {
+        waits.push(await bystanderJoin());
+        return answered >= 3 || refused.length > 0;
+      },
+      'three of the long-polling attacker’s answers',
+      180_000,
+    );
+    await reading;
+    console.log(
+      `bystander joins while a long-polling attacker is answered: max ${Math.max(...waits)} ms over ${waits.length}; peak RSS ${mb(rss.peak)}`,
+    );
+    expect(refused).toEqual([]);
+    expect(Math.max(...waits)).toBeLessThan(2_000);
+    expect(web.proc.exitCode).toBeNull();
+    expect(rss.peak).toBeLessThan(LIMIT_BYTES);
+  }, 240_000);
 });
+
+/** A Socket.IO connection on HTTP long-polling, by hand: `send` posts packets, `poll` reads the next GET's. */
+async function rawPollingClient(base: string) {
+  const endpoint = `${base}/socket.io/?EIO=4&transport=polling`;
+  const open = await (await fetch(endpoint)).text();
+  const sid = (JSON.parse(open.slice(1)) as { sid: string }).sid;
+  const at = `${endpoint}&sid=${sid}`;
+  // A kept-alive connection the server closes as idle just as a request goes out on it fails that
+  // request before the server read it: sent again, once, on a fresh connection.
+  const request = (init?: RequestInit) => fetch(at, init).catch(() => fetch(at, init));
+  const client = {
+    send: async (packets: string[]) => {
+      const answer = await request({
+        method: 'POST',
+        headers: { 'content-type': 'text/plain;charset=UTF-8' },
+        body: packets.join('\x1e'),
+      });
+      expect(answer.status).toBe(200);
+    },
+    poll: async () => (await (await request()).text()).split('\x1e'),
+  };
+  await client.send(['40']);
+  expect((await client.poll())[0]).toMatch(/^40/);
+  return client;
+}
