@@ -1,4 +1,4 @@
-import { apiNotFound } from '@/lib/http/guards';
+import { apiNotFound } from '@/web/http/guards';
 
 export const dynamic = 'force-dynamic';
 

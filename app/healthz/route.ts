@@ -1,5 +1,5 @@
 import { routeContext } from '@/web/http/route-context';
-import { json } from '@/lib/http/respond';
+import { json } from '@/web/http/respond';
 
 export const dynamic = 'force-dynamic';
 

@@ -1,6 +1,6 @@
-import { bearerToken } from '@/lib/http/guards';
-import { isOperator, OPERATORS_ONLY } from '@/lib/http/operator-auth';
-import { json } from '@/lib/http/respond';
+import { bearerToken } from '@/web/http/guards';
+import { isOperator, OPERATORS_ONLY } from '@/lib/operator-auth';
+import { json } from '@/web/http/respond';
 import { collectMetrics } from '@/lib/metrics/collect';
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from '@/lib/metrics/prometheus';
 import { routeContext } from '@/web/http/route-context';

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type pg from 'pg';
 import { io as connect, type Socket } from 'socket.io-client';
 import type { ClientToServerEvents, JoinAck, ServerToClientEvents } from '../../lib/realtime/events';
-import { attachRealtime, type RealtimeOptions, type RealtimeServer } from '../../lib/realtime/server';
+import { attachRealtime, type RealtimeOptions, type RealtimeServer } from '../../web/realtime/server';
 import type { ColoredCell } from '../../lib/types';
 import { withTransaction } from '../../lib/db/pool';
 import { emitInTransaction } from '../../lib/realtime/emitter';

@@ -6,7 +6,7 @@ import { waitUntilUnderWay } from '../helpers/batch-checks';
 import { expectConverged, follow } from '../helpers/follower';
 import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/db';
 import { slowCells, startWorker, type WorkerProcess } from '../helpers/processes';
-import { MAX_QUEUED_PACKETS } from '../../lib/realtime/server';
+import { MAX_QUEUED_PACKETS } from '../../web/realtime/server';
 import { startProxy } from '../helpers/proxy';
 import { connectClient, join, startRealtime, type TestClient } from '../helpers/realtime';
 

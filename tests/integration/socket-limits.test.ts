@@ -2,9 +2,9 @@ import { io as connect } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBatch } from '../../lib/batches/start-batch';
 import type { JoinAck } from '../../lib/realtime/events';
-import { DEFAULT_JOIN_LIMITS } from '../../lib/realtime/join-limits';
+import { DEFAULT_JOIN_LIMITS } from '../../web/realtime/join-limits';
 import type { Batch } from '../../lib/types';
-import { MAX_MESSAGE_BYTES } from '../../lib/realtime/server';
+import { MAX_MESSAGE_BYTES } from '../../web/realtime/server';
 import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/db';
 import { connectClient, join, startRealtime, type TestClient } from '../helpers/realtime';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatAgo, formatDuration, formatRate } from '../../app/client/format';
-import { isDashboardAuthorized } from '../../lib/http/dashboard-auth';
+import { isDashboardAuthorized } from '../../lib/dashboard-auth';
 import { createLogger } from '../../lib/log';
 import { IntakeFollower } from '../../workers/intake';
 import { ThroughputMeter } from '../../workers/throughput';

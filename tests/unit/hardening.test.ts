@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../lib/config';
 import { ConfigError } from '../../lib/errors';
 import { CLIENT_ADDRESS_HEADER, clientAddressOf, clientKeyOf, stampClientAddress } from '../../web/http/client-address';
-import { isOriginAllowed } from '../../lib/http/origin';
-import { contentSecurityPolicy } from '../../lib/http/security-headers';
-import { hashSession, newSession, readSession, sessionCookie } from '../../lib/http/session';
-import { createJoinLimiter } from '../../lib/realtime/join-limits';
+import { isOriginAllowed } from '../../lib/origin';
+import { contentSecurityPolicy } from '../../lib/security-headers';
+import { hashSession, newSession, readSession, sessionCookie } from '../../web/http/session';
+import { createJoinLimiter } from '../../web/realtime/join-limits';
 
 describe('isOriginAllowed', () => {
   const allowed = ['https://app.example'];

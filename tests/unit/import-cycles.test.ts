@@ -83,23 +83,11 @@ function folderCycles(graph: Map<string, Map<string, string>>): string[][] {
   return cycles;
 }
 
-/**
- * Cycles not yet taken apart, each as its folders, sorted. The test fails on any other cycle, and
- * when one of these is gone, so the list only shrinks. lib/batches ↔ lib/realtime: the Socket.IO
- * server (lib/realtime/server.ts, dashboard.ts) uses lib/batches, which emits through lib/realtime's
- * emitter; it goes once the server moves to web/realtime/ (docs/architecture.md, "The house").
- */
-const NOT_YET_APART: string[][] = [['lib/batches', 'lib/realtime']];
-
 const files = SOURCES.flatMap(sourceFiles).map((file) => ({ file, source: readFileSync(path.join(ROOT, file), 'utf8') }));
 
 describe('folder imports', () => {
   it('form no cycle: no folder imports one that imports it back', () => {
-    const cycles = folderCycles(folderGraph(files));
-    const folders = (cycle: string[]) => [...new Set(cycle.flatMap((edge) => edge.split(':')[0].split(' → ')))].sort();
-    const known = new Set(NOT_YET_APART.map((cycle) => cycle.join(' ')));
-    expect(cycles.filter((cycle) => !known.has(folders(cycle).join(' ')))).toEqual([]);
-    expect(cycles.map((cycle) => folders(cycle))).toEqual(NOT_YET_APART);
+    expect(folderCycles(folderGraph(files))).toEqual([]);
   });
 
   it('sees the graph it checks (the import pattern still matches the sources)', () => {

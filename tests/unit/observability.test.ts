@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isDashboardAuthorized } from '../../lib/http/dashboard-auth';
+import { isDashboardAuthorized } from '../../lib/dashboard-auth';
 import { renderPrometheus } from '../../lib/metrics/prometheus';
 import { batchContext, parseTraceParent } from '../../lib/telemetry/trace';
 import { trace } from '@opentelemetry/api';

@@ -8,8 +8,8 @@ import {
   isOperatorHandshake,
   mayCancel,
   operatorPolicy,
-} from '../../lib/http/operator-auth';
-import { handshakeRefusal, isHostAllowed, isOriginAllowed } from '../../lib/http/origin';
+} from '../../lib/operator-auth';
+import { handshakeRefusal, isHostAllowed, isOriginAllowed } from '../../lib/origin';
 
 // The one rule for operator controls, and the Host allow-list, as pure functions. The integration
 // test closed-by-default.test.ts runs them in real processes.

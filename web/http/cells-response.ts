@@ -1,7 +1,7 @@
 import { outcomePages, WorkerNames } from '../../lib/db/cells';
 import type { Sql } from '../../lib/db/sql';
 import type { Logger } from '../../lib/log';
-import { JSON_HEADERS } from '../../lib/http/respond';
+import { JSON_HEADERS } from './respond';
 
 /** cellWorkers numbers written per piece once every cell is out. */
 const INDEXES_PER_PIECE = 50_000;

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { STATIC_SECURITY_HEADERS } from '../../lib/http/security-headers';
+import { STATIC_SECURITY_HEADERS } from '../../lib/security-headers';
 
 // The methods Next's route handlers can answer; it refuses any other with an empty 400.
 const ROUTE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'DELETE', 'PATCH']);

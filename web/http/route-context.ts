@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { PgBoss } from 'pg-boss';
-import type { OperatorPolicy } from '../../lib/http/operator-auth';
+import type { OperatorPolicy } from '../../lib/operator-auth';
 import type { Logger } from '../../lib/log';
 
 /**
@@ -15,7 +15,7 @@ export interface RouteContext {
   /** A producer: routes insert jobs inside their own transactions. */
   boss: PgBoss;
   log: Logger;
-  /** Who may use the operator controls (lib/http/operator-auth.ts). */
+  /** Who may use the operator controls (lib/operator-auth.ts). */
   operators: OperatorPolicy;
   maxCells: number;
   maxPixels: number;

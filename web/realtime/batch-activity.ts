@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { readBatchActivity } from '../../lib/db/workers';
 import type { Logger } from '../../lib/log';
 import { batchRoom, type BatchActivityEvent } from '../../lib/realtime/events';
-import type { RealtimeServer } from '../../lib/realtime/server';
+import type { RealtimeServer } from './server';
 
 const ROOM_PREFIX = batchRoom('');
 

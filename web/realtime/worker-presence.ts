@@ -3,7 +3,7 @@ import { readIntake } from '../../lib/db/intake';
 import { countLiveWorkers } from '../../lib/db/workers';
 import type { Logger } from '../../lib/log';
 import type { WorkersStatusEvent } from '../../lib/realtime/events';
-import type { RealtimeServer } from '../../lib/realtime/server';
+import type { RealtimeServer } from './server';
 
 /**
  * Tells this server's sockets how many workers are alive (from their heartbeats in Postgres) and

@@ -3,10 +3,10 @@ import { startBatch } from '@/lib/batches/start-batch';
 import { parseBatchInput, parseIdempotencyKey, parseListLimit } from '@/lib/batches/validate';
 import { listBatches } from '@/lib/db/batches';
 import { clientKeyOf, isHttps } from '@/web/http/client-address';
-import { assertOrigin, otherMethods, strictQuery } from '@/lib/http/guards';
-import { isOperatorAuthorization } from '@/lib/http/operator-auth';
-import { errorResponse, json, readJsonBody } from '@/lib/http/respond';
-import { hashSession, newSession, readSession, sessionCookie } from '@/lib/http/session';
+import { assertOrigin, otherMethods, strictQuery } from '@/web/http/guards';
+import { isOperatorAuthorization } from '@/lib/operator-auth';
+import { errorResponse, json, readJsonBody } from '@/web/http/respond';
+import { hashSession, newSession, readSession, sessionCookie } from '@/web/http/session';
 import { routeContext } from '@/web/http/route-context';
 
 export const dynamic = 'force-dynamic';

@@ -2,9 +2,9 @@ import { isBatchId } from '@/lib/batches/validate';
 import { findBatch, findBatchOwner } from '@/lib/db/batches';
 import { PublicError } from '@/lib/errors';
 import { routeContext } from '@/web/http/route-context';
-import { otherMethods, strictQuery } from '@/lib/http/guards';
-import { errorResponse, json } from '@/lib/http/respond';
-import { hashSession, readSession } from '@/lib/http/session';
+import { otherMethods, strictQuery } from '@/web/http/guards';
+import { errorResponse, json } from '@/web/http/respond';
+import { hashSession, readSession } from '@/web/http/session';
 
 export const dynamic = 'force-dynamic';
 

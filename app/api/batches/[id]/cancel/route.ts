@@ -1,13 +1,12 @@
 import { cancelBatch } from '@/lib/batches/cancel-batch';
 import { isBatchId } from '@/lib/batches/validate';
 import { findBatchOwner } from '@/lib/db/batches';
-import { config } from '@/lib/config';
 import { PublicError } from '@/lib/errors';
-import { routeContext } from '@/lib/http/context';
-import { mayCancel, operatorPolicy } from '@/lib/http/operator-auth';
-import { assertOrigin, bearerToken, otherMethods, strictQuery } from '@/lib/http/guards';
-import { errorResponse, json } from '@/lib/http/respond';
-import { hashSession, readSession } from '@/lib/http/session';
+import { mayCancel } from '@/lib/operator-auth';
+import { assertOrigin, bearerToken, otherMethods, strictQuery } from '@/web/http/guards';
+import { errorResponse, json } from '@/web/http/respond';
+import { routeContext } from '@/web/http/route-context';
+import { hashSession, readSession } from '@/web/http/session';
 
 export const dynamic = 'force-dynamic';
 
@@ -22,13 +21,13 @@ export async function POST(request: Request, { params }: { params: Promise<{ id:
     // The same rule as the dashboard's cancel (operator-auth.ts): the batch's own session, or an operator.
     const session = readSession(request);
     const ownsBatch = owner.ownerSession !== null && session !== null && hashSession(session) === owner.ownerSession;
-    if (!mayCancel(operatorPolicy(config()), bearerToken(request), ownsBatch)) {
+    if (!mayCancel(ctx.operators, bearerToken(request), ownsBatch)) {
       throw new PublicError(
         'forbidden',
         'Only the browser session that started this batch (or an operator, with DASHBOARD_TOKEN) can cancel it.',
       );
     }
-    const { batch, jobsCancelled } = await cancelBatch({ pool: ctx.pool, boss: await ctx.boss() }, id);
+    const { batch, jobsCancelled } = await cancelBatch({ pool: ctx.pool, boss: ctx.boss }, id);
     ctx.log.info('batch cancelled', { batchId: id, done: batch.done, total: batch.total, by: ownsBatch ? 'owner' : 'operator' });
     // Not awaited: the batch is already fenced; leftover jobs would only complete without painting.
     jobsCancelled.catch((err: unknown) => ctx.log.warn('cancelling queued jobs failed; workers will drain them', { batchId: id, err }));

@@ -3,8 +3,8 @@ import { findBatch } from '@/lib/db/batches';
 import { PublicError } from '@/lib/errors';
 import { cellsResponse } from '@/web/http/cells-response';
 import { routeContext } from '@/web/http/route-context';
-import { otherMethods, strictQuery } from '@/lib/http/guards';
-import { errorResponse } from '@/lib/http/respond';
+import { otherMethods, strictQuery } from '@/web/http/guards';
+import { errorResponse } from '@/web/http/respond';
 
 export const dynamic = 'force-dynamic';
 

@@ -2,9 +2,9 @@ import { isBatchId } from '@/lib/batches/validate';
 import { findBatch } from '@/lib/db/batches';
 import { PublicError } from '@/lib/errors';
 import { routeContext } from '@/web/http/route-context';
-import { otherMethods, strictQuery } from '@/lib/http/guards';
+import { otherMethods, strictQuery } from '@/web/http/guards';
 import { imageResponse } from '@/web/http/image-response';
-import { errorResponse } from '@/lib/http/respond';
+import { errorResponse } from '@/web/http/respond';
 
 export const dynamic = 'force-dynamic';
 

@@ -2,8 +2,8 @@ import { isBatchId } from '@/lib/batches/validate';
 import { findBatch } from '@/lib/db/batches';
 import { PublicError } from '@/lib/errors';
 import { routeContext } from '@/web/http/route-context';
-import { otherMethods, strictQuery } from '@/lib/http/guards';
-import { errorResponse } from '@/lib/http/respond';
+import { otherMethods, strictQuery } from '@/web/http/guards';
+import { errorResponse } from '@/web/http/respond';
 import { tilesResponse } from '@/web/http/tiles-response';
 
 export const dynamic = 'force-dynamic';

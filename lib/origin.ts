@@ -1,5 +1,5 @@
-import { hostNameOfHeader, LOOPBACK_HOST_NAMES } from '../host-names';
-import type { ErrorBody } from '../types';
+import { hostNameOfHeader, LOOPBACK_HOST_NAMES } from './host-names';
+import type { ErrorBody } from './types';
 
 /**
  * Whether a request naming `host` in its `Host` header is for this server. A DNS-rebinding page

@@ -1,7 +1,7 @@
-import { PublicError } from '../errors';
+import { PublicError } from '../../lib/errors';
 import { json } from './respond';
-import { bearerTokenOf } from './operator-auth';
-import { isOriginAllowed } from './origin';
+import { bearerTokenOf } from '../../lib/operator-auth';
+import { isOriginAllowed } from '../../lib/origin';
 
 /** Refuses a state-changing request sent by a page of a foreign origin (see `isOriginAllowed`). */
 export function assertOrigin(request: Request, allowedOrigins: readonly string[]): void {

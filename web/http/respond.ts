@@ -1,5 +1,5 @@
-import { PublicError, toPublicError } from '../errors';
-import type { Logger } from '../log';
+import { PublicError, toPublicError } from '../../lib/errors';
+import type { Logger } from '../../lib/log';
 
 export const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' };
 

@@ -1,8 +1,8 @@
 import { ServerResponse, type IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { handshakeRefusal } from '../http/origin';
-import { STATIC_SECURITY_HEADERS } from '../http/security-headers';
-import type { ErrorBody } from '../types';
+import { handshakeRefusal } from '../../lib/origin';
+import { STATIC_SECURITY_HEADERS } from '../../lib/security-headers';
+import type { ErrorBody } from '../../lib/types';
 
 /** An Engine.IO middleware (`io.engine.use`), Express-shaped. */
 type EngineMiddleware = (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void;

@@ -1,15 +1,20 @@
 import type pg from 'pg';
 import type { PgBoss } from 'pg-boss';
 import type { Namespace, Socket } from 'socket.io';
-import { cancelBatch } from '../batches/cancel-batch';
-import { isBatchId } from '../batches/validate';
-import { readDashboardSnapshot } from '../dashboard/snapshot';
-import { setIntakePaused } from '../db/intake';
-import { toPublicError } from '../errors';
-import { isOperatorHandshake, OPERATORS_ONLY, type OperatorPolicy } from '../http/operator-auth';
-import type { Logger } from '../log';
-import type { ErrorBody } from '../types';
-import { DASHBOARD_NAMESPACE, type DashboardClientToServerEvents, type DashboardServerToClientEvents, type IntakeAck } from './events';
+import { cancelBatch } from '../../lib/batches/cancel-batch';
+import { isBatchId } from '../../lib/batches/validate';
+import { readDashboardSnapshot } from '../../lib/dashboard/snapshot';
+import { setIntakePaused } from '../../lib/db/intake';
+import { toPublicError } from '../../lib/errors';
+import { isOperatorHandshake, OPERATORS_ONLY, type OperatorPolicy } from '../../lib/operator-auth';
+import type { Logger } from '../../lib/log';
+import type { ErrorBody } from '../../lib/types';
+import {
+  DASHBOARD_NAMESPACE,
+  type DashboardClientToServerEvents,
+  type DashboardServerToClientEvents,
+  type IntakeAck,
+} from '../../lib/realtime/events';
 import type { RealtimeServer } from './server';
 
 type DashboardNamespace = Namespace<DashboardClientToServerEvents, DashboardServerToClientEvents>;

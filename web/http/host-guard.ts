@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { FOREIGN_HOST, isHostAllowed } from './origin';
+import { FOREIGN_HOST, isHostAllowed } from '../../lib/origin';
 
 /**
  * Refuses a request whose `Host` is not one of this server's names (see `isHostAllowed`) with

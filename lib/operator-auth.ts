@@ -1,6 +1,6 @@
-import type { Config } from '../config';
-import { isLoopbackHost } from '../host-names';
-import type { ErrorBody } from '../types';
+import type { Config } from './config';
+import { isLoopbackHost } from './host-names';
+import type { ErrorBody } from './types';
 import { isDashboardAuthorized } from './dashboard-auth';
 
 /**

@@ -1,10 +1,10 @@
 import type pg from 'pg';
 import type { Socket } from 'socket.io';
-import { findBatch } from '../db/batches';
-import { eventPages, type RecordedEvent } from '../db/cells';
-import type { Logger } from '../log';
-import type { ColoredCell, FailedCell } from '../types';
-import { batchRoom, completedEvent, type CellsColoredEvent, type CellsFailedEvent } from './events';
+import { findBatch } from '../../lib/db/batches';
+import { eventPages, type RecordedEvent } from '../../lib/db/cells';
+import type { Logger } from '../../lib/log';
+import type { ColoredCell, FailedCell } from '../../lib/types';
+import { batchRoom, completedEvent, type CellsColoredEvent, type CellsFailedEvent } from '../../lib/realtime/events';
 import type { RealtimeServer } from './server';
 import { drained } from './socket-internals';
 

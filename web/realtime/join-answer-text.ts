@@ -1,6 +1,6 @@
-import { outcomePages, WorkerNames } from '../db/cells';
-import type { Sql } from '../db/sql';
-import type { Batch } from '../types';
+import { outcomePages, WorkerNames } from '../../lib/db/cells';
+import type { Sql } from '../../lib/db/sql';
+import type { Batch } from '../../lib/types';
 
 /** What a successful join answer says besides its cells. */
 export interface JoinAnswerHead {

@@ -1,5 +1,5 @@
 import type { Socket } from 'socket.io';
-import type { JoinAck } from './events';
+import type { JoinAck } from '../../lib/realtime/events';
 import { ackIdOf, takeWire, upgraded, WireStalledError, writeEncoded } from './socket-internals';
 
 /** How a join answer goes out; see sendJoinAnswer. */

@@ -1,13 +1,13 @@
 import type { Server as HttpServer } from 'node:http';
-import { createAdapter } from '@socket.io/postgres-adapter';
-import pg from 'pg';
+import type pg from 'pg';
 import { Server } from 'socket.io';
-import { isBatchId } from '../batches/validate';
-import { findBatch } from '../db/batches';
-import { PAGE_ROWS } from '../db/cells';
-import type { Sql } from '../db/sql';
-import { STATIC_SECURITY_HEADERS } from '../http/security-headers';
-import type { Logger } from '../log';
+import { isBatchId } from '../../lib/batches/validate';
+import { findBatch } from '../../lib/db/batches';
+import { PAGE_ROWS } from '../../lib/db/cells';
+import type { Sql } from '../../lib/db/sql';
+import { postgresAdapter } from './postgres-adapter';
+import { STATIC_SECURITY_HEADERS } from '../../lib/security-headers';
+import type { Logger } from '../../lib/log';
 import { Budget } from './budget';
 import { createJoinLimiter, DEFAULT_JOIN_LIMITS, type JoinLimits } from './join-limits';
 import { AnswerCutShortError, DEFAULT_ANSWER_WIRE, sendJoinAnswer, type AnswerWire } from './join-answer';
@@ -16,7 +16,7 @@ import { refuseForeignRequests } from './handshake-guard';
 import { createJoinQueue } from './join-queue';
 import { DEFAULT_REPLAY, startReplay, type ReplayOptions } from './replay';
 import { filterWrites, rememberAckIds } from './socket-internals';
-import { batchRoom, type ClientToServerEvents, type JoinAck, type JoinOptions, type ServerToClientEvents } from './events';
+import { batchRoom, type ClientToServerEvents, type JoinAck, type JoinOptions, type ServerToClientEvents } from '../../lib/realtime/events';
 
 export type RealtimeServer = Server<ClientToServerEvents, ServerToClientEvents>;
 
@@ -88,12 +88,7 @@ export function attachRealtime(
     maxHttpBufferSize: MAX_MESSAGE_BYTES,
     // server.ts routes the upgrades that are not ours (Next's hot reload in development).
     destroyUpgrade: false,
-    adapter: createAdapter(
-      listenConnections(db.connectionString, pool, () => onListening(), log),
-      {
-        errorHandler: (err: Error) => log.warn('socket.io adapter error', { err: err.message }),
-      },
-    ),
+    adapter: postgresAdapter(db.connectionString, pool, () => onListening(), log),
   });
 
   // The same Host and Origin rules as HTTP: a DNS-rebinding page or a page of a foreign origin may
@@ -186,56 +181,6 @@ export function attachRealtime(
       void io.close(() => resolve());
     });
   return { io, close };
-}
-
-/** How often the LISTEN connection must hear a notification (the adapters' own heartbeats come every 5 s) to count as alive. */
-const LISTEN_SILENCE_MS = 20_000;
-
-/**
- * What the adapter takes for a pool: queries go to ours, and its LISTEN connection is a client of
- * its own, ended when released. The adapter reconnects after a lost connection but never hands the
- * dead client back; from a real pool that leaks a slot per outage until it can connect no more.
- *
- * Two more duties, since the adapter tells nobody: `onListening` is called each time a connection
- * is fully listening (the adapter attaches its notification handler last), so that the replay can
- * send what was missed meanwhile; and a connection that hears nothing, not even the adapters' own
- * heartbeats, for LISTEN_SILENCE_MS is dead without having said so (a network cut) and is closed,
- * which makes the adapter reconnect.
- */
-function listenConnections(connectionString: string, pool: pg.Pool, onListening: () => void, log: Logger): pg.Pool {
-  // The adapter calls only query() and connect(); its type asks for a whole Pool.
-  return {
-    query: (text: string, values?: unknown[]) => pool.query(text, values),
-    connect: async () => {
-      const client = new pg.Client({ connectionString, application_name: 'finish-line-socket-io', keepAlive: true });
-      client.on('error', () => undefined);
-      await client.connect();
-      let heardAt = Date.now();
-      client.on('notification', () => (heardAt = Date.now()));
-      const watchdog = setInterval(() => {
-        if (Date.now() - heardAt < LISTEN_SILENCE_MS) return;
-        log.warn('the Socket.IO LISTEN connection went silent; reconnecting', { silentMs: Date.now() - heardAt });
-        clearInterval(watchdog);
-        // end() would wait for an answer that never comes; pg's stream is the socket under it.
-        (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
-      }, LISTEN_SILENCE_MS / 4);
-      watchdog.unref();
-      client.on('end', () => clearInterval(watchdog));
-      const on = client.on.bind(client);
-      const listening = Object.assign(client, {
-        release: () => {
-          clearInterval(watchdog);
-          void client.end().catch(() => undefined);
-        },
-        on: (event: string, listener: (...args: unknown[]) => void) => {
-          on(event as 'notification', listener as () => void);
-          if (event === 'notification') setImmediate(onListening);
-          return listening;
-        },
-      });
-      return listening;
-    },
-  } as unknown as pg.Pool;
 }
 
 function joinedBatches(rooms: Set<string>): number {
