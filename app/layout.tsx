@@ -3,7 +3,7 @@ import type { ReactNode } from 'react';
 import './globals.css';
 
 // Every page is rendered per request: its scripts carry that response's CSP nonce (see
-// lib/http/security-headers.ts), which a page prerendered at build time could not know.
+// lib/security-headers.ts), which a page prerendered at build time could not know.
 export const dynamic = 'force-dynamic';
 
 export const metadata: Metadata = {

@@ -6,8 +6,9 @@ import type { Sql } from './sql';
  * job, up to millions. We go through pg-boss's indexes only: job_i14 holds every job in a live state
  * (created, retry, active, failed) by (name, state); job_i17 holds the queued jobs that carry a
  * singleton key by (name, singleton_key, created_on), and a cell job's key is its batch id; the
- * primary key is (name, id). tests/integration/cancel-large.test.ts fails if an update of pg-boss
- * takes these away.
+ * primary key is (name, id). These lean on pg-boss's internals (its table, its index names and
+ * shapes), and no other module reads or writes schema `pgboss`: tests/integration/pg-boss-indexes.test.ts
+ * and cancel-large.test.ts fail if an update of pg-boss takes them away.
  */
 
 /** Jobs a queue holds that are not finished: waiting, waiting to retry, running, or failed for good. */
