@@ -12,7 +12,7 @@ import { connectClient, startRealtime, type TestClient } from '../helpers/realti
  * The workers' emitter (@socket.io/postgres-emitter 0.1) and the web servers' adapter
  * (@socket.io/postgres-adapter, pinned at 0.3.1, the last release whose wire format that emitter
  * speaks) must understand each other, and our LISTEN connections lean on how the adapter uses its
- * pool (see the adapter module under the realtime server). This fails when an update of either
+ * pool (web/realtime/postgres-adapter.ts). This fails when an update of either
  * breaks that.
  */
 

@@ -38,7 +38,7 @@ export interface RouteContext {
  * other; both run in the same process, though, and share `globalThis` and the global symbol
  * registry. Next hands its own router's methods to route modules the same way
  * (`Symbol.for('@next/router-server-methods')`, next/dist/server/lib/router-utils/router-server-context.js).
- * See docs/architecture.md, "One composition root per process".
+ * See docs/architecture.md, "The house".
  */
 const KEY = Symbol.for('finish-line.route-context');
 
