@@ -5,8 +5,9 @@ import { useEffect, useState } from 'react';
 type Ownership = 'checking' | 'yours' | 'not_yours';
 
 /**
- * Stops a running batch; the banner then arrives through the socket like any other ending. Only the
- * browser session that started a batch may cancel it, so other viewers get a note instead.
+ * Stops a running batch; the banner then arrives through the socket like any other ending. The
+ * browser session that started a batch may cancel it, and so may an operator (everyone, on a server
+ * only this machine can reach and no DASHBOARD_TOKEN); other viewers get a note instead.
  */
 export function CancelButton({ batchId }: { batchId: string }) {
   const [busy, setBusy] = useState(false);
@@ -17,8 +18,8 @@ export function CancelButton({ batchId }: { batchId: string }) {
     const controller = new AbortController();
     fetch(`/api/batches/${encodeURIComponent(batchId)}`, { signal: controller.signal })
       .then(async (response) => {
-        const body = (await response.json()) as { yours?: unknown };
-        setOwnership(body.yours === false ? 'not_yours' : 'yours');
+        const body = (await response.json()) as { mayCancel?: unknown };
+        setOwnership(body.mayCancel === false ? 'not_yours' : 'yours');
       })
       // Unknown: offer the button and let the server decide.
       .catch(() => controller.signal.aborted || setOwnership('yours'));
@@ -50,7 +51,7 @@ export function CancelButton({ batchId }: { batchId: string }) {
   if (ownership === 'not_yours') {
     return (
       <p className="muted" data-testid="cancel-not-yours">
-        Only the browser that started this batch can cancel it.
+        Only the browser that started this batch, or an operator, can cancel it.
       </p>
     );
   }

@@ -235,8 +235,11 @@ describe('cancel belongs to the session that started the batch', () => {
   it('the owner session cancels (200, then 409 already_finished); unknown ids stay 404 for anyone', async () => {
     const { batch, cookie } = await startAsNewSession();
     const mine = await send(`${base}/api/batches/${batch.id}`, { headers: { cookie } });
-    expect(mine.body.yours).toBe(true);
-    expect((await send(`${base}/api/batches/${batch.id}`)).body.yours).toBe(false);
+    expect(mine.body).toMatchObject({ yours: true, mayCancel: true });
+    // A stranger may not, an operator may (this server has a DASHBOARD_TOKEN): what the page's button follows.
+    expect((await send(`${base}/api/batches/${batch.id}`)).body).toMatchObject({ yours: false, mayCancel: false });
+    const operator = await send(`${base}/api/batches/${batch.id}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(operator.body).toMatchObject({ yours: false, mayCancel: true });
     const cancelled = await send(`${base}/api/batches/${batch.id}/cancel`, { method: 'POST', headers: { cookie } });
     expect(cancelled.status).toBe(200);
     expect(cancelled.body).toMatchObject({ id: batch.id, status: 'cancelled' });
