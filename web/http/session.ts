@@ -34,3 +34,9 @@ export function sessionCookie(id: string, secure: boolean): string {
 export function hashSession(id: string): string {
   return createHash('sha256').update(`finish-line session:${id}`).digest('hex');
 }
+
+/** Whether the request carries the session that started a batch (its owner's hash, null for none). */
+export function isOwnerSession(request: Request, ownerSession: string | null | undefined): boolean {
+  const session = readSession(request);
+  return session !== null && ownerSession != null && hashSession(session) === ownerSession;
+}

@@ -5,7 +5,7 @@ import { mayCancel } from '@/lib/operator-auth';
 import { routeContext } from '@/web/http/route-context';
 import { bearerToken, otherMethods, strictQuery } from '@/web/http/guards';
 import { errorResponse, json } from '@/web/http/respond';
-import { hashSession, readSession } from '@/web/http/session';
+import { isOwnerSession } from '@/web/http/session';
 
 export const dynamic = 'force-dynamic';
 
@@ -18,8 +18,7 @@ export async function GET(request: Request, { params }: { params: Promise<{ id: 
     if (!batch) throw new PublicError('not_found', 'No batch has this id.');
     // Extensions: whether this request's session started the batch, and whether it may cancel it
     // (its own session, or an operator: everyone on a local-only server without DASHBOARD_TOKEN).
-    const session = readSession(request);
-    const yours = session !== null && owner?.ownerSession === hashSession(session);
+    const yours = isOwnerSession(request, owner?.ownerSession);
     return json(200, { ...batch, yours, mayCancel: mayCancel(ctx.operators, bearerToken(request), yours) });
   } catch (err) {
     return errorResponse(err, ctx.log, { route: 'GET /api/batches/:id', batchId: id.slice(0, 100) });

@@ -6,7 +6,7 @@ import { mayCancel } from '@/lib/operator-auth';
 import { assertOrigin, bearerToken, otherMethods, strictQuery } from '@/web/http/guards';
 import { errorResponse, json } from '@/web/http/respond';
 import { routeContext } from '@/web/http/route-context';
-import { hashSession, readSession } from '@/web/http/session';
+import { isOwnerSession } from '@/web/http/session';
 
 export const dynamic = 'force-dynamic';
 
@@ -19,8 +19,7 @@ export async function POST(request: Request, { params }: { params: Promise<{ id:
     const owner = isBatchId(id) ? await findBatchOwner(ctx.pool, id) : null;
     if (!owner) throw new PublicError('not_found', 'No batch has this id.');
     // The same rule as the dashboard's cancel (operator-auth.ts): the batch's own session, or an operator.
-    const session = readSession(request);
-    const ownsBatch = owner.ownerSession !== null && session !== null && hashSession(session) === owner.ownerSession;
+    const ownsBatch = isOwnerSession(request, owner.ownerSession);
     if (!mayCancel(ctx.operators, bearerToken(request), ownsBatch)) {
       throw new PublicError(
         'forbidden',
