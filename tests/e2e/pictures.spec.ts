@@ -3,7 +3,7 @@ import path from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { pixelToComplex, type PictureParams } from '../../lib/pictures/mandelbrot';
 import type { Batch } from '../../lib/types';
-import { decodePng, type DecodedPng } from '../helpers/png-decode';
+import { decodePng, type DecodedPng } from '../../lib/pictures/png-decode';
 
 // Pictures as a person meets them: started from the page, painted tile by tile, finished with a
 // PNG to download, and a click that zooms in. The app runs with two worker processes

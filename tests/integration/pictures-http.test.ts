@@ -7,7 +7,7 @@ import type { Batch } from '../../lib/types';
 import { freePort } from '../../scripts/ports';
 import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/db';
 import { createdCounts, LEAK, postBatch, send } from '../helpers/http';
-import { decodePng } from '../helpers/png-decode';
+import { decodePng } from '../../lib/pictures/png-decode';
 import { startWebServer, startWorker, type WorkerProcess } from '../helpers/processes';
 import { connectClient, join, type TestClient } from '../helpers/realtime';
 

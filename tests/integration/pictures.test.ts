@@ -9,7 +9,7 @@ import { encodePng } from '../../lib/pictures/png';
 import type { Batch, BatchInput } from '../../lib/types';
 import { buildImage } from '../../workers/build-image';
 import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/db';
-import { decodePng } from '../helpers/png-decode';
+import { decodePng } from '../../lib/pictures/png-decode';
 import { startWorker, type WorkerProcess } from '../helpers/processes';
 import { connectClient, drain, join, startRealtime, type TestClient } from '../helpers/realtime';
 

@@ -2,7 +2,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { PngEncoder, encodePng, type PngFilter } from '../../lib/pictures/png';
-import { decodePng } from '../helpers/png-decode';
+import { decodePng } from '../../lib/pictures/png-decode';
 
 /** Deterministic bytes: a small LCG, so failures reproduce. */
 function noise(length: number, seed = 1): Uint8Array {

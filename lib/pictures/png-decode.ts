@@ -1,7 +1,8 @@
 /**
- * A small PNG decoder for tests: 8-bit RGBA or RGB, no interlace, filter types 0–4 — what our
- * encoder writes, checked independently of it (its own CRC, its own unfiltering). It rejects
- * anything else loudly rather than decoding it wrongly.
+ * A small PNG decoder: 8-bit RGBA or RGB, no interlace, filter types 0–4. It reads the tiles lease
+ * clients send (lib/leases), and the tests check our encoder's output with it, independently of
+ * the encoder (its own CRC, its own unfiltering). It rejects anything else loudly rather than
+ * decoding it wrongly, and a file whose pixels would exceed `maxPixels` before inflating any of it.
  */
 import { inflateSync } from 'node:zlib';
 
@@ -14,7 +15,7 @@ export interface DecodedPng {
 
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
-export function decodePng(buf: Buffer): DecodedPng {
+export function decodePng(buf: Buffer, maxPixels = 64 * 1024 * 1024): DecodedPng {
   if (buf.length < 8 || !buf.subarray(0, 8).equals(SIGNATURE)) throw new Error('not a PNG: bad signature');
   let offset = 8;
   let header: { width: number; height: number; colorType: number } | undefined;
@@ -37,6 +38,7 @@ export function decodePng(buf: Buffer): DecodedPng {
         throw new Error(`unsupported PNG: depth ${depth}, colour type ${colorType}, interlace ${interlace}`);
       }
       header = { width: data.readUInt32BE(0), height: data.readUInt32BE(4), colorType };
+      if (header.width * header.height > maxPixels) throw new Error(`PNG is ${header.width} × ${header.height}, above ${maxPixels} pixels`);
     } else if (type === 'IDAT') {
       if (!header) throw new Error('IDAT before IHDR');
       idat.push(data);
@@ -53,7 +55,8 @@ export function decodePng(buf: Buffer): DecodedPng {
   const { width, height, colorType } = header;
   const bpp = colorType === 6 ? 4 : 3;
   const stride = width * bpp;
-  const raw = inflateSync(Buffer.concat(idat));
+  // Bounded: a few bytes of deflate can claim gigabytes.
+  const raw = inflateSync(Buffer.concat(idat), { maxOutputLength: height * (stride + 1) + 1 });
   if (raw.length !== height * (stride + 1)) throw new Error(`PNG image data is ${raw.length} bytes, expected ${height * (stride + 1)}`);
 
   const pixels = new Uint8Array(height * stride);
