@@ -10,6 +10,7 @@ type Stop = () => Promise<void> | void;
 export class Lifecycle {
   private readonly steps: { name: string; stop: Stop }[] = [];
   private stopping: Promise<void> | undefined;
+  private requested: ((reason: string) => void) | undefined;
 
   constructor(private readonly log: Logger) {}
 
@@ -30,10 +31,19 @@ export class Lifecycle {
     return this.stopping;
   }
 
-  /** Resolves on the first SIGINT or SIGTERM, or when the parent process that started us goes away. */
+  /**
+   * Ends `untilSignal` as a signal would: the process stops in order and exits 0. For a process
+   * that decides itself that its work is over (a drained worker).
+   */
+  requestStop(reason: string): void {
+    this.requested?.(reason);
+  }
+
+  /** Resolves on the first SIGINT or SIGTERM, on `requestStop`, or when the parent process that started us goes away. */
   untilSignal(): Promise<string> {
     return new Promise((resolve) => {
       const done = (reason: string) => resolve(reason);
+      this.requested = done;
       process.once('SIGINT', () => done('SIGINT'));
       process.once('SIGTERM', () => done('SIGTERM'));
       // Started by the start script over IPC: if it dies without signalling us, don't linger.

@@ -9,7 +9,11 @@ export interface ChildOptions {
   /** Entry file, relative to the project root. */
   entry: string;
   env: NodeJS.ProcessEnv;
-  /** Restart it when it exits on its own (crash, kill); the web server and workers are. */
+  /**
+   * Restart it when it crashes (exits on its own with a code other than 0, or is killed); the web
+   * server and workers are. Exiting 0 on its own, it stopped on purpose (a drained worker, or one
+   * sent SIGTERM by hand) and stays stopped.
+   */
   restart: boolean;
   log: Logger;
 }
@@ -45,6 +49,10 @@ export class Child {
     proc.on('exit', (code, signal) => {
       this.proc = undefined;
       if (this.stopping) return;
+      if (code === 0 && this.options.restart) {
+        log.info('process finished; not restarting it', { child: name, pid: proc.pid, code });
+        return;
+      }
       log.warn('process exited', { child: name, pid: proc.pid, code, signal });
       if (!this.options.restart) return;
       // Back off while it keeps crashing; a process that ran a minute starts afresh.

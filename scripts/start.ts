@@ -7,8 +7,9 @@ import { Child } from './child-process';
 
 /**
  * `npm start` (and `npm run dev` with --dev): embedded PostgreSQL unless DATABASE_URL is set, one
- * web server and WORKERS worker processes, each restarted if it crashes. SIGINT or SIGTERM stops
- * the web server and workers first and PostgreSQL last.
+ * web server and WORKERS worker processes, each restarted if it crashes; a drained worker exits 0
+ * and is left stopped (child-process.ts). SIGINT or SIGTERM stops the web server and workers first
+ * and PostgreSQL last.
  */
 runProcess({ proc: 'start', name: 'finish line', logLevel: configuredLogLevel }, async (life, log) => {
   const dev = process.argv.includes('--dev');

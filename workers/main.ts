@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { config, configuredLogLevel } from '../lib/config';
 import { createPool, withTransaction } from '../lib/db/pool';
 import { readIntake } from '../lib/db/intake';
-import { heartbeatWorker, markWorkerStopped, registerWorker, setWorkerPaused } from '../lib/db/workers';
+import { heartbeatWorker, markWorkerStopped, readWorkerDesired, registerWorker, setWorkerPaused } from '../lib/db/workers';
 import { errorMessage } from '../lib/errors';
 import { runProcess } from '../lib/lifecycle';
 import { startBoss } from '../lib/queue/boss';
@@ -265,6 +265,7 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
   const intake = await followIntake(
     {
       readPaused: async () => (await readIntake(pool)).paused,
+      readDesired: () => readWorkerDesired(pool, cfg.workerId),
       startWork: async () => {
         await cellWork();
         await slowCellWork();
@@ -274,6 +275,9 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
         await boss.offWork(SLOW_CELL_QUEUE, { wait: true });
       },
       recordPaused: (paused) => setWorkerPaused(pool, cfg.workerId, paused),
+      // Drained: the orderly shutdown a SIGTERM starts, so the process exits 0, its row ends stopped,
+      // and the start script, which restarts only crashed workers, leaves it stopped.
+      drained: () => life.requestStop('drained'),
     },
     log,
   );

@@ -1,6 +1,7 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { DashboardSnapshot } from '@/lib/dashboard/types';
-import type { CancelAck, IntakeAck } from '@/lib/realtime/events';
+import type { CancelAck, IntakeAck, WorkerAck } from '@/lib/realtime/events';
+import type { SteerAction } from '@/lib/workers/steer-worker';
 import type { ErrorBody } from '@/lib/types';
 import { openDashboardSocket, storedToken, storeToken, type DashboardSocket } from './dashboard-socket';
 
@@ -15,6 +16,8 @@ export interface DashboardView {
   submitToken(token: string): void;
   cancelBatch(batchId: string): Promise<CancelAck>;
   setIntakePaused(paused: boolean): Promise<IntakeAck>;
+  /** Pauses, resumes or drains one worker. */
+  steerWorker(workerId: string, action: SteerAction): Promise<WorkerAck>;
 }
 
 const ACK_TIMEOUT_MS = 15_000;
@@ -93,5 +96,15 @@ export function useDashboard(): DashboardView {
     [],
   );
 
-  return { connection, authMessage, snapshot, submitToken, cancelBatch, setIntakePaused };
+  const steerWorker = useCallback(
+    (workerId: string, action: SteerAction) =>
+      new Promise<WorkerAck>((resolve) => {
+        const socket = socketRef.current;
+        if (!socket) return resolve({ ok: false, ...NO_ANSWER });
+        socket.timeout(ACK_TIMEOUT_MS).emit(`worker:${action}`, workerId, (err, ack) => resolve(err ? { ok: false, ...NO_ANSWER } : ack));
+      }),
+    [],
+  );
+
+  return { connection, authMessage, snapshot, submitToken, cancelBatch, setIntakePaused, steerWorker };
 }

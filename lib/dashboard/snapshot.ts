@@ -46,7 +46,10 @@ export async function readDashboardSnapshot(deps: SnapshotDeps): Promise<Dashboa
     at: throughput.now.toISOString(),
     intake,
     queue: await toQueueCounts(counts, deps.boss),
-    workers: workers.map((w) => ({ ...w, cellsPerSecond: w.status === 'alive' || w.status === 'paused' ? (rates.get(w.id) ?? 0) : 0 })),
+    workers: workers.map((w) => ({
+      ...w,
+      cellsPerSecond: w.status === 'alive' || w.status === 'paused' || w.status === 'draining' ? (rates.get(w.id) ?? 0) : 0,
+    })),
     batches,
     throughput: { end: throughput.end.toISOString(), perSecond: throughput.perSecond },
   };

@@ -9,7 +9,7 @@ import type { Batch } from '../types';
 
 // Declared where their rows are read; the page imports every dashboard type from here.
 export type { IntakeInfo } from '../db/intake';
-export type { WorkerInfo, WorkerStatus } from '../db/workers';
+export type { WorkerDesired, WorkerInfo, WorkerStatus } from '../db/workers';
 
 export interface DashboardWorker extends WorkerInfo {
   /** Over the last few complete seconds. */

@@ -2,26 +2,46 @@ import type { Sql } from './sql';
 
 /** All SQL for the `workers` table: which worker processes exist and when each was last heard from. */
 
-/** alive: heartbeating and taking jobs; paused: heartbeating, intake paused; dead: no heartbeat for three beats; stopped: shut down cleanly. */
-export type WorkerStatus = 'alive' | 'paused' | 'dead' | 'stopped';
+/**
+ * alive: heartbeating and taking jobs; draining: asked to drain, finishing what it holds before it
+ * exits; paused: heartbeating, taking no cell jobs (its own pause or the intake switch); dead: no
+ * heartbeat within the window; stopped: shut down cleanly (a drained worker ends so).
+ */
+export type WorkerStatus = 'alive' | 'draining' | 'paused' | 'dead' | 'stopped';
 
-/** A worker as its row says; the dashboard shows it (lib/dashboard/types.ts). Types only: the browser imports them. */
+/** What an operator asked of one worker (migration 015); a drain is final. */
+export type WorkerDesired = 'run' | 'paused' | 'draining';
+
+/** A worker as its row says: GET /api/workers and the dashboard show it. Types only: the browser imports them. */
 export interface WorkerInfo {
   id: string;
   host: string;
-  pid: number;
+  /** Null for a worker without a process of ours (a lease client). */
+  pid: number | null;
+  tags: string[];
   startedAt: string;
-  lastSeenAt: string;
-  /** As of its last heartbeat. */
+  lastHeartbeatAt: string;
+  /** Cells it recorded since it started, as of its last heartbeat. */
   cellsServed: number;
   status: WorkerStatus;
+  /** Extension: what an operator asked of it; `status` says what it does. */
+  desired: WorkerDesired;
+  /** Extension: the cells it holds right now (fetched, not yet recorded), by batch id; `{}` when idle. */
+  holding: Record<string, number>;
 }
 
-export async function registerWorker(sql: Sql, worker: { id: string; host: string; pid: number }): Promise<void> {
+/**
+ * Registers a worker process as it starts. A process taking the place of one that crashed (same
+ * id, no clean stop) keeps what the operator asked of its predecessor, so a pause or a drain
+ * survives a crash and a restart; after a clean stop a worker starts afresh, running.
+ */
+export async function registerWorker(sql: Sql, worker: { id: string; host: string; pid: number; tags?: string[] }): Promise<void> {
   await sql.query(
-    `insert into workers (id, host, pid) values ($1, $2, $3)
-     on conflict (id) do update set host = $2, pid = $3, started_at = now(), last_seen_at = now(), cells_served = 0, stopped_at = null, paused = false`,
-    [worker.id, worker.host, worker.pid],
+    `insert into workers (id, host, pid, tags) values ($1, $2, $3, $4)
+     on conflict (id) do update set host = $2, pid = $3, tags = $4, started_at = now(), last_seen_at = now(), cells_served = 0,
+       holding = '{}', paused = false, stopped_at = null,
+       desired = case when workers.stopped_at is null then workers.desired else 'run' end`,
+    [worker.id, worker.host, worker.pid, worker.tags ?? ['default']],
   );
 }
 
@@ -44,42 +64,75 @@ export async function setWorkerPaused(sql: Sql, id: string, paused: boolean): Pr
   await sql.query('update workers set paused = $2 where id = $1', [id, paused]);
 }
 
+/** What an operator asked of this worker; `run` when it has no row. */
+export async function readWorkerDesired(sql: Sql, id: string): Promise<WorkerDesired> {
+  const { rows } = await sql.query<{ desired: WorkerDesired }>('select desired from workers where id = $1', [id]);
+  return rows[0]?.desired ?? 'run';
+}
+
+/**
+ * Records what an operator asks of a worker, unless it has stopped or is draining (a drain is
+ * final; draining again is allowed). False when it was refused so, or there is no such worker.
+ */
+export async function setWorkerDesired(sql: Sql, id: string, desired: WorkerDesired): Promise<boolean> {
+  const { rows } = await sql.query(
+    `update workers set desired = $2 where id = $1 and stopped_at is null and (desired <> 'draining' or $2 = 'draining') returning id`,
+    [id, desired],
+  );
+  return rows.length === 1;
+}
+
 interface WorkerRow {
   id: string;
   host: string;
-  pid: number;
+  pid: number | null;
+  tags: string[];
   started_at: Date;
   last_seen_at: Date;
   cells_served: string;
   status: WorkerStatus;
+  desired: WorkerDesired;
+  holding: Record<string, number>;
 }
 
-/**
- * Workers heard from in the last hour, by id, with their status on the database's clock: dead when
- * not heard from within `deadAfterSeconds` (and not stopped cleanly).
- */
-export async function listRecentWorkers(sql: Sql, deadAfterSeconds: number, limit = 100): Promise<WorkerInfo[]> {
-  const { rows } = await sql.query<WorkerRow>(
-    `select id, host, pid, started_at, last_seen_at, cells_served,
+/** Each worker's status on the database's clock: dead when not heard from within $1 seconds (and not stopped cleanly). */
+const WORKER_COLUMNS = `id, host, pid, tags, started_at, last_seen_at, cells_served, desired, holding,
        case when stopped_at is not null then 'stopped'
             when last_seen_at < now() - make_interval(secs => $1) then 'dead'
+            when desired = 'draining' then 'draining'
             when paused then 'paused'
-            else 'alive' end as status
+            else 'alive' end as status`;
+
+const toWorkerInfo = (r: WorkerRow): WorkerInfo => ({
+  id: r.id,
+  host: r.host,
+  pid: r.pid,
+  tags: r.tags,
+  startedAt: r.started_at.toISOString(),
+  lastHeartbeatAt: r.last_seen_at.toISOString(),
+  cellsServed: Number(r.cells_served),
+  status: r.status,
+  desired: r.desired,
+  holding: r.holding,
+});
+
+/** Workers heard from in the last hour, by id. */
+export async function listRecentWorkers(sql: Sql, deadAfterSeconds: number, limit = 100): Promise<WorkerInfo[]> {
+  const { rows } = await sql.query<WorkerRow>(
+    `select ${WORKER_COLUMNS}
      from workers
      where last_seen_at > now() - interval '1 hour'
      order by id
      limit $2`,
     [deadAfterSeconds, limit],
   );
-  return rows.map((r) => ({
-    id: r.id,
-    host: r.host,
-    pid: r.pid,
-    startedAt: r.started_at.toISOString(),
-    lastSeenAt: r.last_seen_at.toISOString(),
-    cellsServed: Number(r.cells_served),
-    status: r.status,
-  }));
+  return rows.map(toWorkerInfo);
+}
+
+/** One worker, however long ago it was heard from; null when there is no such worker. */
+export async function findWorker(sql: Sql, id: string, deadAfterSeconds: number): Promise<WorkerInfo | null> {
+  const { rows } = await sql.query<WorkerRow>(`select ${WORKER_COLUMNS} from workers where id = $2`, [deadAfterSeconds, id]);
+  return rows[0] ? toWorkerInfo(rows[0]) : null;
 }
 
 /** Workers heard from within `withinSeconds` and not stopped. */

@@ -1,4 +1,4 @@
-import type { DashboardSnapshot, IntakeInfo } from '../dashboard/types';
+import type { DashboardSnapshot, IntakeInfo, WorkerInfo } from '../dashboard/types';
 import type { Batch, BatchImage, BatchStatus, CellPosition, CellWorkers, ColoredCell, ErrorBody, FailedCell } from '../types';
 
 /**
@@ -141,6 +141,7 @@ export const DASHBOARD_NAMESPACE = '/dashboard';
 export type DashboardAck<T> = ({ ok: true } & T) | ({ ok: false } & ErrorBody);
 export type CancelAck = DashboardAck<{ batch: Batch }>;
 export type IntakeAck = DashboardAck<{ intake: IntakeInfo }>;
+export type WorkerAck = DashboardAck<{ worker: WorkerInfo }>;
 
 export interface DashboardServerToClientEvents {
   /** On connect, then every second while the socket stays, and right after a control acts. */
@@ -155,6 +156,10 @@ export interface DashboardClientToServerEvents {
   /** Every worker stops fetching cell jobs (what it holds finishes) until `intake:resume`. */
   'intake:pause': (ack: (response: IntakeAck) => void) => void;
   'intake:resume': (ack: (response: IntakeAck) => void) => void;
+  /** One worker, as `POST /api/workers/:id/pause`, `/resume` and `/drain` do (lib/workers/steer-worker.ts). */
+  'worker:pause': (workerId: string, ack: (response: WorkerAck) => void) => void;
+  'worker:resume': (workerId: string, ack: (response: WorkerAck) => void) => void;
+  'worker:drain': (workerId: string, ack: (response: WorkerAck) => void) => void;
 }
 
 export function completedEvent(batch: Batch): BatchCompletedEvent {

@@ -55,6 +55,8 @@ describe('IntakeFollower', () => {
     const follower = new IntakeFollower(
       {
         readPaused: async () => state.paused,
+        readDesired: async () => 'run',
+        drained: () => undefined,
         startWork: async () => void calls.push('start'),
         stopWork: async () => void calls.push('stop'),
         recordPaused: async (paused) => {

@@ -6,6 +6,7 @@ import { isBatchId } from '../../lib/batches/validate';
 import { readDashboardSnapshot } from '../../lib/dashboard/snapshot';
 import { setIntakePaused } from '../../lib/db/intake';
 import { toPublicError } from '../../lib/errors';
+import { steerWorker, type SteerAction } from '../../lib/workers/steer-worker';
 import { isOperatorHandshake, OPERATORS_ONLY, type OperatorPolicy } from '../../lib/operator-auth';
 import type { Logger } from '../../lib/log';
 import type { ErrorBody } from '../../lib/types';
@@ -14,6 +15,7 @@ import {
   type DashboardClientToServerEvents,
   type DashboardServerToClientEvents,
   type IntakeAck,
+  type WorkerAck,
 } from '../../lib/realtime/events';
 import type { RealtimeServer } from './server';
 
@@ -32,6 +34,7 @@ export interface DashboardDeps {
 }
 
 const NOT_FOUND: ErrorBody = { error: { code: 'not_found', message: 'No batch has this id.' } };
+const NO_WORKER: ErrorBody = { error: { code: 'not_found', message: 'No worker has this id.' } };
 
 /** The dashboard sockets of operators: the snapshots go to them alone. */
 const OPERATORS_ROOM = 'operators';
@@ -154,6 +157,25 @@ export function attachDashboard(io: RealtimeServer, deps: DashboardDeps, log: Lo
     };
     socket.on('intake:pause', setIntake(true));
     socket.on('intake:resume', setIntake(false));
+
+    const steer = (action: SteerAction) => async (workerId: unknown, ack: (response: WorkerAck) => void) => {
+      if (typeof ack !== 'function') return;
+      if (!isOperatorSocket(socket)) return ack({ ok: false, ...OPERATORS_ONLY });
+      if (typeof workerId !== 'string' || workerId.length > 200) return ack({ ok: false, ...NO_WORKER });
+      try {
+        const worker = await steerWorker(deps.pool, workerId, action, deps.deadAfterSeconds);
+        log.info(`worker ${action} requested`, { worker: workerId, by: 'dashboard' });
+        ack({ ok: true, worker });
+        void broadcast();
+      } catch (err) {
+        const error = toPublicError(err);
+        if (error.code === 'internal_error') log.warn('dashboard worker control failed', { worker: workerId, action, err });
+        ack({ ok: false, ...error.toBody() });
+      }
+    };
+    socket.on('worker:pause', steer('pause'));
+    socket.on('worker:resume', steer('resume'));
+    socket.on('worker:drain', steer('drain'));
   });
 
   return async () => {

@@ -42,7 +42,7 @@ export function Dashboard() {
           <IntakePanel intake={snapshot.intake} workers={snapshot.workers} setPaused={view.setIntakePaused} />
           <QueuePanel queue={snapshot.queue} />
           <ThroughputChart series={snapshot.throughput} />
-          <WorkersTable workers={snapshot.workers} at={snapshot.at} />
+          <WorkersTable workers={snapshot.workers} at={snapshot.at} steer={view.steerWorker} />
           <BatchesTable batches={snapshot.batches} at={snapshot.at} cancel={view.cancelBatch} />
         </>
       ) : (
