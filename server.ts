@@ -18,6 +18,8 @@ import { watchWorkerPresence } from './web/realtime/worker-presence';
 import { startBatchActivity } from './web/realtime/batch-activity';
 import { startDeadlineSweeper } from './lib/batches/expire-batches';
 import { startFanOutResumer } from './lib/batches/fan-out';
+import { workScheduledStarts } from './lib/batches/scheduled-start';
+import { SCHEDULER_SETTINGS, workScheduleTicks } from './lib/batches/schedules';
 import { startRetentionSweeper } from './lib/batches/retention';
 import { startBoss } from './lib/queue/boss';
 import { cellQueueSettings, prepareDatabase } from './lib/queue/prepare-database';
@@ -79,7 +81,8 @@ runProcess({ proc: 'web', name: 'web server', logLevel: configuredLogLevel }, as
   life.onStop('batch activity', startBatchActivity(io, pool, log, cfg.workerHeartbeatSeconds * 3));
 
   // Deadlines are kept here, not by workers: a batch must expire even when no worker is alive.
-  const boss = await startBoss(cfg.databaseUrl, 'producer', log, 2, undefined, cfg.otel.enabled);
+  // It also runs pg-boss's scheduler: recurring batches tick here, once per tick across all web servers.
+  const boss = await startBoss(cfg.databaseUrl, 'producer', log, 2, undefined, cfg.otel.enabled, SCHEDULER_SETTINGS);
   life.onStop('pg-boss', () => boss.stop({ graceful: false }));
   life.onStop('deadline sweeper', startDeadlineSweeper({ pool, boss }, log));
   // Three missed heartbeats make a worker dead, as for the batch page's "no worker" notice.
@@ -88,6 +91,10 @@ runProcess({ proc: 'web', name: 'web server', logLevel: configuredLogLevel }, as
   // A fan-out whose web server died is finished by whichever web server gets its lock first.
   const fanOutDeps = { pool, fanOutPool, boss, chunkSize: cfg.fanoutChunkSize, defaultDeadlineSeconds: cfg.batchDeadlineSeconds };
   life.onStop('fan-out resumer', startFanOutResumer(fanOutDeps, log));
+  // Batches started later: any web server starts any of them, when its start job comes due.
+  life.onStop('scheduled starts', await workScheduledStarts(fanOutDeps, log));
+  // Recurring batches: each tick's batch goes through the same start path, under the same global cap.
+  life.onStop('schedule ticks', await workScheduleTicks({ ...fanOutDeps, maxActiveCells: cfg.maxActiveCells }, log));
   life.onStop('retention', startRetentionSweeper(pool, { days: cfg.retentionDays, maxCells: cfg.retentionMaxCells }, log));
   // The route handlers use what this process built (web/http/route-context.ts): before Next serves.
   const withdrawRouteContext = provideRouteContext({

@@ -11,6 +11,7 @@ export type ErrorCode =
   | 'unauthorized'
   | 'not_found'
   | 'already_finished'
+  | 'already_exists'
   | 'lease_expired'
   | 'internal_error'
   | 'unavailable'
@@ -36,6 +37,7 @@ const STATUS_BY_CODE: Record<ErrorCode, number> = {
   unauthorized: 401,
   not_found: 404,
   already_finished: 409,
+  already_exists: 409,
   lease_expired: 409,
   internal_error: 500,
   unavailable: 503,

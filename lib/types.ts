@@ -39,7 +39,10 @@
  * this file holds types only.
  */
 
-export type BatchStatus = 'running' | 'completed' | 'cancelled' | 'expired';
+/** `scheduled` (extension): started with startAt / startInSeconds, waiting for its start; no jobs yet. */
+export type BatchStatus = 'scheduled' | 'running' | 'completed' | 'cancelled' | 'expired';
+/** The statuses a batch ends in, exactly once. */
+export type EndStatus = Exclude<BatchStatus, 'scheduled' | 'running'>;
 
 export interface CellPosition {
   row: number;
@@ -114,6 +117,13 @@ export interface Batch {
   workMs?: number;
   /** null until the batch has ended and its image stage has built the image. */
   image: BatchImage | null;
+  /**
+   * Extension, batches started later only: when it starts (while `scheduled`), then when it started.
+   * Absent on a batch that started when it was created.
+   */
+  startAt?: string;
+  /** Extension: the schedule whose tick created the batch. */
+  schedule?: string;
 }
 
 export interface BatchInput {
@@ -130,6 +140,13 @@ export interface BatchInput {
   tileSize?: number;
   /** Extension, colour batches only: 0..5000 ms of simulated work per cell. */
   workMs?: number;
+  /**
+   * Extension: seconds from now until the batch starts (from `startAt` or `startInSeconds`); above
+   * 0 the batch waits as `scheduled`. Absent or 0: it starts at once.
+   */
+  startInSeconds?: number;
+  /** Set by a schedule's tick only (never from a request body): the schedule's name. */
+  schedule?: string;
 }
 
 export interface ErrorBody {

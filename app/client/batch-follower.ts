@@ -2,6 +2,7 @@ import type {
   BatchActivityEvent,
   BatchCompletedEvent,
   BatchImageEvent,
+  BatchStartedEvent,
   CellsColoredEvent,
   CellsFailedEvent,
   JoinAck,
@@ -25,8 +26,10 @@ import { TileLoader } from './tile-loader';
 export const INLINE_CELLS = 50_000;
 /** How often the follower asks whether a catch-up is due (see CatchUp): the resolution of its waits. */
 const TICK_MS = 250;
-/** How often the safety nets run: tiles without pixels, an image never announced. */
+/** How often the safety nets run: tiles without pixels, an image never announced, a start never heard. */
 const SAFETY_NET_MS = 2_000;
+/** A scheduled batch still shown as scheduled this long after its start time is asked about again. */
+const START_OVERDUE_MS = 3_000;
 
 /**
  * Follows one batch over the shared socket, outside React. It applies `cells:*` events to a
@@ -100,6 +103,7 @@ export class BatchFollower {
     socket.on('cells:colored', this.onColored);
     socket.on('cells:failed', this.onFailed);
     socket.on('batch:completed', this.onCompleted);
+    socket.on('batch:started', this.onStarted);
     socket.on('batch:image', this.onImage);
     socket.on('batch:activity', this.onActivity);
     socket.on('workers:status', this.onWorkers);
@@ -115,6 +119,7 @@ export class BatchFollower {
       socket.off('cells:colored', this.onColored);
       socket.off('cells:failed', this.onFailed);
       socket.off('batch:completed', this.onCompleted);
+      socket.off('batch:started', this.onStarted);
       socket.off('batch:image', this.onImage);
       socket.off('batch:activity', this.onActivity);
       socket.off('workers:status', this.onWorkers);
@@ -144,7 +149,11 @@ export class BatchFollower {
     if (now - this.safetyNetAt < SAFETY_NET_MS) return;
     this.safetyNetAt = now;
     if (this.grid && !this.loadingCells) this.grid.tileLoader?.check(this.grid.store);
-    if (this.batch && !this.running() && !this.batch.image && this.imageCheck.due(now)) void this.checkImage();
+    if (this.batch && this.batch.status !== 'scheduled' && !this.running() && !this.batch.image && this.imageCheck.due(now))
+      void this.checkImage();
+    // A start whose `batch:started` did not reach us (it is not numbered, so no gap shows it): ask.
+    if (this.batch?.status === 'scheduled' && this.batch.startAt && now > Date.parse(this.batch.startAt) + START_OVERDUE_MS)
+      this.socket.emit('batch:join', this.batchId, { afterSeq: this.catchUp.sequence.applied }, this.onJoined);
   };
 
   /** The one catch-up path: a join for everything after the last event applied (all of it, the first time). */
@@ -183,7 +192,7 @@ export class BatchFollower {
     for (const apply of this.early) apply(grid);
     this.early = [];
     this.catchUp.answered(ack.seq, Date.now());
-    if (!this.completion && batch.status !== 'running') this.completion = completionFromBatch(batch);
+    if (!this.completion && batch.status !== 'running' && batch.status !== 'scheduled') this.completion = completionFromBatch(batch);
     this.batch = this.completion ? withCompletion(batch, this.completion) : batch;
     this.state = 'ready';
     this.error = null;
@@ -215,6 +224,13 @@ export class BatchFollower {
     this.catchUp.heard(event.seq, Date.now());
     this.completion = event;
     if (this.batch) this.batch = withCompletion(this.batch, event);
+    this.onChange();
+  };
+
+  /** A scheduled batch started: the page turns into the live one, on the grid it already has. */
+  private readonly onStarted = (event: BatchStartedEvent) => {
+    if (event.batchId !== this.batchId || !this.batch || this.completion) return;
+    this.batch = { ...event.batch, image: this.batch.image };
     this.onChange();
   };
 

@@ -5,11 +5,11 @@ import type { Batch } from '@/lib/types';
 export function completionFromBatch(batch: Batch): BatchCompletedEvent {
   return {
     batchId: batch.id,
-    status: batch.status === 'running' ? 'completed' : batch.status,
+    status: batch.status === 'running' || batch.status === 'scheduled' ? 'completed' : batch.status,
     total: batch.total,
     done: batch.done,
     failed: batch.failed,
-    elapsedMs: Math.max(0, Date.parse(batch.finishedAt ?? batch.createdAt) - Date.parse(batch.createdAt)),
+    elapsedMs: Math.max(0, Date.parse(batch.finishedAt ?? batch.createdAt) - Date.parse(batch.startAt ?? batch.createdAt)),
     lastCell: batch.lastCell,
     lastWorker: batch.lastWorker,
     seq: batch.seq,
@@ -23,7 +23,7 @@ export function withCompletion(batch: Batch, c: BatchCompletedEvent): Batch {
     status: c.status,
     done: c.done,
     failed: c.failed,
-    finishedAt: batch.finishedAt ?? new Date(Date.parse(batch.createdAt) + c.elapsedMs).toISOString(),
+    finishedAt: batch.finishedAt ?? new Date(Date.parse(batch.startAt ?? batch.createdAt) + c.elapsedMs).toISOString(),
     lastCell: c.lastCell ?? batch.lastCell,
     lastWorker: c.lastWorker ?? batch.lastWorker,
   };

@@ -26,7 +26,7 @@ export function ActivityPanel({
   completion: BatchCompletedEvent | null;
   picture: boolean;
 }) {
-  const ended = completion !== null || batch.status !== 'running';
+  const ended = completion !== null || (batch.status !== 'running' && batch.status !== 'scheduled');
   const unit = picture ? 'tile' : 'cell';
   const total = batch.total;
   const done = completion?.done ?? activity?.done ?? batch.done;

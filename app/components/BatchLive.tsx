@@ -12,6 +12,7 @@ import { ConnectionBadge } from './ConnectionBadge';
 import { GridCanvas } from './GridCanvas';
 import { PictureCanvas } from './PictureCanvas';
 import { ProgressLine } from './ProgressLine';
+import { StartCountdown } from './StartCountdown';
 import { WorkerLegend } from './WorkerLegend';
 import { useZoom, ZoomedFrom, ZoomHint } from './ZoomControls';
 
@@ -67,7 +68,11 @@ export function BatchLive({ batchId }: { batchId: string }) {
       {batch && store ? (
         <div className="batch-stage">
           <div className="stage-main">
-            <ProgressLine batch={batch} finished={view.finished} failed={view.failed} completion={view.completion} />
+            {batch.status === 'scheduled' && !view.completion ? (
+              <StartCountdown batch={batch} />
+            ) : (
+              <ProgressLine batch={batch} finished={view.finished} failed={view.failed} completion={view.completion} />
+            )}
             {batch.status === 'running' && view.workersAlive === 0 && (
               <p className="notice">
                 No worker is running, so no cell is being worked on. Start one with <code>npm run worker</code>; otherwise this batch
@@ -106,7 +111,7 @@ export function BatchLive({ batchId }: { batchId: string }) {
             ) : (
               <GridCanvas store={store} finished={view.finished} colorBy={colorBy} />
             )}
-            {batch.status === 'running' && <CancelButton batchId={batch.id} />}
+            {(batch.status === 'running' || batch.status === 'scheduled') && <CancelButton batchId={batch.id} />}
           </div>
           <ActivityPanel batch={batch} store={store} activity={view.activity} completion={view.completion} picture={picture !== null} />
         </div>

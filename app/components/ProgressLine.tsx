@@ -31,7 +31,7 @@ export function ProgressLine({
   }, [completion]);
 
   // The server's clock started the batch; a browser clock behind it must not show negative time.
-  const elapsedMs = completion ? completion.elapsedMs : Math.max(0, now - Date.parse(batch.createdAt));
+  const elapsedMs = completion ? completion.elapsedMs : Math.max(0, now - Date.parse(batch.startAt ?? batch.createdAt));
   // Failed cells are over too: they count towards the bar and the rate.
   const over = finished + failed;
   const rate = elapsedMs > 0 ? Math.round((over * 1000) / elapsedMs) : 0;

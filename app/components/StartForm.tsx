@@ -12,6 +12,8 @@ import { StartPreview, type PreviewSpec } from './StartPreview';
 const MAX_SIDE = 1000;
 const MAX_PRIORITY = 100;
 const MAX_WORK_MS = 5000;
+/** The contract's furthest start: 7 days (lib/batches/validate.ts, which the browser does not import). */
+const START_MAX_SECONDS = 604_800;
 
 /**
  * Picks what to render — a Mandelbrot picture (a view, its iteration budget, tile size and grid)
@@ -32,6 +34,7 @@ export function StartForm() {
   const [colorCols, setColorCols] = useState(String(d.colors.cols));
   const [workMs, setWorkMs] = useState('');
   const [priority, setPriority] = useState('');
+  const [startIn, setStartIn] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState('');
 
@@ -46,6 +49,7 @@ export function StartForm() {
   const it = parseWhole(iterations, VIEW_LIMITS.minIterations, VIEW_LIMITS.maxIterations);
   const t = parseWhole(tileSize, VIEW_LIMITS.minTileSize, VIEW_LIMITS.maxTileSize);
   const w = parseOptional(workMs, 0, MAX_WORK_MS);
+  const later = parseOptional(startIn, 0, START_MAX_SECONDS);
   const named = NAMED_VIEWS.find((v) => v.id === viewId) ?? NAMED_VIEWS[0];
 
   const chooseView = (id: string) => {
@@ -58,7 +62,9 @@ export function StartForm() {
   const input = (): BatchInput | string => {
     if (r === null || c === null) return `Rows and cols must be whole numbers from 1 to ${formatCount(MAX_SIDE)}.`;
     if (p === null) return `Priority must be a whole number from 0 to ${MAX_PRIORITY}, or left empty.`;
-    const priorityField = p === undefined ? {} : { priority: p };
+    if (later === null)
+      return `Start in must be a whole number of seconds from 0 to ${formatCount(START_MAX_SECONDS)} (7 days), or left empty.`;
+    const priorityField = { ...(p === undefined ? {} : { priority: p }), ...(later ? { startInSeconds: later } : {}) };
     if (!picture) {
       if (w === null) return `Simulated work must be a whole number of milliseconds from 0 to ${formatCount(MAX_WORK_MS)}, or left empty.`;
       // Left empty, a field sends nothing and the server's default applies.
@@ -191,6 +197,23 @@ export function StartForm() {
                 value={priority}
                 onChange={(e) => setPriority(e.target.value)}
                 aria-describedby="priority-hint"
+              />
+            </label>
+            <label>
+              <span>
+                Start in (s) <span className="optional">(optional)</span>
+              </span>
+              <input
+                className="priority-input"
+                name="start-in"
+                type="number"
+                inputMode="numeric"
+                min={0}
+                max={START_MAX_SECONDS}
+                step={1}
+                placeholder="now"
+                value={startIn}
+                onChange={(e) => setStartIn(e.target.value)}
               />
             </label>
             <button type="submit" disabled={busy} aria-busy={busy}>

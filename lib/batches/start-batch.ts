@@ -10,6 +10,7 @@ import { assertCapacity } from './capacity';
 import { admitClient, type BatchClient, ClientContended, contendedError, precheckClient } from './client-limits';
 import { withPictureDefaults } from './validate';
 import { enqueueChunk, enqueueRest, type FanOutDeps, type FanOutResult, firstChunkSize, releaseFanOutLock } from './fan-out';
+import { queueScheduledStart } from './scheduled-start';
 
 export interface StartBatchDeps extends FanOutDeps {
   /** The global cap on queued and running cells (`MAX_ACTIVE_CELLS`); absent, none (scripts, tests). */
@@ -40,6 +41,10 @@ const CONTENDED_BUDGET_MS = 1000;
  * whole fan-out; if none is, the first chunk goes in on `deps.pool` and the resumers do the rest
  * (`outcome: 'deferred'`). So requests never wait for fan-outs, and fan-outs never take the
  * connections requests need.
+ *
+ * A batch with `startInSeconds` above 0 is stored as `scheduled`, with no jobs: its start job
+ * (lib/batches/scheduled-start.ts) commits with the row instead, and the fan-out happens at its
+ * start. It still passes every limit now (see assertCapacity).
  *
  * With tracing on, this is the root span of the batch's trace (linked to the HTTP request's span,
  * if any), and its traceparent is stored on the row for every later span of the batch.
@@ -88,7 +93,8 @@ async function createOnce(
   client: BatchClient | undefined,
 ): Promise<{ batch: Batch; created: boolean; fanOut?: Promise<FanOutResult> }> {
   const id = randomUUID();
-  const { held, fansOutHere } = await connectionFor(deps, input.rows * input.cols);
+  const later = (input.startInSeconds ?? 0) > 0;
+  const { held, fansOutHere } = await connectionFor(deps, later ? 0 : input.rows * input.cols);
   const release = () => (fansOutHere ? releaseFanOutLock(held, id) : held.release());
   let first: { batch: Batch; created: boolean };
   try {
@@ -117,12 +123,18 @@ async function createOnce(
         priority,
         traceParent,
         idempotencyKey,
+        startInSeconds: input.startInSeconds,
+        schedule: input.schedule,
         ...owner,
       });
       if (!batch) {
         const existing = await findBatchByIdempotencyKey(tx, idempotencyKey!);
         if (!existing) throw new Error(`Idempotency key conflict without a batch holding it (key ${JSON.stringify(idempotencyKey)})`);
         return { batch: existing, created: false };
+      }
+      if (batch.status === 'scheduled') {
+        await queueScheduledStart(deps.boss, tx, batch);
+        return { batch, created: true };
       }
       const enqueued = await enqueueChunk(deps, tx, { ...batch, traceParent }, 0, 0);
       return { batch: { ...batch, enqueued: enqueued! }, created: true };
@@ -131,7 +143,7 @@ async function createOnce(
     await release();
     throw err;
   }
-  if (!first.created) {
+  if (!first.created || first.batch.status === 'scheduled') {
     await release();
     return first;
   }

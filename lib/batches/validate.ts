@@ -5,7 +5,19 @@ import type { BatchInput, PictureView } from '../types';
 const DIMENSION_MAX = 1000;
 const DEADLINE_MAX = 7 * 24 * 3600;
 export const PRIORITY_MAX = 100;
-const KNOWN_FIELDS = ['rows', 'cols', 'deadlineSeconds', 'priority', 'kind', 'view', 'maxIterations', 'tileSize', 'workMs'];
+const KNOWN_FIELDS = [
+  'rows',
+  'cols',
+  'deadlineSeconds',
+  'priority',
+  'kind',
+  'view',
+  'maxIterations',
+  'tileSize',
+  'workMs',
+  'startAt',
+  'startInSeconds',
+];
 const PICTURE_FIELDS = ['view', 'maxIterations', 'tileSize'];
 /** The contract's default picture: the whole set. */
 export const DEFAULT_VIEW: PictureView = { x: -0.75, y: 0, width: 3.5 };
@@ -18,9 +30,15 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /**
  * Checks a `POST /api/batches` body: `rows` and `cols`, integers 1..1000, within the cell cap, and
  * optionally `deadlineSeconds`, `priority`, `kind` with a picture's `view`, `maxIterations` and
- * `tileSize` (within the pixel cap), or a colour batch's `workMs`; nothing else.
+ * `tileSize` (within the pixel cap), or a colour batch's `workMs`, and when to start (`parseStart`); nothing else.
  */
-export function parseBatchInput(body: unknown, maxCells: number, maxPixels = DEFAULT_MAX_PIXELS): BatchInput {
+export function parseBatchInput(body: unknown, maxCells: number, maxPixels = DEFAULT_MAX_PIXELS, now = Date.now()): BatchInput {
+  const input = parseBatchFields(body, maxCells, maxPixels);
+  const startInSeconds = parseStart(body as Record<string, unknown>, now);
+  return startInSeconds === undefined ? input : { ...input, startInSeconds };
+}
+
+function parseBatchFields(body: unknown, maxCells: number, maxPixels: number): BatchInput {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new PublicError('invalid_input', 'The body must be a JSON object like {"rows": 20, "cols": 20}.');
   }
@@ -29,7 +47,7 @@ export function parseBatchInput(body: unknown, maxCells: number, maxPixels = DEF
   if (unknown.length > 0) {
     throw new PublicError(
       'invalid_input',
-      `Unknown field${unknown.length > 1 ? 's' : ''}: ${unknown.slice(0, 5).map(quote).join(', ')}. Send "rows" and "cols" (and optionally "deadlineSeconds", "priority", "kind", "view", "maxIterations", "tileSize" and "workMs").`,
+      `Unknown field${unknown.length > 1 ? 's' : ''}: ${unknown.slice(0, 5).map(quote).join(', ')}. Send "rows" and "cols" (and optionally "deadlineSeconds", "priority", "kind", "view", "maxIterations", "tileSize", "workMs", and "startAt" or "startInSeconds").`,
     );
   }
   const rows = dimension(fields, 'rows');
@@ -101,6 +119,41 @@ export function parseBatchInput(body: unknown, maxCells: number, maxPixels = DEF
   if (fields.workMs !== undefined)
     input.workMs = integerField(fields, 'workMs', 0, 0, WORK_MS_MAX, 'milliseconds of simulated work per cell');
   return input;
+}
+
+/** How far ahead a batch may be started: 7 days, in seconds. */
+export const START_MAX_SECONDS = 7 * 24 * 3600;
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * `startAt` (an ISO 8601 time with its offset, at most 7 days ahead) or `startInSeconds` (an integer
+ * 0..604800), not both, as seconds from `now`; undefined when neither is given. A `startAt` that has
+ * already passed starts the batch at once rather than failing: the client's clock and ours may
+ * disagree by a few seconds, and "start at 12:00" sent at 12:00:01 means "now".
+ */
+function parseStart(fields: Record<string, unknown>, now: number): number | undefined {
+  const { startAt, startInSeconds } = fields;
+  if (startAt !== undefined && startInSeconds !== undefined)
+    throw new PublicError('invalid_input', 'Send "startAt" or "startInSeconds", not both.');
+  if (startInSeconds !== undefined) {
+    if (
+      typeof startInSeconds !== 'number' ||
+      !Number.isInteger(startInSeconds) ||
+      startInSeconds < 0 ||
+      startInSeconds > START_MAX_SECONDS
+    ) {
+      throw new PublicError('invalid_input', `"startInSeconds" must be an integer from 0 (now) to ${START_MAX_SECONDS} (7 days).`);
+    }
+    return startInSeconds;
+  }
+  if (startAt === undefined) return undefined;
+  const hint = 'an ISO 8601 time with its offset, like "2026-12-03T14:00:00Z", at most 7 days ahead';
+  if (typeof startAt !== 'string' || !ISO_TIME.test(startAt)) throw new PublicError('invalid_input', `"startAt" must be ${hint}.`);
+  const at = Date.parse(startAt);
+  if (!Number.isFinite(at)) throw new PublicError('invalid_input', `"startAt" is not a real time; it must be ${hint}.`);
+  const seconds = (at - now) / 1000;
+  if (seconds > START_MAX_SECONDS) throw new PublicError('invalid_input', `"startAt" is more than 7 days ahead; it must be ${hint}.`);
+  return Math.max(0, Math.round(seconds * 1000) / 1000);
 }
 
 /** A picture input with the contract's defaults filled in (for callers that skip parseBatchInput, such as scripts). */

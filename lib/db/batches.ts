@@ -28,11 +28,13 @@ interface BatchRow {
   tile_size: number | null;
   work_ms: number;
   image_at: Date | null;
+  start_at: Date | null;
+  schedule: string | null;
 }
 
 const COLUMNS =
   'id, rows, cols, total, done, failed, status, created_at, finished_at, deadline_at, last_row, last_col, last_worker, seq, enqueued, priority, ' +
-  'kind, view_x, view_y, view_width, max_iterations, tile_size, work_ms, image_at';
+  'kind, view_x, view_y, view_width, max_iterations, tile_size, work_ms, image_at, start_at, schedule';
 
 /** The image's size in pixels: a pixel per cell for colours, a tile per cell for pictures. */
 export function imageSize(batch: Pick<Batch, 'rows' | 'cols' | 'tileSize'>): { width: number; height: number } {
@@ -66,6 +68,8 @@ export function toBatch(row: BatchRow): Batch {
     batch.tileSize = row.tile_size!;
   } else if (row.work_ms > 0) batch.workMs = row.work_ms;
   if (row.image_at) batch.image = { url: `/api/batches/${row.id}/image.png`, ...imageSize(batch) };
+  if (row.start_at) batch.startAt = row.start_at.toISOString();
+  if (row.schedule) batch.schedule = row.schedule;
   return batch;
 }
 
@@ -91,14 +95,18 @@ export async function insertBatch(
     maxIterations?: number;
     tileSize?: number;
     workMs?: number;
+    /** Above 0: the batch waits as `scheduled` this many seconds, and its deadline counts from then. */
+    startInSeconds?: number;
+    schedule?: string;
   },
 ): Promise<Batch | null> {
   const picture = batch.kind === 'mandelbrot';
   const { rows } = await sql.query<BatchRow>(
     `insert into batches (id, rows, cols, total, idempotency_key, deadline_at, priority, trace_parent, client_key, owner_session,
-                          kind, view_x, view_y, view_width, max_iterations, tile_size, work_ms)
-     values ($1, $2::int, $3::int, $2::int * $3::int, $4, now() + make_interval(secs => $5), $6, $7, $8, $9,
-             $10, $11, $12, $13, $14, $15, $16)
+                          kind, view_x, view_y, view_width, max_iterations, tile_size, work_ms, status, start_at, schedule)
+     values ($1, $2::int, $3::int, $2::int * $3::int, $4, now() + make_interval(secs => $17::float8 + $5), $6, $7, $8, $9,
+             $10, $11, $12, $13, $14, $15, $16, case when $17::float8 > 0 then 'scheduled' else 'running' end,
+             case when $17::float8 > 0 then now() + make_interval(secs => $17::float8) end, $18)
      on conflict (idempotency_key) where idempotency_key is not null do nothing
      returning ${COLUMNS}`,
     [
@@ -118,6 +126,8 @@ export async function insertBatch(
       picture ? batch.maxIterations : null,
       picture ? batch.tileSize : null,
       picture ? 0 : (batch.workMs ?? 0),
+      batch.startInSeconds ?? 0,
+      batch.schedule ?? null,
     ],
   );
   return rows[0] ? toBatch(rows[0]) : null;
@@ -154,10 +164,13 @@ export async function findBatchByIdempotencyKey(sql: Sql, key: string): Promise<
   return rows[0] ? toBatch(rows[0]) : null;
 }
 
-/** Ends a running batch as cancelled or expired; null when it was not running (or does not exist). */
+/**
+ * Ends a running (or still scheduled) batch as cancelled or expired; null when it was neither (or
+ * does not exist). A scheduled batch's start job then finds nothing to start.
+ */
 export async function endBatch(sql: Sql, id: string, status: 'cancelled' | 'expired'): Promise<Batch | null> {
   const { rows } = await sql.query<BatchRow>(
-    `update batches set status = $2, finished_at = now(), seq = seq + 1 where id = $1 and status = 'running' returning ${COLUMNS}`,
+    `update batches set status = $2, finished_at = now(), seq = seq + 1 where id = $1 and status in ('running', 'scheduled') returning ${COLUMNS}`,
     [id, status],
   );
   return rows[0] ? toBatch(rows[0]) : null;
@@ -191,7 +204,7 @@ export async function clientUsage(
        select count(*)::int as n, min(created_at) as oldest from batches
        where client_key = $1 and created_at > now() - make_interval(secs => $2))
      select recent.n as recent,
-            (select count(*)::int from batches where client_key = $1 and status = 'running') as running,
+            (select count(*)::int from batches where client_key = $1 and status in ('running', 'scheduled')) as running,
             ceil(extract(epoch from recent.oldest + make_interval(secs => $2) - clock_timestamp()))::int as frees_in
      from recent`,
     [clientKey, windowSeconds],
@@ -300,9 +313,9 @@ export async function findBatchesPastRetention(sql: Sql, days: number, limit: nu
   return rows.map((r) => r.id);
 }
 
-/** Deletes a batch row that has ended (never a running one); false if there was none. */
+/** Deletes a batch row that has ended (never a running or scheduled one); false if there was none. */
 export async function deleteEndedBatch(sql: Sql, id: string): Promise<boolean> {
-  const { rows } = await sql.query(`delete from batches where id = $1 and status <> 'running' returning 1`, [id]);
+  const { rows } = await sql.query(`delete from batches where id = $1 and status not in ('running', 'scheduled') returning 1`, [id]);
   return rows.length > 0;
 }
 
@@ -312,7 +325,7 @@ export async function deleteEndedBatch(sql: Sql, id: string): Promise<boolean> {
  */
 export async function markImageReady(sql: Sql, id: string): Promise<Batch | null> {
   const { rows } = await sql.query<BatchRow>(
-    `update batches set image_at = now() where id = $1 and status <> 'running' and image_at is null returning ${COLUMNS}`,
+    `update batches set image_at = now() where id = $1 and status not in ('running', 'scheduled') and image_at is null returning ${COLUMNS}`,
     [id],
   );
   return rows[0] ? toBatch(rows[0]) : null;
@@ -335,4 +348,33 @@ export async function findRunningBatchIds(sql: Sql, ids: string[]): Promise<Set<
   if (ids.length === 0) return new Set();
   const { rows } = await sql.query<{ id: string }>(`select id from batches where id = any($1::uuid[]) and status = 'running'`, [ids]);
   return new Set(rows.map((r) => r.id));
+}
+
+/**
+ * Starts a scheduled batch: `scheduled` becomes `running`, now, and its deadline moves with its
+ * start (deadlineSeconds counts from the start). Null when it was not scheduled (cancelled already,
+ * or started by another process): exactly one caller wins.
+ */
+export async function markScheduledStarted(sql: Sql, id: string): Promise<Batch | null> {
+  const { rows } = await sql.query<BatchRow>(
+    `update batches set status = 'running', deadline_at = now() + (deadline_at - start_at), start_at = now()
+     where id = $1 and status = 'scheduled' returning ${COLUMNS}`,
+    [id],
+  );
+  return rows[0] ? toBatch(rows[0]) : null;
+}
+
+/** Cells of scheduled batches: reserved against the global cap from their creation (lib/batches/capacity.ts). */
+export async function scheduledCells(sql: Sql): Promise<number> {
+  const { rows } = await sql.query<{ n: string }>(`select coalesce(sum(total), 0)::bigint as n from batches where status = 'scheduled'`);
+  return Number(rows[0].n);
+}
+
+/** Scheduled batches whose start is more than `graceSeconds` past: their start job was lost or is late. */
+export async function findLateScheduledBatches(sql: Sql, graceSeconds: number, limit: number): Promise<string[]> {
+  const { rows } = await sql.query<{ id: string }>(
+    `select id from batches where status = 'scheduled' and start_at < now() - make_interval(secs => $1) order by start_at limit $2`,
+    [graceSeconds, limit],
+  );
+  return rows.map((r) => r.id);
 }

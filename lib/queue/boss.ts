@@ -24,6 +24,8 @@ const MAINTENANCE_SECONDS = 60;
  * A pg-boss instance for one role. Producers only insert jobs inside our own transactions, so they
  * run no maintenance and hold no listener; workers supervise (expire, retry, archive) and listen.
  * `telemetry`: whether the process registered an OpenTelemetry SDK (OTEL_* settings).
+ * `scheduling`: run pg-boss's scheduler here (its cron pass and the forwarding of ticks), at these
+ * intervals; the web servers do, for recurring batches (lib/batches/schedules.ts).
  */
 export async function startBoss(
   connectionString: string,
@@ -32,6 +34,7 @@ export async function startBoss(
   max = 10,
   pgOptions?: string,
   telemetry = false,
+  scheduling?: { cronMonitorIntervalSeconds: number; cronWorkerIntervalSeconds: number },
 ): Promise<PgBoss> {
   const boss = new PgBoss({
     connectionString,
@@ -43,7 +46,8 @@ export async function startBoss(
     maintenanceIntervalSeconds: MAINTENANCE_SECONDS,
     application_name: `finish-line-${role}`,
     supervise: role === 'worker',
-    schedule: false,
+    schedule: scheduling !== undefined,
+    ...scheduling,
     useListenNotify: role === 'worker',
     registerInstance: role === 'worker',
     instanceName: role,

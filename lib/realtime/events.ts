@@ -1,5 +1,5 @@
 import type { DashboardSnapshot, IntakeInfo, WorkerInfo } from '../dashboard/types';
-import type { Batch, BatchImage, BatchStatus, CellPosition, CellWorkers, ColoredCell, ErrorBody, FailedCell } from '../types';
+import type { Batch, BatchImage, CellPosition, CellWorkers, ColoredCell, EndStatus, ErrorBody, FailedCell } from '../types';
 
 /**
  * The Socket.IO event maps of the public contract, typed once and imported by the server, the
@@ -57,6 +57,17 @@ export interface BatchActivityEvent {
   failed: number;
 }
 
+/**
+ * Extension: a scheduled batch has started (`scheduled` → `running`), with the batch as it is now
+ * (its `startAt` the actual start, its `deadlineAt` counted from there). Not numbered: it comes
+ * before the batch's first numbered event, and a client that misses it learns the status from its
+ * next join.
+ */
+export interface BatchStartedEvent {
+  batchId: string;
+  batch: Batch;
+}
+
 /** Extension: cells whose jobs exhausted their retries. */
 export interface CellsFailedEvent extends Sequenced {
   batchId: string;
@@ -65,7 +76,7 @@ export interface CellsFailedEvent extends Sequenced {
 
 export interface BatchCompletedEvent extends Sequenced {
   batchId: string;
-  status: Exclude<BatchStatus, 'running'>;
+  status: EndStatus;
   total: number;
   done: number;
   failed: number;
@@ -122,6 +133,7 @@ export interface ServerToClientEvents {
   'cells:colored': (event: CellsColoredEvent) => void;
   'cells:failed': (event: CellsFailedEvent) => void;
   'batch:completed': (event: BatchCompletedEvent) => void;
+  'batch:started': (event: BatchStartedEvent) => void;
   'batch:image': (event: BatchImageEvent) => void;
   'batch:activity': (event: BatchActivityEvent) => void;
 }
@@ -163,8 +175,8 @@ export interface DashboardClientToServerEvents {
 }
 
 export function completedEvent(batch: Batch): BatchCompletedEvent {
-  if (batch.status === 'running' || batch.finishedAt === null) {
-    throw new Error(`Batch ${batch.id} is still running; it has no completion event yet.`);
+  if (batch.status === 'running' || batch.status === 'scheduled' || batch.finishedAt === null) {
+    throw new Error(`Batch ${batch.id} is still ${batch.status}; it has no completion event yet.`);
   }
   return {
     batchId: batch.id,
@@ -172,7 +184,8 @@ export function completedEvent(batch: Batch): BatchCompletedEvent {
     total: batch.total,
     done: batch.done,
     failed: batch.failed,
-    elapsedMs: Date.parse(batch.finishedAt) - Date.parse(batch.createdAt),
+    // From the start: a batch started later counts from then (0 for one cancelled before it started).
+    elapsedMs: Math.max(0, Date.parse(batch.finishedAt) - Date.parse(batch.startAt ?? batch.createdAt)),
     lastCell: batch.lastCell,
     lastWorker: batch.lastWorker,
     seq: batch.seq,

@@ -7,6 +7,7 @@ import { ConnectionBadge } from '../ConnectionBadge';
 import { BatchesTable } from './BatchesTable';
 import { IntakePanel } from './IntakePanel';
 import { QueuePanel } from './QueuePanel';
+import { SchedulesPanel } from './SchedulesPanel';
 import { ThroughputChart } from './ThroughputChart';
 import { TokenForm } from './TokenForm';
 import { WorkersTable } from './WorkersTable';
@@ -44,6 +45,7 @@ export function Dashboard() {
           <ThroughputChart series={snapshot.throughput} />
           <WorkersTable workers={snapshot.workers} at={snapshot.at} steer={view.steerWorker} />
           <BatchesTable batches={snapshot.batches} at={snapshot.at} cancel={view.cancelBatch} />
+          <SchedulesPanel />
         </>
       ) : (
         <p aria-busy="true">Connecting to the dashboard…</p>
