@@ -90,6 +90,51 @@ describe('npm start (the start script)', () => {
     expect(workers.map((w) => w.pid)).not.toContain(victim.pid);
   });
 
+  it('leaves a drained worker stopped: it exits 0 and is not restarted, and the other one paints on', async () => {
+    const before = childProcessesOf(start.pid!).filter((c) => c.args.includes('workers/main.ts'));
+    expect(before).toHaveLength(2);
+    const from = lines.length;
+    // A local-only server without DASHBOARD_TOKEN: every caller is an operator.
+    const drain = await fetch(`http://127.0.0.1:${port}/api/workers/w-1/drain`, { method: 'POST' });
+    expect(drain.status).toBe(200);
+    expect(await drain.json()).toMatchObject({ id: 'w-1', status: 'draining' });
+
+    const since = () => lines.slice(from);
+    await waitFor(
+      () => since().some((l) => l.msg === 'process finished; not restarting it' && l.child === 'worker w-1'),
+      'the start script to let the drained w-1 go',
+      60_000,
+    );
+    expect(since().find((l) => l.msg === 'process finished; not restarting it')).toMatchObject({ proc: 'start', code: 0 });
+    expect(since().filter((l) => l.msg === 'worker stopping' && l.worker === 'w-1')).toEqual([
+      expect.objectContaining({ reason: 'drained' }),
+    ]);
+    expect(since().filter((l) => l.msg === 'process exited' || l.msg === 'restarting process')).toEqual([]);
+    const after = childProcessesOf(start.pid!).filter((c) => c.args.includes('workers/main.ts'));
+    expect(after).toHaveLength(1);
+
+    // The one left serves a batch alone; the drained one shows as stopped.
+    const created = await fetch(`http://127.0.0.1:${port}/api/batches`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ rows: 10, cols: 10 }),
+    });
+    const { id } = (await created.json()) as { id: string };
+    await waitFor(async () => {
+      const batch = (await (await fetch(`http://127.0.0.1:${port}/api/batches/${id}`)).json()) as { status: string };
+      return batch.status === 'completed';
+    }, 'the batch to complete with one worker');
+    const { workers } = (await (await fetch(`http://127.0.0.1:${port}/api/workers`)).json()) as {
+      workers: { id: string; status: string }[];
+    };
+    expect(workers.map((w) => [w.id, w.status])).toEqual([
+      ['w-1', 'stopped'],
+      ['w-2', 'alive'],
+    ]);
+    // Still not restarted (a crashed worker is restarted within a second or two of its exit).
+    expect(childProcessesOf(start.pid!).filter((c) => c.args.includes('workers/main.ts'))).toHaveLength(1);
+  });
+
   it('stops everything on SIGINT, PostgreSQL last, leaving nothing running', async () => {
     const children = childProcessesOf(start.pid!);
     const postgresHost = children.find((c) => c.args.includes('postgres-host.ts'));
@@ -106,6 +151,7 @@ describe('npm start (the start script)', () => {
     const postgresStopping = index('embedded postgres stopping');
     expect(postgresStopping).toBeGreaterThan(lines.findLastIndex((l) => l.msg === 'web server stopped'));
     expect(postgresStopping).toBeGreaterThan(lines.findLastIndex((l) => l.msg === 'worker stopped'));
+    // w-1 when it was drained, w-2 now.
     expect(logged('worker stopped')).toHaveLength(2);
     expect(logged('web server stopped')).toHaveLength(2);
     expect(logged('embedded postgres stopped')).toHaveLength(1);
