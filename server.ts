@@ -106,6 +106,8 @@ runProcess({ proc: 'web', name: 'web server', logLevel: configuredLogLevel }, as
     maxCells: cfg.maxCells,
     maxPixels: cfg.maxPixels,
     fanoutChunkSize: cfg.fanoutChunkSize,
+    workerToken: cfg.workerToken,
+    leaseRequestsPerSecond: cfg.leaseRequestsPerSecond,
     batchDeadlineSeconds: cfg.batchDeadlineSeconds,
     allowedOrigins: cfg.allowedOrigins,
     clientLimits: { perMinute: cfg.batchesPerMinute, running: cfg.runningBatchesPerClient },

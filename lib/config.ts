@@ -56,6 +56,10 @@ export interface Config {
    * the local default.
    */
   dashboardToken: string | undefined;
+  /** Bearer token of the lease API (workers in any language over HTTP); unset, that API answers 404. */
+  workerToken: string | undefined;
+  /** Lease API requests one worker token may make per second, over all web servers (429 past it). */
+  leaseRequestsPerSecond: number;
   /** OpenTelemetry traces and metrics over OTLP/HTTP (JSON); off unless switched on. */
   otel: OtelSettings;
   /** Origins besides the server's own that may POST and open sockets; requests without Origin always may. */
@@ -216,6 +220,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     workerHealthFile: env.WORKER_HEALTH_FILE?.trim() || undefined,
     retentionDays: int('RETENTION_DAYS', 7, 1, 3650),
     dashboardToken: env.DASHBOARD_TOKEN?.trim() || undefined,
+    workerToken: env.WORKER_TOKEN?.trim() || undefined,
+    leaseRequestsPerSecond: int('LEASE_REQUESTS_PER_SECOND', 20, 1, 100_000),
     otel: {
       // OTEL_SDK_DISABLED is the standard off switch; it wins over ours.
       enabled: flag('OTEL_ENABLED', false) && !flag('OTEL_SDK_DISABLED', false),

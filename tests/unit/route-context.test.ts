@@ -20,6 +20,8 @@ const context: RouteContext = {
   maxPublicPriority: 0,
   trustProxy: false,
   deadWorkerSeconds: 30,
+  workerToken: undefined,
+  leaseRequestsPerSecond: 20,
 };
 
 /** A fresh copy of the module, as each of Next's bundles and server.ts hold their own. */

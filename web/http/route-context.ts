@@ -30,6 +30,9 @@ export interface RouteContext {
   trustProxy: boolean;
   /** Past this many seconds without a heartbeat a worker counts as dead (three missed beats). */
   deadWorkerSeconds: number;
+  /** The lease API's bearer token; unset, that API is not served (404). */
+  workerToken: string | undefined;
+  leaseRequestsPerSecond: number;
 }
 
 /**
