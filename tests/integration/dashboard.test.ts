@@ -7,6 +7,7 @@ import type {
   DashboardClientToServerEvents,
   DashboardServerToClientEvents,
   IntakeAck,
+  WorkerAck,
   WorkersStatusEvent,
 } from '../../lib/realtime/events';
 import type { Batch, ErrorBody } from '../../lib/types';
@@ -16,7 +17,7 @@ import { createTestDatabase, jobStates, waitFor, type TestDatabase } from '../he
 import { slowCells, startWebServer, startWorker, type WorkerProcess } from '../helpers/processes';
 
 // The dashboard against a real web server process and real worker processes: its snapshot, the
-// intake switch, cancel, the token, and a worker that dies.
+// intake switch, steering one worker, cancel, the token, and a worker that dies.
 
 type DashboardClient = Socket<DashboardServerToClientEvents, DashboardClientToServerEvents>;
 
@@ -39,8 +40,9 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
-  // Every test leaves intake on, whatever it did.
+  // Every test leaves intake on and no worker paused, whatever it did.
   await db.pool.query('update intake_control set paused = false');
+  await db.pool.query(`update workers set desired = 'run' where desired = 'paused'`);
 });
 
 afterAll(async () => {
@@ -90,6 +92,8 @@ async function openDashboard() {
     },
     pause: () => new Promise<IntakeAck>((resolve) => socket.emit('intake:pause', resolve)),
     resume: () => new Promise<IntakeAck>((resolve) => socket.emit('intake:resume', resolve)),
+    steer: (action: 'pause' | 'resume' | 'drain', workerId: string) =>
+      new Promise<WorkerAck>((resolve) => socket.emit(`worker:${action}`, workerId, resolve)),
     cancel: (batchId: string) =>
       new Promise<Parameters<Parameters<DashboardClientToServerEvents['batch:cancel']>[1]>[0]>((resolve) =>
         socket.emit('batch:cancel', batchId, resolve),
@@ -258,6 +262,42 @@ describe('dashboard', () => {
     await dashboard.until((s) => s.queue.queued.kind === 'estimate' && s.queue.queued.count === 12_000, 'the estimate of 12,000', 60_000);
     expect((await dashboard.cancel(batch.id)).ok).toBe(true);
     await dashboard.until((s) => s.queue.queued.kind === 'exact' && s.queue.queued.count === 0, 'the queue empty again');
+  });
+
+  it('pauses, resumes and drains one worker from the dashboard, the others untouched; refused to a locked dashboard; an unknown worker is not_found', async () => {
+    const stranger = socketFor('not-the-token');
+    expect(await handshake(stranger)).toBeNull();
+    for (const action of ['worker:pause', 'worker:resume', 'worker:drain'] as const) {
+      const refused = await new Promise<WorkerAck>((resolve) => stranger.emit(action, 'dw-1', resolve));
+      expect(refused).toEqual({ ok: false, error: { code: 'forbidden', message: expect.any(String) } });
+    }
+
+    const dashboard = await openDashboard();
+    const worker = (s: DashboardSnapshot, id: string) => s.workers.find((w) => w.id === id);
+    // The test before paused intake: both take cell jobs again first.
+    await dashboard.until((s) => !s.intake.paused && allWorkers(s, 'alive'), 'both workers alive', 15_000);
+    expect(await dashboard.steer('pause', 'dw-1')).toMatchObject({ ok: true, worker: { id: 'dw-1', desired: 'paused' } });
+    const paused = await dashboard.until(
+      (s) => worker(s, 'dw-1')?.status === 'paused' && worker(s, 'dw-1')?.desired === 'paused',
+      'dw-1 paused',
+      15_000,
+    );
+    expect(paused.intake.paused).toBe(false);
+    expect(worker(paused, 'dw-2')).toMatchObject({ status: 'alive', desired: 'run' });
+    expect(await dashboard.steer('resume', 'dw-1')).toMatchObject({ ok: true, worker: { id: 'dw-1', desired: 'run' } });
+    await dashboard.until((s) => s.at > paused.at && allWorkers(s, 'alive'), 'both workers alive again', 15_000);
+
+    // A worker of its own to drain: it exits 0 and shows as stopped.
+    const extra = startWorker(db.url, 'dw-4', { ...slowCells(200), ...HEARTBEAT });
+    workers.push(extra);
+    const exited = new Promise<number | null>((resolve) => extra.proc.once('exit', (code) => resolve(code)));
+    await dashboard.until((s) => worker(s, 'dw-4')?.status === 'alive', 'dw-4 alive');
+    expect(await dashboard.steer('drain', 'dw-4')).toMatchObject({ ok: true, worker: { id: 'dw-4', status: 'draining' } });
+    expect(await exited).toBe(0);
+    await dashboard.until((s) => worker(s, 'dw-4')?.status === 'stopped', 'dw-4 stopped', 15_000);
+    expect(await dashboard.steer('resume', 'dw-4')).toMatchObject({ ok: false, error: { code: 'already_finished' } });
+
+    expect(await dashboard.steer('pause', 'no-such-worker')).toMatchObject({ ok: false, error: { code: 'not_found' } });
   });
 
   it('shows a killed worker as dead after three missed heartbeats, and a worker stopped cleanly as stopped', async () => {
