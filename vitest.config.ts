@@ -17,6 +17,7 @@ const HEAVY = [
   'tests/integration/fan-out.test.ts',
   'tests/integration/join-limits.test.ts',
   'tests/integration/replay.test.ts',
+  'tests/integration/slow-reader.test.ts',
   'tests/integration/pool-drain.test.ts',
   'tests/integration/cancel-large.test.ts',
   'tests/integration/many-viewers.test.ts',

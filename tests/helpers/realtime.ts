@@ -84,3 +84,21 @@ export async function drain(pool: pg.Pool, socket: TestClient, batchId: string) 
     socket.off('cells:colored', onCells);
   }
 }
+
+/**
+ * Makes a connected client stop reading its connection, as a stalled or very slow reader does: its
+ * TCP receive buffer fills, then the server's send buffer, then the server queues packets for it.
+ * Returns the function that lets it read again.
+ */
+export function stopReading(socket: TestClient): () => void {
+  const ws = (socket.io.engine.transport as unknown as { ws?: { pause(): void; resume(): void } }).ws;
+  if (!ws) throw new Error('stopReading needs a client on the websocket transport');
+  ws.pause();
+  return () => ws.resume();
+}
+
+/** How many packets the server holds queued for this client's connection (Engine.IO's buffer). */
+export function serverQueue(io: RealtimeServer, socket: TestClient): number {
+  const conn = io.of('/').sockets.get(socket.id ?? '')?.conn as unknown as { writeBuffer: unknown[] } | undefined;
+  return conn?.writeBuffer.length ?? 0;
+}

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { Socket } from 'socket.io';
 import { findBatch } from '../../lib/db/batches';
 import { eventPages, type RecordedEvent } from '../../lib/db/cells';
+import type { Sql } from '../../lib/db/sql';
 import type { Logger } from '../../lib/log';
 import type { ColoredCell, FailedCell } from '../../lib/types';
 import { batchRoom, completedEvent, type CellsColoredEvent, type CellsFailedEvent } from '../../lib/realtime/events';
@@ -102,10 +103,10 @@ export function startReplay(io: RealtimeServer, pool: pg.Pool, log: Logger, opti
     const batch = await findBatch(pool, batchId);
     if (!batch || cursor.next === null || cursors.get(batchId) !== cursor) return;
     let replayed = 0;
-    for await (const page of eventPages(pool, batchId, cursor.next - 1, batch.seq)) {
-      for (const event of page) {
-        if (cursor.ahead.has(event.seq) || event.seq < cursor.next) continue;
-        for (const replayedEvent of eventsOf(batchId, event, page)) {
+    for await (const page of replayedPages(pool, batchId, cursor.next - 1, batch.seq)) {
+      for (const { seq, events } of page) {
+        if (cursor.ahead.has(seq) || seq < cursor.next) continue;
+        for (const replayedEvent of events) {
           if (replayedEvent.name === 'cells:colored') io.local.to(room).emit('cells:colored', replayedEvent.payload);
           else io.local.to(room).emit('cells:failed', replayedEvent.payload);
           replayed++;
@@ -208,13 +209,30 @@ export function startReplay(io: RealtimeServer, pool: pg.Pool, log: Logger, opti
 
 export type Replay = ReturnType<typeof startReplay>;
 
+/** A `cells:*` event read back from PostgreSQL, as a worker sent it. */
+export type ReplayedEvent = { name: 'cells:colored'; payload: CellsColoredEvent } | { name: 'cells:failed'; payload: CellsFailedEvent };
+
+/**
+ * The `cells:*` events of a batch numbered after `afterSeq` through `throughSeq`, read back from
+ * `cell_events` a page at a time, each number with the events it stands for. The one reader of
+ * event pages for everything that sends events again: this module's replay after a lost LISTEN
+ * connection, and the re-sending of events shed for a slow reader (shed-resend.ts).
+ */
+export async function* replayedPages(
+  sql: Sql,
+  batchId: string,
+  afterSeq: number,
+  throughSeq: number,
+): AsyncGenerator<{ seq: number; events: ReplayedEvent[] }[]> {
+  for await (const page of eventPages(sql, batchId, afterSeq, throughSeq))
+    yield page.map((event) => ({ seq: event.seq, events: eventsOf(batchId, event, page) }));
+}
+
 /**
  * The events one recorded event stands for, as the worker sent them: the colours of its recording
  * under the first number the recording was given, its failures under the last (a worker records
  * colours and failures under one number each, colours first). Tiles travel with their cells.
  */
-type ReplayedEvent = { name: 'cells:colored'; payload: CellsColoredEvent } | { name: 'cells:failed'; payload: CellsFailedEvent };
-
 function eventsOf(batchId: string, event: RecordedEvent, page: RecordedEvent[]): ReplayedEvent[] {
   const numbers = page.filter((e) => e.recording === event.recording).map((e) => e.seq);
   const colored: ColoredCell[] = [];

@@ -15,6 +15,7 @@ import { joinAnswerBytes, joinAnswerText } from './join-answer-text';
 import { refuseForeignRequests } from './handshake-guard';
 import { createJoinQueue } from './join-queue';
 import { DEFAULT_REPLAY, startReplay, type ReplayOptions } from './replay';
+import { DEFAULT_SLOW_READER_LIMITS, shedAndResend, type SlowReaderLimits } from './shed-resend';
 import { filterWrites, rememberAckIds } from './socket-internals';
 import { batchRoom, type ClientToServerEvents, type JoinAck, type JoinOptions, type ServerToClientEvents } from '../../lib/realtime/events';
 
@@ -59,6 +60,8 @@ export interface RealtimeOptions {
   snapshotLimits?: Partial<SnapshotLimits>;
   answerWire?: Partial<AnswerWire>;
   replay?: Partial<ReplayOptions>;
+  /** How far behind a socket may fall before its `cells:*` events are shed (and sent again later). */
+  slowReaders?: Partial<SlowReaderLimits>;
 }
 
 /**
@@ -77,6 +80,7 @@ export function attachRealtime(
   const limits: JoinLimits = { ...DEFAULT_JOIN_LIMITS, ...options.joinLimits };
   const snapshotLimits: SnapshotLimits = { ...DEFAULT_SNAPSHOT_LIMITS, ...options.snapshotLimits };
   const answerWire: AnswerWire = { ...DEFAULT_ANSWER_WIRE, ...options.answerWire };
+  const slowReaders: SlowReaderLimits = { ...DEFAULT_SLOW_READER_LIMITS, ...options.slowReaders };
   const answerBytes = new Budget(snapshotLimits.budgetBytes);
   const readers = new Budget(snapshotLimits.readers);
   const snapshotSql: Sql = { query: (text, values) => readers.run(1, () => pool.query(text, values)) };
@@ -103,9 +107,9 @@ export function attachRealtime(
 
   io.on('connection', (socket) => {
     rememberAckIds(socket);
-    const shed = shedCellsWhenBehind();
+    const slow = shedAndResend(socket, pool, log, slowReaders);
     const once = onceCompleted();
-    filterWrites(socket, (packet, queued) => shed(packet, queued) && once(packet));
+    filterWrites(socket, (packet, queued) => slow.filter(packet, queued) && once(packet));
     replay.watch(socket);
     const takeJoin = createJoinLimiter(limits);
     const joins = createJoinQueue(limits.burst);
@@ -171,7 +175,9 @@ export function attachRealtime(
     });
 
     socket.on('batch:leave', (batchId) => {
-      if (isBatchId(batchId)) void socket.leave(batchRoom(batchId));
+      if (!isBatchId(batchId)) return;
+      slow.left(batchId);
+      void socket.leave(batchRoom(batchId));
     });
   });
 
@@ -195,20 +201,6 @@ function joinedBatches(rooms: Set<string>): number {
  */
 function parseCount(value: unknown): number | null {
   return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : null;
-}
-
-/** Packets a socket may have queued before its `cells:*` news is shed. */
-export const MAX_QUEUED_PACKETS = 64;
-
-/**
- * A client that reads slower than cells land would make its server queue every broadcast for it,
- * without bound. Past MAX_QUEUED_PACKETS queued, this socket's `cells:*` packets are dropped
- * instead; everything else (the completion, acks) still goes. The client sees the gap in the
- * sequence numbers (or a quiet spell) once it reads again, and rejoins with `afterSeq`: one answer
- * with every cell it missed, a coalesced frame in place of the backlog.
- */
-function shedCellsWhenBehind(): (packet: unknown, queued: number) => boolean {
-  return (packet, queued) => !(queued >= MAX_QUEUED_PACKETS && typeof packet === 'string' && packet.startsWith('2["cells:'));
 }
 
 const COMPLETED_PREFIX = '2["batch:completed",';

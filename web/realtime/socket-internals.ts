@@ -3,7 +3,8 @@ import type { Socket } from 'socket.io';
 
 /**
  * Where we lean on Socket.IO's and Engine.IO's internals (socket.io 4.8, engine.io 6.6, ws 8), all in
- * one place. tests/integration/join-limits.test.ts, replay.test.ts and listen-recovery.test.ts fail
+ * one place. tests/integration/join-limits.test.ts, replay.test.ts, slow-reader.test.ts and
+ * listen-recovery.test.ts fail
  * when an update breaks any of it:
  * - `socket.ack(id)`: the function that builds a packet's acknowledgement (to learn the packet id);
  * - `socket.client.writeToEngine(packets, opts)`: a connection's write path, with packets encoded
@@ -15,7 +16,11 @@ import type { Socket } from 'socket.io';
  * - `conn.transport.req`/`res`: the long-polling GET waiting for data (set, with `writable`, while
  *   one waits), `req.cleanup()` to let it go once answered, and `transport.headers(req, headers)`,
  *   the headers Engine.IO gives its own answers;
- * - `conn.pingTimeoutTimer`: set while a ping waits for its pong (a Node timer, or null).
+ * - `conn.pingTimeoutTimer`: set while a ping waits for its pong (a Node timer, or null);
+ * - `conn.writeBuffer`, the packets queued for the transport, and the connection's `drain` event,
+ *   emitted each time that queue is handed to the transport (so it is empty right after);
+ * - an event with binary attachments is encoded as one array, its header (`5<n>-[…`) first, and
+ *   written at once: filterWrites keeps or drops the header and its attachments together.
  */
 
 interface EngineTransport {
@@ -42,6 +47,7 @@ interface EngineSocket {
   writeBuffer: unknown[];
   flush(): void;
   close(discard: boolean): void;
+  on(event: 'drain', listener: () => void): void;
   once(event: 'close' | 'drain' | 'upgrade', listener: () => void): void;
   off(event: 'close' | 'drain' | 'upgrade', listener: () => void): void;
 }
@@ -79,7 +85,8 @@ export function writeEncoded(socket: Socket, packet: string): void {
 }
 
 /**
- * Runs every packet bound for this socket past `filter` first; a packet it refuses is not sent.
+ * Runs every write bound for this socket past `filter` first, given its first packet (an event's
+ * header, for one with attachments); a write it refuses is not sent, attachments included.
  * `queued` is how many packets wait in the connection's buffer.
  */
 export function filterWrites(socket: Socket, filter: (packet: unknown, queued: number) => boolean): void {

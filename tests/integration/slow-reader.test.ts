@@ -1,0 +1,134 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startBatch } from '../../lib/batches/start-batch';
+import { findBatch } from '../../lib/db/batches';
+import type { JoinAck } from '../../lib/realtime/events';
+import type { Batch, BatchInput } from '../../lib/types';
+import { DEFAULT_SLOW_READER_LIMITS } from '../../web/realtime/shed-resend';
+import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/db';
+import { startWorker, type WorkerProcess } from '../helpers/processes';
+import { connectClient, drain, join, serverQueue, startRealtime, stopReading, type TestClient } from '../helpers/realtime';
+
+// A client that stops reading: its server's queue for it stays bounded, and once it reads again it
+// holds everything, though it never rejoins (a plain contract client).
+
+let db: TestDatabase;
+let realtime: Awaited<ReturnType<typeof startRealtime>>;
+let workers: WorkerProcess[] = [];
+const clients: TestClient[] = [];
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  realtime = await startRealtime(db.pool, db.url);
+});
+afterEach(async () => {
+  await Promise.all(workers.map((w) => w.stop()));
+  workers = [];
+});
+afterAll(async () => {
+  clients.forEach((c) => c.disconnect());
+  await realtime.close();
+  await db.drop();
+});
+
+const start = async (input: BatchInput) =>
+  (await startBatch({ pool: db.pool, boss: await db.boss(), chunkSize: 1000, defaultDeadlineSeconds: 600 }, input)).batch;
+
+/** What a plain client heard of one batch: colours and tiles by cell, and completion events. */
+function listen(client: TestClient, batchId: string) {
+  const colors = new Map<string, string>();
+  const tiles = new Map<string, Buffer>();
+  let completions = 0;
+  client.on('cells:colored', (event) => {
+    if (event.batchId !== batchId) return;
+    const bytes = event.tiles ? Buffer.from(event.tiles as Uint8Array) : null;
+    const size = bytes ? bytes.length / event.cells.length : 0;
+    event.cells.forEach((c, k) => {
+      colors.set(`${c.row}:${c.col}`, c.color);
+      if (bytes) tiles.set(`${c.row}:${c.col}`, bytes.subarray(k * size, (k + 1) * size));
+    });
+  });
+  client.on('batch:completed', (event) => {
+    if (event.batchId === batchId) completions++;
+  });
+  return { colors, tiles, completions: () => completions };
+}
+
+async function stored(batchId: string) {
+  const { rows } = await db.pool.query<{ key: string; color: string; tile: Buffer | null }>(
+    `select row_no || ':' || col_no as key, color, tile from cells where batch_id = $1 and color is not null`,
+    [batchId],
+  );
+  return rows;
+}
+
+const completed = async (batchId: string) => (await findBatch(db.pool, batchId))?.status === 'completed';
+
+describe('a client that stops reading', () => {
+  it('costs its server a bounded queue; reading again, without rejoining, it holds every cell and tile and one completion of each batch', async () => {
+    const bound = DEFAULT_SLOW_READER_LIMITS.maxQueuedPackets;
+    // Small tile fetches: many events of about 50 KB each, each a header and its tiles (binary).
+    workers.push(...['w-1', 'w-2'].map((id) => startWorker(db.url, id, { TILE_FETCH_SIZE: '4', WORKER_FETCH_SIZE: '50' })));
+    const client = await connectClient(realtime.url);
+    clients.push(client);
+
+    // The picture's fat binary events fill the kernel's socket buffers (several MB) within seconds;
+    // text events alone would take a minute to. The colour batch is started and joined once the
+    // server queues for the stalled client, so every one of its text events meets a full queue (it
+    // cannot shrink while the client reads nothing); the join's answer, an ack, waits in that queue.
+    const picture = await start({
+      rows: 40,
+      cols: 40,
+      kind: 'mandelbrot',
+      view: { x: -0.75, y: 0, width: 3 },
+      maxIterations: 50,
+      tileSize: 64,
+    });
+    const heardPicture = listen(client, picture.id);
+    expect((await join(client, picture.id)).ok).toBe(true);
+    const readAgain = stopReading(client);
+    let colours: Batch | undefined;
+    let heardColours: ReturnType<typeof listen> | undefined;
+    let joinedColours: Promise<JoinAck> | undefined;
+    let deepest = 0;
+    const sample = setInterval(() => (deepest = Math.max(deepest, serverQueue(realtime.io, client))), 5);
+    try {
+      await waitFor(() => serverQueue(realtime.io, client) >= bound, 'the server to queue packets for the stalled client', 30_000);
+      colours = await start({ rows: 30, cols: 40 });
+      heardColours = listen(client, colours.id);
+      joinedColours = new Promise<JoinAck>((resolve) => client.emit('batch:join', colours!.id, resolve));
+      await waitFor(async () => (await completed(picture.id)) && (await completed(colours!.id)), 'both batches to complete', 60_000);
+    } finally {
+      clearInterval(sample);
+    }
+    console.log(`deepest server-side queue for the stalled client: ${deepest} packets (bound ${bound})`);
+    // Past the bound only packets that are never shed queue up (acks, activity, the image, pings).
+    expect(deepest).toBeGreaterThanOrEqual(bound);
+    expect(deepest).toBeLessThanOrEqual(bound + 32);
+
+    readAgain();
+    const wholeAt = Date.now();
+    const answer = await joinedColours!;
+    if (!answer.ok) throw new Error('the colour batch join failed');
+    for (const c of answer.cells) heardColours!.colors.set(`${c.row}:${c.col}`, c.color);
+    for (const [batch, heard] of [
+      [picture, heardPicture],
+      [colours!, heardColours!],
+    ] as const) {
+      const cells = await stored(batch.id);
+      expect(cells.length).toBe(batch.total);
+      await waitFor(
+        () => heard.completions() > 0 && cells.every((c) => heard.colors.has(c.key)),
+        `the client to hold every cell of ${batch.kind === 'mandelbrot' ? 'the picture' : 'the colour batch'}`,
+        30_000,
+      );
+      const wrong = cells.filter(
+        (c) => heard.colors.get(c.key) !== c.color || (c.tile && !c.tile.equals(heard.tiles.get(c.key) ?? Buffer.alloc(0))),
+      );
+      expect(wrong.map((c) => c.key).slice(0, 5)).toEqual([]);
+      // Nothing more on its way (a marker behind everything committed), and the end heard once.
+      await drain(db.pool, client, batch.id);
+      expect(heard.completions()).toBe(1);
+    }
+    console.log(`the stalled client held everything ${Date.now() - wholeAt} ms after it read again`);
+  });
+});
