@@ -2,7 +2,10 @@
  * Glossary: one word per thing, here and everywhere in the code and docs.
  * - batch: one click of Start (one `POST /api/batches`). A rows × cols grid of cells, tracked by
  *   one row in `batches`. It is `running` until it ends, exactly once, as `completed` (every cell
- *   finished or failed), `cancelled` or `expired`.
+ *   finished or failed), `cancelled` or `expired`. One started later is `scheduled` before that:
+ *   no jobs yet, until its start job (lib/batches/scheduled-start.ts) makes it `running`.
+ * - schedule: a recurring batch: a cron expression in a time zone and a batch body; each tick of it
+ *   starts one batch (lib/batches/schedules.ts, on pg-boss's scheduler).
  * - cell: one square of a batch's grid, at (row, col). It waits until a worker records its
  *   outcome, once: a colour, and the cell is finished, or an error, and it has failed.
  * - finished: a cell whose colour is recorded — the contract's "finished cell" (first write wins,

@@ -124,7 +124,10 @@ export function tickKey(name: string, tick: Date): string {
 
 /**
  * Starts the batch of one tick: the schedule's stored body, `"schedule": name`, and the tick's
- * idempotency key. Null when the schedule was deleted since the tick was sent.
+ * idempotency key. Null when the schedule was deleted since the tick was sent, or when the tick
+ * came before the schedule: pg-boss counts an occurrence due for a minute after it, so a schedule
+ * created at 12:00:40 would otherwise start a batch at once for 12:00:00. Its first batch is at its
+ * first tick after its creation (its `nextRunAt` then).
  */
 export async function runTick(
   deps: StartBatchDeps,
@@ -134,6 +137,7 @@ export async function runTick(
   const schedule = await findSchedule(deps.pool, name);
   if (!schedule) return null;
   const tick = tickOf(deps.boss, schedule, createdOn);
+  if (tick.getTime() < Date.parse(schedule.createdAt)) return null;
   const { batch, created, fanOut } = await startBatch(deps, { ...schedule.batch, schedule: name }, tickKey(name, tick));
   void fanOut?.catch(() => undefined);
   await recordScheduleRun(deps.pool, name, batch.id, tick);
@@ -151,7 +155,7 @@ export async function workScheduleTicks(deps: StartBatchDeps, log: Logger): Prom
         const name = String(job.data?.schedule);
         try {
           const result = await runTick(deps, name, job.createdOn);
-          if (!result) log.info('tick of a deleted schedule skipped', { schedule: name });
+          if (!result) log.info('tick skipped: its schedule is deleted, or was created after it', { schedule: name });
           else if (result.created) log.info('scheduled batch created', { schedule: name, batchId: result.batchId, tick: result.tick });
         } catch (err) {
           log.warn('schedule tick failed; pg-boss retries it', { schedule: name, err: errorMessage(err) });

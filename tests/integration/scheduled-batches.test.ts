@@ -3,6 +3,7 @@ import type { BatchStartedEvent } from '../../lib/realtime/events';
 import type { Batch } from '../../lib/types';
 import { freePort } from '../../scripts/ports';
 import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/db';
+import { expectConverged, follow } from '../helpers/follower';
 import { createdCounts, postBatch, send, sessionCookieOf } from '../helpers/http';
 import { startWebServer, startWorker, type WorkerProcess } from '../helpers/processes';
 import { connectClient, join, record, type TestClient } from '../helpers/realtime';
@@ -100,6 +101,31 @@ describe('starting later', () => {
     const completion = heard.completions.find((c) => c.batchId === batch.id)!;
     // Elapsed counts from the start, not from the creation two seconds before it.
     expect(completion.elapsedMs).toBeLessThanOrEqual(Date.parse(done.finishedAt!) - Date.parse(done.startAt!) + 1);
+  });
+
+  it("the page's follower shows a scheduled batch without an end, then turns live on batch:started, with no second join", async () => {
+    const answer = await postBatch(base, { rows: 6, cols: 7, startInSeconds: 2 });
+    const batch = answer.body as Batch;
+    const page = follow(base, batch.id, { apiBase: base });
+    let joins = 0;
+    const emit = page.socket.emit.bind(page.socket);
+    page.socket.emit = ((event: string, ...args: unknown[]) => {
+      if (event === 'batch:join') joins++;
+      return (emit as (e: string, ...a: unknown[]) => unknown)(event, ...args);
+    }) as typeof page.socket.emit;
+    try {
+      await waitFor(() => page.follower.view().state === 'ready', 'the first join');
+      expect(page.follower.view().batch?.status).toBe('scheduled');
+      expect(page.follower.view().completion).toBeNull();
+      const joinsBefore = joins;
+      await waitFor(() => page.follower.view().batch?.status === 'running' || page.follower.view().completion, 'the page to see the start');
+      // The event turned it, not a catch-up join.
+      expect(joins).toBe(joinsBefore);
+      await expectConverged(db, page.follower, batch.id, page.completions);
+      expect(page.follower.view().completion?.status).toBe('completed');
+    } finally {
+      page.close();
+    }
   });
 
   it('the deadline counts from the start: a 2 s deadline on a batch that waits 4 s first still completes', async () => {
