@@ -12,8 +12,6 @@ export interface FailedAttempt {
 
 export interface FailAttemptsDeps {
   boss: PgBoss;
-  /** The queue the jobs came from. */
-  queue: string;
   /** Retries a cell gets after its own work first fails (`CELL_RETRY_LIMIT`). */
   retryLimit: number;
 }
@@ -75,9 +73,10 @@ export async function failAttempts(tx: Sql, attempts: FailedAttempt[], deps: Fai
 
   const db = toExecutor(tx);
   // One statement per job: pg-boss stores one output per call, and each attempt has its own error.
-  // Fenced to the attempt fetched, so a claim that lapsed meanwhile is left to its new holder.
+  // Fenced to the attempt fetched, so a claim that lapsed meanwhile is left to its new holder. Each
+  // goes back to the queue it came from (its batch's).
   for (const { job, message } of retry) {
-    await deps.boss.fail(deps.queue, { id: job.id, retryCount: job.retryCount }, { message }, { db });
+    await deps.boss.fail(job.name, { id: job.id, retryCount: job.retryCount }, { message }, { db });
   }
   if (dead.length > 0) {
     await deps.boss.insert(

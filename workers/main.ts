@@ -1,13 +1,14 @@
 import { writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { config, configuredLogLevel } from '../lib/config';
+import { deleteBatchQueue } from '../lib/batches/batch-queues';
 import { createPool, withTransaction } from '../lib/db/pool';
 import { readIntake } from '../lib/db/intake';
 import { heartbeatWorker, markWorkerStopped, readWorkerDesired, registerWorker, setWorkerPaused } from '../lib/db/workers';
 import { errorMessage } from '../lib/errors';
 import { runProcess } from '../lib/lifecycle';
 import { startBoss } from '../lib/queue/boss';
-import { CELL_DEAD_LETTER_QUEUE, CELL_QUEUE, SLOW_CELL_QUEUE } from '../lib/queue/cell-job';
+import { CELL_DEAD_LETTER_QUEUE, isSlowBatch } from '../lib/queue/cell-job';
 import { IMAGE_QUEUE, parseImageJob } from '../lib/queue/image-job';
 import { cellQueueSettings, prepareDatabase } from '../lib/queue/prepare-database';
 import { startTelemetry } from '../lib/telemetry/sdk';
@@ -16,6 +17,9 @@ import { failAttempts } from './fail-attempts';
 import { FetchTraces } from './fetch-spans';
 import { followIntake } from './intake';
 import { buildImage } from './build-image';
+import { RunningBatchOrder } from './batch-order';
+import { CellFetchLoops } from './cell-fetch';
+import { listenForCellNotices } from './cell-notices';
 import { Holding } from './holding';
 import { PaintParamsCache } from './paint-params';
 import { processCellJobs } from './process-cells';
@@ -30,6 +34,12 @@ import { ThroughputMeter, startThroughputWriter } from './throughput';
  * about five times a second (and at the end of each fetch), and a recording carries many tiles.
  */
 const SLOW_CELL_FLUSH_MS = 200;
+/**
+ * A fetch loop that found no cell job in any running batch looks again this often; a notice of new
+ * cells wakes it sooner, so this only bounds how late a retry that came due is seen (pg-boss's own
+ * poll was 0.5 s).
+ */
+const IDLE_POLL_MS = 500;
 
 /** A worker process: fetches cell jobs in batches and records them. Holds no web server state. */
 runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId }, logLevel: configuredLogLevel }, async (life, log) => {
@@ -92,13 +102,28 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
 
   const traces = new FetchTraces(pool, cfg.workerId, cfg.otel.enabled);
   const running = new RunningBatches();
+  // Cell jobs are fetched from the running batches' queues, in their order (workers/cell-fetch.ts).
+  const order = new RunningBatchOrder(pool);
+  // The worker whose recording completed a batch deletes its queue, with any duplicate or retried
+  // job of it still in there, in the background; web servers' sweep does it if this fails.
+  const dropQueueOf = (batchId: string) =>
+    void deleteBatchQueue({ pool, boss }, batchId).catch((err: unknown) =>
+      log.debug('deleting a completed batch queue failed; the sweep will', { batchId, err: errorMessage(err) }),
+    );
 
   // Cells are recorded in a transaction of our own, and pg-boss completes the jobs after it commits.
   // A worker that dies in between leaves jobs whose cells are recorded; they run again and the
   // first-write-wins insert absorbs them. Completing inside the transaction instead would hold the
   // batch's row lock through pg-boss's completion of the whole fetch.
-  const cellWork = () =>
-    boss.work(CELL_QUEUE, { ...polling, batchSize: cfg.workerFetchSize, localConcurrency: cfg.workerLoops }, async (jobs) => {
+  const cellWork = new CellFetchLoops({
+    boss,
+    order,
+    serves: (batch) => !isSlowBatch(batch),
+    loops: cfg.workerLoops,
+    batchSize: cfg.workerFetchSize,
+    idleMs: IDLE_POLL_MS,
+    log,
+    handle: async (queue, jobs) => {
       const spans = await traces.start('cells record', jobs);
       const held = Holding.countByBatch(jobs);
       for (const [batchId, n] of held) holding.add(batchId, n);
@@ -112,11 +137,11 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
             cellTimeoutMs: cfg.cellTimeoutMs,
             faults: cfg.faults,
             failAttempts: async (tx, attempts) => {
-              const failed = await failAttempts(tx, attempts, { boss, queue: CELL_QUEUE, retryLimit: cfg.cellRetryLimit });
+              const failed = await failAttempts(tx, attempts, { boss, retryLimit: cfg.cellRetryLimit });
               for (const { job, message } of attempts) {
                 firstFailure ??= message;
                 log.debug('cell attempt failed', {
-                  queue: CELL_QUEUE,
+                  queue,
                   jobId: job.id,
                   workFailures: failed.failures.get(job.id),
                   err: message,
@@ -135,26 +160,28 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
         // One line per fetch, not per cell: a batch of failing cells must not flood the log.
         if (result.failedAttempts > 0)
           log.warn('cell attempts failed', {
-            queue: CELL_QUEUE,
+            queue,
             failed: result.failedAttempts,
             failedForGood: exhausted,
             fetched: jobs.length,
             firstError: firstFailure,
           });
-        if (result.skipped > 0)
-          log.debug('cells of ended batches skipped', { queue: CELL_QUEUE, skipped: result.skipped, fetched: jobs.length });
-        for (const c of result.completions)
-          log.info('batch completed', { batchId: c.batchId, queue: CELL_QUEUE, total: c.total, failed: c.failed, elapsedMs: c.elapsedMs });
+        if (result.skipped > 0) log.debug('cells of ended batches skipped', { queue, skipped: result.skipped, fetched: jobs.length });
+        for (const c of result.completions) {
+          log.info('batch completed', { batchId: c.batchId, queue, total: c.total, failed: c.failed, elapsedMs: c.elapsedMs });
+          dropQueueOf(c.batchId);
+        }
       } catch (err) {
         spans.fail(err);
         // pg-boss fails the fetch's jobs and retries them, saying nothing: this is the one line about it.
         // A database failure, not the cells' own: it spends none of their retries (see fail-attempts.ts).
-        log.warn('recording a fetch failed; its jobs will be retried', { queue: CELL_QUEUE, jobs: jobs.length, err: errorMessage(err) });
+        log.warn('recording a fetch failed; its jobs will be retried', { queue, jobs: jobs.length, err: errorMessage(err) });
         throw err;
       } finally {
         for (const [batchId, n] of held) holding.remove(batchId, n);
       }
-    });
+    },
+  });
 
   // Slow cells (picture tiles, simulated work): a few per fetch, each recorded soon after it is done,
   // through one recorder for the whole process.
@@ -166,10 +193,10 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
     workerId: cfg.workerId,
     flushMs: SLOW_CELL_FLUSH_MS,
     failAttempts: async (tx, attempts) => {
-      const failed = await failAttempts(tx, attempts, { boss, queue: SLOW_CELL_QUEUE, retryLimit: cfg.cellRetryLimit });
+      const failed = await failAttempts(tx, attempts, { boss, retryLimit: cfg.cellRetryLimit });
       for (const { job, message } of attempts)
         log.debug('cell attempt failed', {
-          queue: SLOW_CELL_QUEUE,
+          queue: job.name,
           jobId: job.id,
           workFailures: failed.failures.get(job.id),
           err: message,
@@ -182,15 +209,17 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
       unreported += served;
       meter.add(served);
       if (result.failedAttempts > 0)
-        log.warn('cell attempts failed', { queue: SLOW_CELL_QUEUE, failed: result.failedAttempts, firstError: result.firstFailure });
-      for (const c of result.completions)
+        log.warn('cell attempts failed', { slow: true, failed: result.failedAttempts, firstError: result.firstFailure });
+      for (const c of result.completions) {
         log.info('batch completed', {
           batchId: c.batchId,
-          queue: SLOW_CELL_QUEUE,
+          slow: true,
           total: c.total,
           failed: c.failed,
           elapsedMs: c.elapsedMs,
         });
+        dropQueueOf(c.batchId);
+      }
     },
   });
   const slowCells = {
@@ -203,8 +232,15 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
     cellTimeoutMs: cfg.cellTimeoutMs,
     faults: cfg.faults,
   };
-  const slowCellWork = () =>
-    boss.work(SLOW_CELL_QUEUE, { ...polling, batchSize: cfg.tileFetchSize, localConcurrency: cfg.workerLoops }, async (jobs) => {
+  const slowCellWork = new CellFetchLoops({
+    boss,
+    order,
+    serves: isSlowBatch,
+    loops: cfg.workerLoops,
+    batchSize: cfg.tileFetchSize,
+    idleMs: IDLE_POLL_MS,
+    log,
+    handle: async (queue, jobs) => {
       const spans = await traces.start('cells record', jobs);
       const held = Holding.countByBatch(jobs);
       for (const [batchId, n] of held) holding.add(batchId, n);
@@ -214,7 +250,7 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
       } catch (err) {
         spans.fail(err);
         log.warn('recording slow cells failed; their jobs will be retried', {
-          queue: SLOW_CELL_QUEUE,
+          queue,
           jobs: jobs.length,
           err: errorMessage(err),
         });
@@ -222,7 +258,24 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
       } finally {
         for (const [batchId, n] of held) holding.remove(batchId, n);
       }
-    });
+    },
+  });
+  // Stopped before pg-boss (stops run last-registered first), whether or not intake stopped them.
+  life.onStop('cell fetch loops', () => Promise.all([cellWork.stop(), slowCellWork.stop()]).then(() => undefined));
+  // A batch with new cells is fetched from at once, not at the next poll.
+  life.onStop(
+    'cell notices',
+    listenForCellNotices(
+      cfg.databaseUrl,
+      () => {
+        order.stale();
+        cellWork.wake();
+        slowCellWork.wake();
+      },
+      log,
+      `finish-line-worker-${cfg.workerId}-notices`,
+    ),
+  );
 
   // The image stage of each ended batch: one job per batch, retried from scratch if cut short.
   await boss.work(IMAGE_QUEUE, { ...polling, batchSize: 1 }, async ([job]) => {
@@ -242,7 +295,7 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
       spans.end(result);
       for (const [batchId, cells] of result.failed)
         log.warn('cells failed for good', { batchId, queue: CELL_DEAD_LETTER_QUEUE, cells: cells.length });
-      for (const c of result.completions)
+      for (const c of result.completions) {
         log.info('batch completed', {
           batchId: c.batchId,
           queue: CELL_DEAD_LETTER_QUEUE,
@@ -250,6 +303,8 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
           failed: c.failed,
           elapsedMs: c.elapsedMs,
         });
+        dropQueueOf(c.batchId);
+      }
     } catch (err) {
       spans.fail(err);
       log.warn('recording dead letters failed; they will be retried', {
@@ -267,12 +322,11 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
       readPaused: async () => (await readIntake(pool)).paused,
       readDesired: () => readWorkerDesired(pool, cfg.workerId),
       startWork: async () => {
-        await cellWork();
-        await slowCellWork();
+        cellWork.start();
+        slowCellWork.start();
       },
       stopWork: async () => {
-        await boss.offWork(CELL_QUEUE, { wait: true });
-        await boss.offWork(SLOW_CELL_QUEUE, { wait: true });
+        await Promise.all([cellWork.stop(), slowCellWork.stop()]);
       },
       recordPaused: (paused) => setWorkerPaused(pool, cfg.workerId, paused),
       // Drained: the orderly shutdown a SIGTERM starts, so the process exits 0, its row ends stopped,
@@ -283,5 +337,5 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
   );
   life.onStop('intake', intake);
 
-  log.info('worker started', { queue: CELL_QUEUE, fetchSize: cfg.workerFetchSize, loops: cfg.workerLoops });
+  log.info('worker started', { fetchSize: cfg.workerFetchSize, loops: cfg.workerLoops });
 });

@@ -7,12 +7,15 @@ import type { FailAttemptsResult, FailedAttempt } from './fail-attempts';
 import { paintCell } from './paint-cell';
 import { recordCells, type CellOutcome, type RecordDeps, type RecordResult } from './record-cells';
 
-/** A cell job as pg-boss hands it to the worker (with metadata). */
+/** A cell job as pg-boss's fetch hands it to the worker. */
 export interface CellJob {
   id: string;
+  /** Its queue: its batch's (lib/queue/cell-job.ts). */
+  name: string;
   retryCount: number;
   data: unknown;
-  signal?: AbortSignal;
+  /** The queue's heartbeat: a claim not refreshed this often is given to another worker. */
+  heartbeatSeconds?: number | null;
 }
 
 export interface ProcessDeps extends RecordDeps {

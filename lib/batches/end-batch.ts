@@ -2,6 +2,7 @@ import type pg from 'pg';
 import type { PgBoss } from 'pg-boss';
 import { endBatch } from '../db/batches';
 import { withTransaction } from '../db/pool';
+import { noticeCellsChanged } from '../queue/cell-notices';
 import { queueImageJob } from '../queue/image-job';
 import { completedEvent } from '../realtime/events';
 import { emitInTransaction } from '../realtime/emitter';
@@ -28,6 +29,8 @@ export async function endRunningBatch(
       if (!ended) return null;
       await emitInTransaction(tx, batchId, 'batch:completed', completedEvent(ended));
       await queueImageJob(boss, tx, batchId);
+      // Workers stop fetching its cells the moment this commits, not at their next look.
+      await noticeCellsChanged(tx, batchId);
       return ended;
     });
     if (ended) {

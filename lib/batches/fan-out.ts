@@ -6,7 +6,9 @@ import { toExecutor } from '../db/sql';
 import { errorMessage } from '../errors';
 import type { Logger } from '../log';
 import { every } from '../lifecycle';
-import { cellJobs, cellQueueOf } from '../queue/cell-job';
+import { ensureBatchQueue } from '../queue/boss';
+import { cellJobs } from '../queue/cell-job';
+import { noticeCellsChanged } from '../queue/cell-notices';
 import { ATTR, batchContext, failSpan, inSpan } from '../telemetry/trace';
 import type { Batch } from '../types';
 
@@ -52,9 +54,12 @@ export type FanOutBatch = Pick<Batch, 'id' | 'kind' | 'workMs' | 'cols' | 'total
 };
 
 /**
- * Inserts the jobs of the batch's cells numbered [from, to) in row-major order, then moves the
- * batch's `enqueued` mark from `from` to `to`, in the caller's transaction. Returns the new mark, or
- * null when the mark could not move (the batch has ended) and the caller must roll back.
+ * Inserts the jobs of the batch's cells numbered [from, to) in row-major order into the batch's own
+ * queue, then moves the batch's `enqueued` mark from `from` to `to`, in the caller's transaction.
+ * Returns the new mark, or null when the mark could not move (the batch has ended) and the caller
+ * must roll back. The queue is created first if need be, outside the transaction (pg-boss creates
+ * queues on its own connections): a queue left by a transaction that then rolled back holds nothing,
+ * and the queue sweep removes it (lib/batches/batch-queues.ts).
  */
 export async function enqueueChunk(
   deps: FanOutDeps,
@@ -64,7 +69,9 @@ export async function enqueueChunk(
   chunkIndex: number,
 ): Promise<number | null> {
   const to = Math.min(batch.total, from + (from === 0 ? firstChunkSize(deps) : deps.chunkSize));
-  await deps.boss.insert(cellQueueOf(batch), cellJobs(batch, from, to), { db: toExecutor(tx) });
+  const queue = await ensureBatchQueue(deps.boss, batch);
+  await deps.boss.insert(queue, cellJobs(batch, from, to), { db: toExecutor(tx) });
+  await noticeCellsChanged(tx, batch.id);
   await deps.afterChunk?.(chunkIndex);
   return (await advanceEnqueued(tx, batch.id, from, to)) ? to : null;
 }

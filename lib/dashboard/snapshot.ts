@@ -6,10 +6,7 @@ import { countJobsCapped, type CappedJobCounts } from '../db/jobs';
 import { withTransaction } from '../db/pool';
 import { readThroughput, readWorkerRates } from '../db/throughput';
 import { listRecentWorkers } from '../db/workers';
-import { CELL_DEAD_LETTER_QUEUE, CELL_QUEUE, SLOW_CELL_QUEUE } from '../queue/cell-job';
-
-/** The dashboard's queue counts cover both cell queues: fast colour cells and slow cells (tiles, simulated work). */
-const CELL_QUEUES = [CELL_QUEUE, SLOW_CELL_QUEUE];
+import { CELL_DEAD_LETTER_QUEUE, listCellQueues } from '../queue/cell-job';
 import type { DashboardSnapshot, QueueCounts, QueueGauge } from './types';
 
 export interface SnapshotDeps {
@@ -34,8 +31,10 @@ export const RECENT_BATCHES = 12;
  */
 export async function readDashboardSnapshot(deps: SnapshotDeps): Promise<DashboardSnapshot> {
   const { pool } = deps;
+  // The queue counts cover every batch's queue (a batch's queue goes soon after it ends).
+  const cellQueues = await listCellQueues(pool);
   const [counts, intake, workers, rates, batches, throughput] = await Promise.all([
-    withTransaction(pool, (tx) => countJobsCapped(tx, CELL_QUEUES, CELL_DEAD_LETTER_QUEUE, QUEUE_COUNT_CAP)),
+    withTransaction(pool, (tx) => countJobsCapped(tx, cellQueues, CELL_DEAD_LETTER_QUEUE, QUEUE_COUNT_CAP)),
     readIntake(pool),
     listRecentWorkers(pool, deps.deadAfterSeconds),
     readWorkerRates(pool, RATE_SECONDS),
@@ -45,7 +44,7 @@ export async function readDashboardSnapshot(deps: SnapshotDeps): Promise<Dashboa
   return {
     at: throughput.now.toISOString(),
     intake,
-    queue: await toQueueCounts(counts, deps.boss),
+    queue: await toQueueCounts(counts, cellQueues, deps.boss),
     workers: workers.map((w) => ({
       ...w,
       cellsPerSecond: w.status === 'alive' || w.status === 'paused' || w.status === 'draining' ? (rates.get(w.id) ?? 0) : 0,
@@ -56,10 +55,10 @@ export async function readDashboardSnapshot(deps: SnapshotDeps): Promise<Dashboa
 }
 
 /** Exact counts where they are under the cap; past it, pg-boss's cached figures (read only then). */
-async function toQueueCounts(counts: CappedJobCounts, boss: PgBoss): Promise<QueueCounts> {
+async function toQueueCounts(counts: CappedJobCounts, cellQueues: string[], boss: PgBoss): Promise<QueueCounts> {
   const over = Object.values(counts).some((n) => n > QUEUE_COUNT_CAP);
-  const cached = over ? await boss.getQueues([...CELL_QUEUES, CELL_DEAD_LETTER_QUEUE]).catch(() => []) : [];
-  const cells = cached.filter((q) => CELL_QUEUES.includes(q.name));
+  const cached = over ? await boss.getQueues([...cellQueues, CELL_DEAD_LETTER_QUEUE]).catch(() => []) : [];
+  const cells = cached.filter((q) => q.name !== CELL_DEAD_LETTER_QUEUE);
   const cell =
     cells.length > 0
       ? { queuedCount: sum(cells, 'queuedCount'), activeCount: sum(cells, 'activeCount'), failedCount: sum(cells, 'failedCount') }

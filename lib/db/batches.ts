@@ -378,3 +378,38 @@ export async function findLateScheduledBatches(sql: Sql, graceSeconds: number, l
   );
   return rows.map((r) => r.id);
 }
+
+/** A running batch as workers see it when they choose which batch's queue to fetch from. */
+export interface RunningBatchRef {
+  id: string;
+  kind: BatchKind;
+  workMs: number;
+  priority: number;
+}
+
+/**
+ * The running batches in the order workers take their cells: highest priority first, then oldest
+ * (what one shared queue's `priority desc, created_on` order used to give).
+ */
+export async function listRunningBatches(sql: Sql, limit: number): Promise<RunningBatchRef[]> {
+  const { rows } = await sql.query<RunningBatchRef>(
+    `select id, kind, work_ms as "workMs", priority from batches where status = 'running'
+      order by priority desc, created_at, id limit $1`,
+    [limit],
+  );
+  return rows;
+}
+
+/** Of these batch ids, the batches that have ended and the ids no batch has (never committed, or deleted). */
+export async function findEndedBatchIds(sql: Sql, ids: string[]): Promise<{ ended: Set<string>; missing: Set<string> }> {
+  const { rows } = await sql.query<{ id: string; status: BatchStatus }>('select id, status from batches where id = any($1::uuid[])', [ids]);
+  const found = new Map(rows.map((r) => [r.id, r.status]));
+  const ended = new Set<string>();
+  const missing = new Set<string>();
+  for (const id of ids) {
+    const status = found.get(id);
+    if (status === undefined) missing.add(id);
+    else if (status !== 'running' && status !== 'scheduled') ended.add(id);
+  }
+  return { ended, missing };
+}

@@ -2,31 +2,34 @@ import { summarizeBatches } from '../db/batches';
 import { countLiveJobs, LIVE_JOB_STATES } from '../db/jobs';
 import type { Sql } from '../db/sql';
 import { countLiveWorkers } from '../db/workers';
-import { CELL_DEAD_LETTER_QUEUE, CELL_QUEUE, SLOW_CELL_QUEUE } from '../queue/cell-job';
+import { CELL_DEAD_LETTER_QUEUE, CELL_QUEUE, listCellQueues } from '../queue/cell-job';
 import { IMAGE_QUEUE } from '../queue/image-job';
 import type { BatchStatus } from '../types';
 import { processMetrics } from './process-metrics';
 import type { MetricFamily } from './prometheus';
 
 const STATUSES: BatchStatus[] = ['running', 'completed', 'cancelled', 'expired'];
-const QUEUES = [CELL_QUEUE, SLOW_CELL_QUEUE, CELL_DEAD_LETTER_QUEUE, IMAGE_QUEUE];
+/** The labels of `finishline_queue_jobs`: `cell` counts the jobs of every batch's queue together. */
+const QUEUES = [CELL_QUEUE, CELL_DEAD_LETTER_QUEUE, IMAGE_QUEUE];
 
 /**
  * Everything `/metrics` reports. The application's numbers are read from Postgres, so every web
- * server answers the same; the process numbers are the answering server's own. Three cheap reads:
- * the batches table (small: retention keeps it so), the live jobs through pg-boss's index of them,
+ * server answers the same; the process numbers are the answering server's own. Four cheap reads:
+ * pg-boss's list of queues, the batches table (small: retention keeps it so), the live jobs through pg-boss's index of them,
  * and the workers table.
  */
 export async function collectMetrics(sql: Sql, workerWindowSeconds: number): Promise<MetricFamily[]> {
+  const cellQueues = new Set(await listCellQueues(sql));
   const [batches, jobs, workers] = await Promise.all([
     summarizeBatches(sql),
-    countLiveJobs(sql, QUEUES),
+    countLiveJobs(sql, [...cellQueues, CELL_DEAD_LETTER_QUEUE, IMAGE_QUEUE]),
     countLiveWorkers(sql, workerWindowSeconds),
   ]);
   const byStatus = new Map(batches.map((b) => [b.status, b]));
   const sum = (pick: (b: (typeof batches)[number]) => number) => batches.reduce((n, b) => n + pick(b), 0);
   const running = byStatus.get('running');
-  const jobCount = (queue: string, state: string) => jobs.find((j) => j.queue === queue && j.state === state)?.jobs ?? 0;
+  const jobCount = (queue: string, state: string) =>
+    jobs.filter((j) => (cellQueues.has(j.queue) ? CELL_QUEUE : j.queue) === queue && j.state === state).reduce((n, j) => n + j.jobs, 0);
 
   return [
     {

@@ -5,10 +5,13 @@ import {
   CELL_QUEUE,
   type CellQueueSettings,
   SLOW_CELL_QUEUE,
+  cellQueueOf,
   cellQueueOptions,
+  cellQueueTemplateOf,
   deadLetterQueueOptions,
   slowCellQueueOptions,
 } from './cell-job';
+import type { BatchKind } from '../types';
 import { IMAGE_QUEUE, imageQueueOptions } from './image-job';
 
 export type BossRole = 'producer' | 'worker';
@@ -64,7 +67,7 @@ export async function startBoss(
 }
 
 /**
- * Creates the cell queues, their dead-letter queue and the image queue, or brings their settings up
+ * Creates the cell queue templates, their dead-letter queue and the image queue, or brings their settings up
  * to date (a database made by an older version gets the new retry limit and retention here); safe
  * to call from every process. Jobs already queued keep the settings they were sent with.
  */
@@ -95,4 +98,48 @@ async function ensureQueue(boss: PgBoss, name: string, options: Omit<Queue, 'nam
 // Two processes booting at once may both try; the loser's "already exists" is not an error.
 function ignoreExists(err: unknown) {
   if (!/already exists/i.test(String((err as Error)?.message))) throw err;
+}
+
+/**
+ * A batch's cells this many or more get a table of their own in pg-boss's job table (`partition`):
+ * deleting the queue then drops that table at once, where the shared table deletes its jobs a few
+ * thousand per statement (about 10 s of the database's time for a million, which a batch started
+ * meanwhile shares). A table of its own costs its creation (a table and a dozen indexes) and its
+ * drop takes a brief ACCESS EXCLUSIVE lock on the job tables (pg-boss takes it without waiting, and
+ * tries again), so small batches, by far the most, stay in the shared table.
+ */
+export const OWN_TABLE_FROM_CELLS = Number(process.env.H2_OWN_TABLE ?? 100_000);
+
+/**
+ * Creates the queue of a batch's cell jobs if it does not exist yet, with the options of its
+ * template as they are now (so a configuration change reaches the next batch). Idempotent, and
+ * safe when two processes do it at once: the fan-out calls it before each run of inserts, so a
+ * resumed fan-out, or one that starts later than its batch, finds its queue.
+ */
+export async function ensureBatchQueue(
+  boss: PgBoss,
+  batch: { id: string; kind: BatchKind; workMs?: number; total: number },
+): Promise<string> {
+  const name = cellQueueOf(batch.id);
+  if (await boss.getQueue(name)) return name;
+  const template = await boss.getQueue(cellQueueTemplateOf(batch));
+  if (!template) throw new Error(`pg-boss queue ${cellQueueTemplateOf(batch)} is missing: prepare the database first`);
+  const options: Omit<Queue, 'name'> = {
+    policy: 'standard',
+    notify: template.notify,
+    retryLimit: template.retryLimit,
+    retryDelay: template.retryDelay,
+    retryBackoff: template.retryBackoff,
+    // pg-boss refuses a maximum delay without backoff (a template updated to no backoff keeps its old one).
+    retryDelayMax: template.retryBackoff ? template.retryDelayMax : undefined,
+    heartbeatSeconds: template.heartbeatSeconds,
+    expireInSeconds: template.expireInSeconds,
+    deadLetter: template.deadLetter,
+    deleteAfterSeconds: template.deleteAfterSeconds,
+    partition: batch.total >= OWN_TABLE_FROM_CELLS,
+  };
+  // pg-boss checks the options that are present, so an unset one is left out rather than undefined.
+  const set = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined && v !== null));
+  await boss.createQueue(name, set).catch(ignoreExists);
+  return name;
 }

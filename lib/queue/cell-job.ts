@@ -1,22 +1,54 @@
 import type { Queue } from 'pg-boss';
+import { listQueuesStartingWith } from '../db/jobs';
+import type { Sql } from '../db/sql';
 import type { BatchKind } from '../types';
 
 /**
- * The cell job's contract, imported by the producer (fan-out) and the worker alike:
- * one job per cell, named by its batch and position.
+ * The cell job's contract, imported by the producer (fan-out) and the worker alike: one job per
+ * cell, named by its batch and position, on a pg-boss queue of its batch's own (`cellQueueOf`).
+ *
+ * A queue per batch is what makes a cancel cheap at any size: pg-boss fetches over one index range
+ * per queue, so a batch's jobs never sit in another batch's way, and ending a batch only means that
+ * workers stop fetching its queue (they fetch from the running batches' queues, by priority:
+ * workers/cell-fetch.ts); the queue and what it still holds are deleted in the background
+ * (lib/batches/batch-queues.ts).
+ */
+
+/**
+ * The two templates a batch's queue takes its options from (retries, expiration, dead letter,
+ * deletion), brought up to date with the configuration by every process that prepares the database
+ * (lib/queue/boss.ts `ensureQueues`). They hold no jobs. `cell`: colour cells, worked a fetch at a
+ * time. `cell-slow`: cells whose work takes real time (a picture's tiles, colour cells with simulated
+ * work), worked a few at a time and recorded as they finish, so a person watches them land one by
+ * one; a fetch of them gets a far longer backstop.
  */
 export const CELL_QUEUE = 'cell';
-/**
- * Cells whose work takes real time (a picture's tiles, colour cells with simulated work), one job
- * each like any cell, on a queue of their own: workers take a few at a time and record them as they
- * finish, so a person watches them land one by one instead of a thousand at once.
- */
 export const SLOW_CELL_QUEUE = 'cell-slow';
 export const CELL_DEAD_LETTER_QUEUE = 'cell-dead';
 
-/** The queue a batch's cell jobs go to. */
-export function cellQueueOf(batch: { kind: BatchKind; workMs?: number }): typeof CELL_QUEUE | typeof SLOW_CELL_QUEUE {
-  return batch.kind === 'mandelbrot' || (batch.workMs ?? 0) > 0 ? SLOW_CELL_QUEUE : CELL_QUEUE;
+/** What every batch's queue name starts with. */
+export const CELL_QUEUE_PREFIX = 'cells-';
+const UUID_PATTERN = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+const BATCH_QUEUE = new RegExp(`^${CELL_QUEUE_PREFIX}(${UUID_PATTERN})$`, 'i');
+
+/** Whether a batch's cells are slow (see SLOW_CELL_QUEUE). */
+export function isSlowBatch(batch: { kind: BatchKind; workMs?: number }): boolean {
+  return batch.kind === 'mandelbrot' || (batch.workMs ?? 0) > 0;
+}
+
+/** The template a batch's queue is created from. */
+export function cellQueueTemplateOf(batch: { kind: BatchKind; workMs?: number }): typeof CELL_QUEUE | typeof SLOW_CELL_QUEUE {
+  return isSlowBatch(batch) ? SLOW_CELL_QUEUE : CELL_QUEUE;
+}
+
+/** The queue of a batch's cell jobs. (pg-boss refuses dots in queue names.) */
+export function cellQueueOf(batchId: string): string {
+  return `${CELL_QUEUE_PREFIX}${batchId}`;
+}
+
+/** The batch a cell queue belongs to, or null for any other queue. */
+export function batchOfCellQueue(queue: string): string | null {
+  return BATCH_QUEUE.exec(queue)?.[1] ?? null;
 }
 
 export interface CellJobData {
@@ -48,23 +80,20 @@ export const LOST_ATTEMPTS_LIMIT = 50;
 export const FINISHED_CELL_JOB_SECONDS = 60;
 
 /**
- * A batch's cell jobs [from, to) in row-major order, as the fan-out inserts them. Each carries its
- * batch's priority (pg-boss hands out higher priorities first) and its batch id as the singleton
- * key: pg-boss indexes the queued jobs of a key (its job_i17, made for update-by-key), so a cancel
- * finds a batch's queued jobs through that index instead of reading every payload. A standard
- * queue enforces nothing on the key, so cells of one batch never exclude each other.
+ * A batch's cell jobs [from, to) in row-major order, as the fan-out inserts them into the batch's
+ * queue. Each carries its batch's priority, for pg-boss's own order within the queue; across
+ * batches, workers take the queues in priority order themselves.
  */
 export function cellJobs(
   batch: { id: string; cols: number; priority: number },
   from: number,
   to: number,
-): { data: CellJobData; priority: number; singletonKey: string }[] {
-  const jobs = new Array<{ data: CellJobData; priority: number; singletonKey: string }>(to - from);
+): { data: CellJobData; priority: number }[] {
+  const jobs = new Array<{ data: CellJobData; priority: number }>(to - from);
   for (let i = from; i < to; i++) {
     jobs[i - from] = {
       data: { batchId: batch.id, row: Math.floor(i / batch.cols), col: i % batch.cols },
       priority: batch.priority,
-      singletonKey: batch.id,
     };
   }
   return jobs;
@@ -133,4 +162,9 @@ export function parseCellJob(data: unknown): CellJobData {
     throw new TypeError(`Cell job payload is malformed: ${JSON.stringify(data)?.slice(0, 200)}`);
   }
   return { batchId: d.batchId, row: d.row as number, col: d.col as number };
+}
+
+/** The batches' cell queues that exist now (one per batch whose queue is not yet deleted). */
+export async function listCellQueues(sql: Sql): Promise<string[]> {
+  return (await listQueuesStartingWith(sql, CELL_QUEUE_PREFIX)).filter((name) => batchOfCellQueue(name) !== null);
 }

@@ -5,6 +5,7 @@ import { inject } from 'vitest';
 import { createPool } from '../../lib/db/pool';
 import { createLogger } from '../../lib/log';
 import { startBoss } from '../../lib/queue/boss';
+import { cellQueueOf } from '../../lib/queue/cell-job';
 import { TEMPLATE_DB, withDatabase } from '../setup/postgres';
 
 export const quietLog = createLogger({ proc: 'test' }, 'silent');
@@ -63,11 +64,11 @@ export async function waitFor<T>(condition: () => Promise<T> | T, what: string, 
   }
 }
 
-/** Counts the batch's cell jobs by state, straight from pg-boss's table. */
+/** Counts the batch's cell jobs by state, straight from pg-boss's table (its batch's queue; none once that is deleted). */
 export async function jobStates(pool: pg.Pool, batchId: string): Promise<Record<string, number>> {
   const { rows } = await pool.query<{ state: string; n: number }>(
-    `select state, count(*)::int as n from pgboss.job where name = 'cell' and data->>'batchId' = $1 group by state`,
-    [batchId],
+    `select state, count(*)::int as n from pgboss.job where name = $1 group by state`,
+    [cellQueueOf(batchId)],
   );
   return Object.fromEntries(rows.map((r) => [r.state, r.n]));
 }

@@ -1,5 +1,6 @@
 import { connect } from 'node:net';
 import type pg from 'pg';
+import { CELL_QUEUE_PREFIX } from '../../lib/queue/cell-job';
 
 export interface Answer {
   status: number;
@@ -38,7 +39,8 @@ export function sessionCookieOf(answer: { headers: Headers }): string | null {
 /** What a request could have created: batch rows and cell jobs. */
 export async function createdCounts(pool: pg.Pool): Promise<{ batches: number; jobs: number }> {
   const { rows } = await pool.query<{ batches: number; jobs: number }>(
-    `select (select count(*)::int from batches) as batches, (select count(*)::int from pgboss.job where name in ('cell', 'cell-slow')) as jobs`,
+    `select (select count(*)::int from batches) as batches, (select count(*)::int from pgboss.job where starts_with(name, $1)) as jobs`,
+    [CELL_QUEUE_PREFIX],
   );
   return rows[0];
 }

@@ -4,6 +4,7 @@ import { startBatch } from '../../lib/batches/start-batch';
 import { findBatch } from '../../lib/db/batches';
 import { listCells } from '../../lib/db/cells';
 import { withTransaction } from '../../lib/db/pool';
+import { cellQueueOf } from '../../lib/queue/cell-job';
 import { recordCells } from '../../workers/record-cells';
 import { createTestDatabase, jobStates, waitFor, type TestDatabase } from '../helpers/db';
 import { connectClient, join, record, startRealtime, type TestClient } from '../helpers/realtime';
@@ -27,7 +28,7 @@ const deps = async () => ({ pool: db.pool, boss: await db.boss(), chunkSize: 100
 const cellJobs = (batchId: string, cells: [number, number][]) => cells.map(([row, col]) => ({ batchId, row, col, color: '#ABCDEF' }));
 
 describe('cancel', () => {
-  it('ends a running batch once, cancels its queued jobs, and lets no cell be coloured afterwards', async () => {
+  it('ends a running batch once, deletes its queue with its queued jobs, and lets no cell be coloured afterwards', async () => {
     const { batch } = await startBatch(await deps(), { rows: 10, cols: 10 });
     const heard = record(watcher);
     await join(watcher, batch.id, heard);
@@ -54,9 +55,9 @@ describe('cancel', () => {
     expect(late.colored.size).toBe(0);
     expect(await listCells(db.pool, batch.id)).toHaveLength(2);
 
-    const states = await jobStates(db.pool, batch.id);
-    expect(states.created ?? 0).toBe(0);
-    expect(states.cancelled).toBe(100);
+    // Its queue is gone, and every job that was in it.
+    expect(await jobStates(db.pool, batch.id)).toEqual({});
+    expect(await (await db.boss()).getQueue(cellQueueOf(batch.id))).toBeNull();
 
     await expect.poll(() => heard.completions.length).toBe(1);
     expect(heard.completions[0]).toMatchObject({ batchId: batch.id, status: 'cancelled', done: 2, total: 100 });
@@ -109,10 +110,7 @@ describe('idempotent creation', () => {
     expect(ids.size).toBe(1);
     expect(results.filter((r) => r.created)).toHaveLength(1);
     const [id] = ids;
-    const { rows } = await db.pool.query<{ n: number }>(
-      `select count(*)::int as n from pgboss.job where name = 'cell' and data->>'batchId' = $1`,
-      [id],
-    );
+    const { rows } = await db.pool.query<{ n: number }>(`select count(*)::int as n from pgboss.job where name = $1`, [cellQueueOf(id)]);
     expect(rows[0].n).toBe(400);
     const again = await startBatch(await deps(), { rows: 20, cols: 20 }, key);
     expect(again).toEqual({ batch: await findBatch(db.pool, id), created: false });

@@ -4,6 +4,7 @@ import { startDeadlineSweeper } from '../../lib/batches/expire-batches';
 import { startBatch } from '../../lib/batches/start-batch';
 import { findBatch } from '../../lib/db/batches';
 import { listCells } from '../../lib/db/cells';
+import { cellQueueOf } from '../../lib/queue/cell-job';
 import { watchWorkerPresence } from '../../web/realtime/worker-presence';
 import type { BatchInput } from '../../lib/types';
 import { expectBatchSettled, waitUntilUnderWay } from '../helpers/batch-checks';
@@ -56,7 +57,9 @@ describe('deadlines and cancellation', () => {
     const batch = await start({ rows: 10, cols: 10, deadlineSeconds: 1 });
     const ended = await expectBatchSettled(db, batch.id, { socket, heard }, { status: 'expired', done: 0, failed: 0 });
     expect(Date.parse(ended.finishedAt!)).toBeGreaterThanOrEqual(Date.parse(ended.deadlineAt));
-    expect((await jobStates(db.pool, batch.id)).cancelled).toBe(100);
+    // Its queue went with its 100 jobs (the sweep that expired it deletes it).
+    await waitFor(async () => (await (await db.boss()).getQueue(cellQueueOf(batch.id))) === null, 'the expired batch to lose its queue');
+    expect(await jobStates(db.pool, batch.id)).toEqual({});
 
     // A worker arriving late finds nothing of the expired batch to do.
     workers.push(startWorker(db.url, 'w-late', { WORKER_HEARTBEAT_SECONDS: '1' }));

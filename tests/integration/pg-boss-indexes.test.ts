@@ -1,13 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countJobsCapped, countLiveJobs } from '../../lib/db/jobs';
 import type { Sql } from '../../lib/db/sql';
-import { CELL_DEAD_LETTER_QUEUE, CELL_QUEUE, SLOW_CELL_QUEUE } from '../../lib/queue/cell-job';
+import { ensureBatchQueue } from '../../lib/queue/boss';
+import { CELL_DEAD_LETTER_QUEUE, cellQueueOf } from '../../lib/queue/cell-job';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 
 /**
- * lib/db/jobs.ts, the one module that reads pg-boss's job table itself, counts on two of pg-boss's
- * indexes by name and shape. This fails when a pg-boss update renames, reshapes or drops them; the
- * cancel's use of job_i17 is checked in cancel-large.test.ts.
+ * lib/db/jobs.ts, the one module that reads pg-boss's job table itself, counts on pg-boss's index of
+ * live jobs by name and shape, in the shared table and in a batch queue's own table (a large batch's
+ * queue has one: lib/queue/boss.ts). This fails when a pg-boss update renames, reshapes or drops it.
  */
 
 let db: TestDatabase;
@@ -42,26 +43,41 @@ async function plansOf(run: (sql: Sql) => Promise<unknown>): Promise<string> {
   }
 }
 
+// A small batch's queue (in pg-boss's shared table) and a large one's (a table of its own).
+const SMALL = '00000000-0000-4000-8000-00000000000a';
+const LARGE = '00000000-0000-4000-8000-00000000000b';
+
 describe("pg-boss's job indexes that lib/db/jobs.ts relies on", () => {
-  it('are there on the table holding the cell queues, with the columns and conditions the statements are written for', async () => {
-    // pg-boss keeps unpartitioned queues in one table under `job` and names its indexes after it (job_common_i14).
-    const { rows } = await db.pool.query<{ queue: string; index: string; def: string }>(
-      `select q.name as queue, substring(i.indexname from '_(i1[47])$') as index, i.indexdef as def
+  beforeAll(async () => {
+    const boss = await db.boss();
+    await ensureBatchQueue(boss, { id: SMALL, kind: 'colors', total: 100 });
+    await ensureBatchQueue(boss, { id: LARGE, kind: 'colors', total: 1_000_000 });
+  });
+
+  it('are there on the tables holding the cell queues, with the columns and conditions the statements are written for', async () => {
+    // pg-boss keeps unpartitioned queues in one table under `job` (job_common) and a partitioned
+    // queue in a table of its own (j<hash>), and names each table's indexes after it.
+    const queues = [cellQueueOf(SMALL), cellQueueOf(LARGE)];
+    const { rows } = await db.pool.query<{ queue: string; partition: boolean; def: string }>(
+      `select q.name as queue, q.partition, i.indexdef as def
          from pgboss.queue q join pg_indexes i on i.schemaname = 'pgboss' and i.tablename = q.table_name
-        where q.name = any($1::text[]) and i.indexname ~ '_i1[47]$'`,
-      [[CELL_QUEUE, SLOW_CELL_QUEUE]],
+        where q.name = any($1::text[]) and i.indexname ~ '_i14$'`,
+      [queues],
     );
-    for (const queue of [CELL_QUEUE, SLOW_CELL_QUEUE]) {
-      const def = Object.fromEntries(rows.filter((r) => r.queue === queue).map((r) => [r.index, r.def]));
-      expect(def.i14).toMatch(/\(name, state\b/);
-      expect(def.i14).toMatch(/WHERE \(state = ANY \(ARRAY\['created'.*'retry'.*'active'.*'failed'/);
-      expect(def.i17).toMatch(/\(name, singleton_key, created_on\)/);
-      expect(def.i17).toMatch(/state < 'active'.*singleton_key IS NOT NULL/);
+    expect(rows.map((r) => [r.queue, r.partition]).sort()).toEqual(
+      [
+        [cellQueueOf(SMALL), false],
+        [cellQueueOf(LARGE), true],
+      ].sort(),
+    );
+    for (const { def } of rows) {
+      expect(def).toMatch(/\(name, state\b/);
+      expect(def).toMatch(/WHERE \(state = ANY \(ARRAY\['created'.*'retry'.*'active'.*'failed'/);
     }
   });
 
   it('serve the counts: live jobs by state, and the capped counts, through job_i14', async () => {
-    const queues = [CELL_QUEUE, SLOW_CELL_QUEUE];
+    const queues = [cellQueueOf(SMALL), cellQueueOf(LARGE)];
     const live = await plansOf(async (sql) => {
       await sql.query('set local enable_seqscan = off');
       await countLiveJobs(sql, queues);

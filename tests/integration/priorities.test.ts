@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cellQueueOf } from '../../lib/queue/cell-job';
 import type { Batch } from '../../lib/types';
 import { freePort } from '../../scripts/ports';
 import { createTestDatabase, type TestDatabase, waitFor } from '../helpers/db';
@@ -43,8 +44,8 @@ async function createFannedOut(body: { rows: number; cols: number; priority?: nu
 
 async function jobPriorities(batchId: string) {
   const { rows } = await db.pool.query<{ priority: number; n: number }>(
-    `select priority, count(*)::int as n from pgboss.job where name = 'cell' and data->>'batchId' = $1 group by priority`,
-    [batchId],
+    `select priority, count(*)::int as n from pgboss.job where name = $1 group by priority`,
+    [cellQueueOf(batchId)],
   );
   return rows;
 }

@@ -1,0 +1,75 @@
+import type pg from 'pg';
+import type { PgBoss } from 'pg-boss';
+import { findEndedBatchIds } from '../db/batches';
+import { batchOfCellQueue, cellQueueOf } from '../queue/cell-job';
+
+/**
+ * A batch's queue is deleted once the batch has ended (completed, cancelled, expired): the cells
+ * table is the record, so nothing in it is kept. A queue whose batch does not exist (its batch's
+ * first transaction rolled back after the queue was made, or the batch was deleted) goes once it is
+ * this old, so a batch being created right now keeps its queue.
+ */
+const ORPHAN_QUEUE_MS = 60_000;
+
+/**
+ * Deletes a batch's queue and every job still in it; returns how many were queued (waiting, or
+ * waiting to retry) as pg-boss last counted (its workers count every few seconds; an exact count
+ * would read a million index entries for a number nobody needs). Workers have stopped fetching from it by then (they fetch from running batches'
+ * queues only), and the jobs some of them still hold complete or fail into nothing. A queue of a
+ * million jobs goes with its own table (lib/queue/boss.ts, OWN_TABLE_FROM_CELLS). No-op for a queue
+ * already gone.
+ */
+export async function deleteBatchQueue(deps: { pool: pg.Pool; boss: PgBoss }, batchId: string): Promise<number> {
+  const queue = cellQueueOf(batchId);
+  const held = await deps.boss.getQueue(queue);
+  if (!held) return 0;
+  for (let tries = 1; ; tries++) {
+    try {
+      await deps.boss.deleteQueue(queue);
+      return held.queuedCount;
+    } catch (err) {
+      if (!isBusy(err) || tries >= DELETE_TRIES) throw err;
+      await new Promise((resolve) => setTimeout(resolve, DELETE_RETRY_MS));
+    }
+  }
+}
+
+/**
+ * A queue with its own table is dropped under an ACCESS EXCLUSIVE lock on pg-boss's job tables that
+ * pg-boss takes without waiting, trying for about 3 s (so it never stalls workers behind it); under
+ * a steady load (pg-boss's own statistics pass reads every job table for seconds when a million jobs
+ * are queued) that can fail. Nothing waits on the drop (no worker fetches from the queue any more),
+ * so it tries again a while later; past that the sweep does.
+ */
+const DELETE_TRIES = 10;
+const DELETE_RETRY_MS = 2000;
+
+function isBusy(err: unknown): boolean {
+  const cause = (err as { cause?: { code?: unknown } } | null)?.cause;
+  return cause?.code === '55P03' || (err as { code?: unknown } | null)?.code === '55P03';
+}
+
+/**
+ * Deletes the queues of the batches that have ended, and of batches that no longer exist: the one
+ * place that makes sure no queue outlives its batch, whoever ended it (a worker's last recording, a
+ * cancel whose process died before deleting, the deadline sweep). Reads pg-boss's queue list (a row
+ * per queue, no jobs) and the batches it names. Safe in any number of processes at once. Returns the
+ * batches whose queue it deleted.
+ */
+export async function sweepBatchQueues(deps: { pool: pg.Pool; boss: PgBoss }, orphanAfterMs = ORPHAN_QUEUE_MS): Promise<string[]> {
+  const queues = new Map<string, Date>();
+  for (const q of await deps.boss.getQueues()) {
+    const batchId = batchOfCellQueue(q.name);
+    if (batchId) queues.set(batchId, new Date(q.createdOn));
+  }
+  if (queues.size === 0) return [];
+  const { ended, missing } = await findEndedBatchIds(deps.pool, [...queues.keys()]);
+  const now = Date.now();
+  const gone = [...ended, ...[...missing].filter((id) => now - queues.get(id)!.getTime() >= orphanAfterMs)];
+  const deleted: string[] = [];
+  for (const batchId of gone) {
+    await deps.boss.deleteQueue(cellQueueOf(batchId));
+    deleted.push(batchId);
+  }
+  return deleted;
+}
