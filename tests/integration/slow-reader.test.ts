@@ -76,7 +76,7 @@ describe('a client that stops reading', () => {
     // server queues for the stalled client, so every one of its text events meets a full queue (it
     // cannot shrink while the client reads nothing); the join's answer, an ack, waits in that queue.
     const picture = await start({
-      rows: 40,
+      rows: 32,
       cols: 40,
       kind: 'mandelbrot',
       view: { x: -0.75, y: 0, width: 3 },
@@ -86,6 +86,7 @@ describe('a client that stops reading', () => {
     const heardPicture = listen(client, picture.id);
     expect((await join(client, picture.id)).ok).toBe(true);
     const readAgain = stopReading(client);
+    const stalledAt = Date.now();
     let colours: Batch | undefined;
     let heardColours: ReturnType<typeof listen> | undefined;
     let joinedColours: Promise<JoinAck> | undefined;
@@ -93,10 +94,13 @@ describe('a client that stops reading', () => {
     const sample = setInterval(() => (deepest = Math.max(deepest, serverQueue(realtime.io, client))), 5);
     try {
       await waitFor(() => serverQueue(realtime.io, client) >= bound, 'the server to queue packets for the stalled client', 30_000);
+      const atBound = (await findBatch(db.pool, picture.id))!;
+      console.log(`bound reached ${Date.now() - stalledAt} ms after the client stopped reading, ${atBound.done} tiles done`);
       colours = await start({ rows: 30, cols: 40 });
       heardColours = listen(client, colours.id);
       joinedColours = new Promise<JoinAck>((resolve) => client.emit('batch:join', colours!.id, resolve));
       await waitFor(async () => (await completed(picture.id)) && (await completed(colours!.id)), 'both batches to complete', 60_000);
+      console.log(`both batches completed ${Date.now() - stalledAt} ms after the client stopped reading`);
     } finally {
       clearInterval(sample);
     }

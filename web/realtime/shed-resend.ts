@@ -88,6 +88,8 @@ export function shedAndResend(socket: RealtimeSocket, sql: Sql, log: Logger, lim
   const resendBatch = async (batchId: string, range: Missed): Promise<boolean> => {
     let sent = 0;
     for await (const page of replayedPages(sql, batchId, range.from - 1, range.to)) {
+      // Each page goes once the last has drained: the socket's queue stays below the bound.
+      while (open() && queued() >= limits.resendBelow) await drained(socket, limits.resendBelow, limits.retryMs);
       if (!open() || !socket.rooms.has(batchRoom(batchId))) return open();
       for (const { events } of page)
         for (const event of events) {
@@ -95,7 +97,6 @@ export function shedAndResend(socket: RealtimeSocket, sql: Sql, log: Logger, lim
           else socket.emit('cells:failed', event.payload);
           sent++;
         }
-      while (open() && queued() >= limits.resendBelow) await drained(socket, limits.resendBelow, limits.retryMs);
     }
     log.debug('sent shed events again to a slow reader', { batchId, fromSeq: range.from, toSeq: range.to, events: sent });
     return open();
@@ -155,17 +156,19 @@ export function shedAndResend(socket: RealtimeSocket, sql: Sql, log: Logger, lim
 
   const filter = (packet: unknown, queuedNow: number): boolean => {
     if (typeof packet !== 'string') return true;
-    const match = BATCH_EVENT.exec(packet);
-    if (!match) return true;
-    const completion = match[1] === 'batch:completed';
+    const name = BATCH_EVENT.exec(packet)?.[1];
+    if (!name) return true;
+    const completion = name === 'batch:completed';
     if (!completion && queuedNow < limits.maxQueuedPackets) return true;
-    const event = batchEventOf(packet, match[0].length);
+    const event = readBatchEvent(packet);
     if (!event) return true;
     if (completion) {
       if (!missed.has(event.batchId) && resending !== event.batchId) return true;
       heldCompletions.set(event.batchId, packet);
       return false;
     }
+    // Unnumbered cells (a test's marker) cost nothing to keep and could not be read back.
+    if (event.seq === null || event.seq < 1) return true;
     if (shed === 0) log.info('a client reads slower than events come; shedding and sending again later', { batchId: event.batchId });
     shed++;
     note(event.batchId, event.seq);
@@ -175,14 +178,21 @@ export function shedAndResend(socket: RealtimeSocket, sql: Sql, log: Logger, lim
   return { filter, left: forget };
 }
 
-/** The batch id and number of an encoded batch event whose payload starts at `at`. */
-function batchEventOf(packet: string, at: number): { batchId: string; seq: number } | null {
+/**
+ * The name, batch id and number (null if it has none) of an encoded `cells:*` or `batch:completed`
+ * event on the main namespace, text or binary header; null for any other packet.
+ */
+export function readBatchEvent(packet: string): { name: string; batchId: string; seq: number | null } | null {
+  const match = BATCH_EVENT.exec(packet);
+  if (!match) return null;
+  const at = match[0].length;
   const head = HEAD.exec(packet.slice(at, at + 120));
-  if (head) return Number(head[2]) >= 1 ? { batchId: head[1], seq: Number(head[2]) } : null;
+  if (head) return { name: match[1], batchId: head[1], seq: Number(head[2]) };
   try {
     const payload = (JSON.parse(packet.slice(packet.indexOf('['))) as [string, { batchId?: unknown; seq?: unknown }])[1];
     const { batchId, seq } = payload ?? {};
-    return typeof batchId === 'string' && typeof seq === 'number' && Number.isSafeInteger(seq) && seq >= 1 ? { batchId, seq } : null;
+    if (typeof batchId !== 'string') return null;
+    return { name: match[1], batchId, seq: typeof seq === 'number' && Number.isSafeInteger(seq) ? seq : null };
   } catch {
     return null;
   }
