@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { cellQueueOf } from '../lib/queue/cell-job';
 import type { Batch } from '../lib/types';
 
 /** Why a batch has not ended: what an operator would look at first. */
@@ -24,11 +25,10 @@ export async function diagnoseStuck(pool: pg.Pool, batches: Batch[]): Promise<St
     );
     const row = rows[0];
     if (row && row.status !== 'running' && row.status !== 'scheduled') continue;
-    // A stuck batch is rare and this runs once at the end: a scan by payload is fine here.
+    // Its own queue's jobs (lib/queue/cell-job.ts).
     const { rows: jobs } = await pool.query<{ state: string; n: number }>(
-      `select state::text as state, count(*)::int as n from pgboss.job
-        where name in ('cell', 'cell-slow') and data->>'batchId' = $1 group by state`,
-      [batch.id],
+      `select state::text as state, count(*)::int as n from pgboss.job where name = $1 group by state`,
+      [cellQueueOf(batch.id)],
     );
     stuck.push({
       batchId: batch.id,

@@ -108,7 +108,7 @@ function ignoreExists(err: unknown) {
  * drop takes a brief ACCESS EXCLUSIVE lock on the job tables (pg-boss takes it without waiting, and
  * tries again), so small batches, by far the most, stay in the shared table.
  */
-export const OWN_TABLE_FROM_CELLS = Number(process.env.H2_OWN_TABLE ?? 100_000);
+export const OWN_TABLE_FROM_CELLS = 100_000;
 
 /**
  * Creates the queue of a batch's cell jobs if it does not exist yet, with the options of its

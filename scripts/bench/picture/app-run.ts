@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { BENCH_VIEW } from '../../../lib/pictures/mandelbrot';
+import { cellQueueOf } from '../../../lib/queue/cell-job';
 import type { BatchCompletedEvent, CellsColoredEvent, JoinAck } from '../../../lib/realtime/events';
 import type { Batch } from '../../../lib/types';
 import type { App } from './app';
@@ -169,10 +170,13 @@ export async function runOurs(app: App, spec: RunSpec, waitUntil: WaitUntil, che
     const fetches = await app.db
       .query<{ n: string; mean: number; max: number }>(
         `select count(*) as n, avg(k)::float8 as mean, max(k) as max from (
-           select count(*) as k from pgboss.job where name = 'cell-slow' and data->>'batchId' = $1 and started_on is not null group by started_on) f`,
-        [batchId],
+           select count(*) as k from pgboss.job where name = $1 and started_on is not null group by started_on) f`,
+        [cellQueueOf(batchId)],
       )
-      .then((r) => ({ count: Number(r.rows[0].n), meanSize: round2(r.rows[0].mean), maxSize: Number(r.rows[0].max) }))
+      // The batch's queue goes with it once it completes: then there is nothing left to measure.
+      .then((r) =>
+        Number(r.rows[0].n) === 0 ? null : { count: Number(r.rows[0].n), meanSize: round2(r.rows[0].mean), maxSize: Number(r.rows[0].max) },
+      )
       .catch(() => null);
 
     let colorMismatches: number | null = null;
