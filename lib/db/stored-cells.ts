@@ -12,10 +12,11 @@ export async function storedCells(sql: Sql): Promise<number> {
   return Number(rows[0].n);
 }
 
-/** Ended batches, the longest-ended first, with the cells each keeps. */
+/** Ended batches, the longest-ended first, with the cells each keeps (never a running or scheduled one). */
 export async function findOldestEndedBatches(sql: Sql, limit: number): Promise<{ id: string; cells: number }[]> {
   const { rows } = await sql.query<{ id: string; cells: number }>(
-    `select id, done + failed as cells from batches where status <> 'running' order by finished_at nulls first, created_at limit $1`,
+    `select id, done + failed as cells from batches where status not in ('running', 'scheduled')
+      order by finished_at nulls first, created_at limit $1`,
     [limit],
   );
   return rows;

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findOldestEndedBatches } from '../../lib/db/stored-cells';
 import type { BatchStartedEvent } from '../../lib/realtime/events';
 import type { Batch } from '../../lib/types';
 import { freePort } from '../../scripts/ports';
@@ -166,6 +167,36 @@ describe('starting later', () => {
     expect(after.enqueued).toBe(0);
     expect(await cellWork(batch.id)).toEqual({ jobs: 0, cells: 0 });
     expect(started.some((e) => e.batchId === batch.id)).toBe(false);
+  });
+
+  it('a start job that is lost (deleted here) does not strand the batch: a web server starts it late', async () => {
+    const answer = await postBatch(base, { rows: 2, cols: 3, startInSeconds: 2 });
+    const batch = answer.body as Batch;
+    const { rowCount } = await db.pool.query(`delete from pgboss.job where name = 'batch-start' and data->>'batchId' = $1`, [batch.id]);
+    expect(rowCount).toBe(1);
+    const started = await waitFor(
+      async () => {
+        const b = await getBatch(batch.id);
+        return b.status !== 'scheduled' ? b : null;
+      },
+      'the late start',
+      60_000,
+    );
+    // Started by the safety net: at least its 15 s of grace after the planned start.
+    expect(Date.parse(started.startAt!) - Date.parse(batch.startAt!)).toBeGreaterThanOrEqual(15_000);
+    await waitFor(async () => (await getBatch(batch.id)).status === 'completed', 'the batch to complete');
+  });
+
+  it("retention's size guard never takes a scheduled batch for an ended one (it would try it first, forever)", async () => {
+    const answer = await postBatch(base, { rows: 2, cols: 2, startInSeconds: 600 });
+    const batch = answer.body as Batch;
+    try {
+      const oldest = await findOldestEndedBatches(db.pool, 100);
+      expect(oldest.map((b) => b.id)).not.toContain(batch.id);
+    } finally {
+      const cookie = sessionCookieOf(answer)!;
+      await send(`${base}/api/batches/${batch.id}/cancel`, { method: 'POST', headers: { cookie } });
+    }
   });
 
   it('scheduled batches hold their cells against MAX_ACTIVE_CELLS from the moment they are accepted', async () => {
