@@ -102,3 +102,18 @@ export function serverQueue(io: RealtimeServer, socket: TestClient): number {
   const conn = io.of('/').sockets.get(socket.id ?? '')?.conn as unknown as { writeBuffer: unknown[] } | undefined;
   return conn?.writeBuffer.length ?? 0;
 }
+
+/**
+ * The deepest the server's queue for this client's connection gets from now on, measured as each
+ * packet is queued (Engine.IO's `packetCreate`, just before the packet joins the buffer), so no
+ * peak falls between samples.
+ */
+export function watchServerQueue(io: RealtimeServer, socket: TestClient): { deepest(): number; stop(): void } {
+  const conn = io.of('/').sockets.get(socket.id ?? '')?.conn as unknown as
+    { writeBuffer: unknown[]; on(e: 'packetCreate', f: () => void): void; off(e: 'packetCreate', f: () => void): void } | undefined;
+  if (!conn) throw new Error('watchServerQueue: the client has no connection on this server');
+  let deepest = conn.writeBuffer.length;
+  const onPacket = () => (deepest = Math.max(deepest, conn.writeBuffer.length + 1));
+  conn.on('packetCreate', onPacket);
+  return { deepest: () => deepest, stop: () => conn.off('packetCreate', onPacket) };
+}
