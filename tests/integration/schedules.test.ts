@@ -138,6 +138,26 @@ describe('schedules: the API', () => {
   });
 });
 
+describe('starting later, with three web servers', () => {
+  it('any of them may take the start job; the batch starts and fans out once, every cell counted once', async () => {
+    const answer = await send(`${url(1)}/api/batches`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ rows: 10, cols: 12, startInSeconds: 2 }),
+    });
+    expect(answer.status).toBe(201);
+    const id = (answer.body as Batch).id;
+    const done = await waitFor(async () => {
+      const b = (await send(`${url(2)}/api/batches/${id}`)).body as Batch;
+      return b.status === 'completed' ? b : null;
+    }, 'the batch to complete');
+    // One fan-out: the mark at the total, every cell counted once.
+    expect(done).toMatchObject({ enqueued: 120, done: 120, failed: 0 });
+    const { rows } = await db.pool.query<{ n: number }>('select count(*)::int as n from cells where batch_id = $1', [id]);
+    expect(rows[0].n).toBe(120);
+  });
+});
+
 describe('schedules: ticks', () => {
   it('three web servers and two workers: exactly one batch per tick, over at least three ticks', async () => {
     const created = await post(2, EVERY_MINUTE);
