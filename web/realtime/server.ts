@@ -107,7 +107,8 @@ export function attachRealtime(
 
   io.on('connection', (socket) => {
     rememberAckIds(socket);
-    const slow = shedAndResend(socket, pool, log, slowReaders);
+    // Re-sends read on the snapshot readers' budget: many slow sockets never take over the web pool.
+    const slow = shedAndResend(socket, snapshotSql, log, slowReaders);
     const once = onceCompleted();
     filterWrites(socket, (packet, queued) => slow.filter(packet, queued) && once(packet));
     replay.watch(socket);

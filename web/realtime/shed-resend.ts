@@ -134,7 +134,7 @@ export function shedAndResend(socket: RealtimeSocket, sql: Sql, log: Logger, lim
         const completion = heldCompletions.get(batchId);
         if (completion !== undefined && !missed.has(batchId)) {
           heldCompletions.delete(batchId);
-          writeEncoded(socket, completion);
+          if (socket.rooms.has(batchRoom(batchId))) writeEncoded(socket, completion);
         }
       }
     } finally {
