@@ -35,6 +35,8 @@ export interface Config {
   workerFetchSize: number;
   /** Independent fetch loops per worker process. */
   workerLoops: number;
+  /** The batch tags whose cells this worker takes (WORKER_TAGS). */
+  workerTags: string[];
   /** Cell jobs inserted per statement while a batch fans out. */
   fanoutChunkSize: number;
   /** Retries after a cell's first attempt fails, with exponential backoff. */
@@ -132,6 +134,19 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     return value;
   };
 
+  // A worker's tags: comma-separated, each by the rule of a batch's `tag` (lib/batches/validate.ts).
+  const tags = (name: string): string[] => {
+    const raw = env[name]?.trim();
+    if (!raw) return ['default'];
+    const list = [...new Set(raw.split(',').map((t) => t.trim()))];
+    const bad = list.filter((t) => !/^[a-z0-9][a-z0-9-]{0,31}$/.test(t));
+    if (bad.length > 0) {
+      problems.push(`${name} must be tags separated by commas, each 1 to 32 lowercase letters, digits or dashes (got "${raw}")`);
+      return ['default'];
+    }
+    return list;
+  };
+
   const databaseUrl = env.DATABASE_URL?.trim() || undefined;
   if (databaseUrl && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     problems.push('DATABASE_URL must start with postgres:// or postgresql://');
@@ -211,6 +226,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     renderThreads: int('RENDER_THREADS', 1, 1, 64),
     workerFetchSize: int('WORKER_FETCH_SIZE', 1000, 1, 5000),
     workerLoops: int('WORKER_LOOPS', 2, 1, 16),
+    workerTags: tags('WORKER_TAGS'),
     fanoutChunkSize: int('FANOUT_CHUNK_SIZE', 5000, 100, 50_000),
     cellRetryLimit: int('CELL_RETRY_LIMIT', 3, 0, 20),
     cellTimeoutMs: int('CELL_TIMEOUT_MS', 10_000, 100, 600_000),

@@ -111,6 +111,8 @@ export interface Batch {
   enqueued: number;
   /** Extension: 0..100; queued cells of a higher-priority batch are taken before those of lower ones. */
   priority: number;
+  /** Its cells are taken only by workers serving this tag (`WORKER_TAGS`); `default` unless asked. */
+  tag: string;
   kind: BatchKind;
   /** Pictures only: the region, the iteration budget and the tile's side in pixels. */
   view?: PictureView;
@@ -136,6 +138,8 @@ export interface BatchInput {
   deadlineSeconds?: number;
   /** Extension: 0 (the default) to 100; higher goes first. */
   priority?: number;
+  /** Which workers take its cells: those serving this tag (`^[a-z0-9][a-z0-9-]{0,31}$`); `default` when absent. */
+  tag?: string;
   /** `colors` (the default) or `mandelbrot`. */
   kind?: BatchKind;
   view?: PictureView;

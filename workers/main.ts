@@ -65,7 +65,7 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
 
   let cellsServed = 0;
   let unreported = 0;
-  await registerWorker(pool, { id: cfg.workerId, host: hostname(), pid: process.pid });
+  await registerWorker(pool, { id: cfg.workerId, host: hostname(), pid: process.pid, tags: cfg.workerTags });
   const beat = setInterval(() => {
     const served = unreported;
     unreported = 0;
@@ -102,8 +102,10 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
 
   const traces = new FetchTraces(pool, cfg.workerId, cfg.otel.enabled);
   const running = new RunningBatches();
-  // Cell jobs are fetched from the running batches' queues, in their order (workers/cell-fetch.ts).
+  // Cell jobs are fetched from the running batches' queues, in their order (workers/cell-fetch.ts),
+  // of the batches whose tag this worker serves (WORKER_TAGS) only.
   const order = new RunningBatchOrder(pool);
+  const tags = new Set(cfg.workerTags);
   // The worker whose recording completed a batch deletes its queue, with any duplicate or retried
   // job of it still in there, in the background; web servers' sweep does it if this fails.
   const dropQueueOf = (batchId: string) =>
@@ -118,7 +120,7 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
   const cellWork = new CellFetchLoops({
     boss,
     order,
-    serves: (batch) => !isSlowBatch(batch),
+    serves: (batch) => tags.has(batch.tag) && !isSlowBatch(batch),
     loops: cfg.workerLoops,
     batchSize: cfg.workerFetchSize,
     idleMs: IDLE_POLL_MS,
@@ -235,7 +237,7 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
   const slowCellWork = new CellFetchLoops({
     boss,
     order,
-    serves: isSlowBatch,
+    serves: (batch) => tags.has(batch.tag) && isSlowBatch(batch),
     loops: cfg.workerLoops,
     batchSize: cfg.tileFetchSize,
     idleMs: IDLE_POLL_MS,
@@ -337,5 +339,5 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
   );
   life.onStop('intake', intake);
 
-  log.info('worker started', { fetchSize: cfg.workerFetchSize, loops: cfg.workerLoops });
+  log.info('worker started', { fetchSize: cfg.workerFetchSize, loops: cfg.workerLoops, tags: cfg.workerTags });
 });

@@ -125,6 +125,7 @@ async function createOnce(
         idempotencyKey,
         startInSeconds: input.startInSeconds,
         schedule: input.schedule,
+        tag: input.tag,
         ...owner,
       });
       if (!batch) {

@@ -10,6 +10,7 @@ const KNOWN_FIELDS = [
   'cols',
   'deadlineSeconds',
   'priority',
+  'tag',
   'kind',
   'view',
   'maxIterations',
@@ -25,11 +26,13 @@ export const DEFAULT_MAX_ITERATIONS = 500;
 export const DEFAULT_TILE_SIZE = 32;
 export const DEFAULT_MAX_PIXELS = 16_777_216;
 export const WORK_MS_MAX = 5000;
+/** A batch's tag, and each of a worker's (`WORKER_TAGS`). */
+export const TAG = /^[a-z0-9][a-z0-9-]{0,31}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Checks a `POST /api/batches` body: `rows` and `cols`, integers 1..1000, within the cell cap, and
- * optionally `deadlineSeconds`, `priority`, `kind` with a picture's `view`, `maxIterations` and
+ * optionally `deadlineSeconds`, `priority`, `tag`, `kind` with a picture's `view`, `maxIterations` and
  * `tileSize` (within the pixel cap), or a colour batch's `workMs`, and when to start (`parseStart`); nothing else.
  */
 export function parseBatchInput(body: unknown, maxCells: number, maxPixels = DEFAULT_MAX_PIXELS, now = Date.now()): BatchInput {
@@ -47,7 +50,7 @@ function parseBatchFields(body: unknown, maxCells: number, maxPixels: number): B
   if (unknown.length > 0) {
     throw new PublicError(
       'invalid_input',
-      `Unknown field${unknown.length > 1 ? 's' : ''}: ${unknown.slice(0, 5).map(quote).join(', ')}. Send "rows" and "cols" (and optionally "deadlineSeconds", "priority", "kind", "view", "maxIterations", "tileSize", "workMs", and "startAt" or "startInSeconds").`,
+      `Unknown field${unknown.length > 1 ? 's' : ''}: ${unknown.slice(0, 5).map(quote).join(', ')}. Send "rows" and "cols" (and optionally "deadlineSeconds", "priority", "tag", "kind", "view", "maxIterations", "tileSize", "workMs", and "startAt" or "startInSeconds").`,
     );
   }
   const rows = dimension(fields, 'rows');
@@ -72,6 +75,14 @@ function parseBatchFields(body: unknown, maxCells: number, maxPixels: number): B
       throw new PublicError('invalid_input', `"priority" must be an integer from 0 (the default) to ${PRIORITY_MAX}; higher goes first.`);
     }
     input.priority = priority;
+  }
+  if (fields.tag !== undefined) {
+    if (typeof fields.tag !== 'string' || !TAG.test(fields.tag))
+      throw new PublicError(
+        'invalid_input',
+        '"tag" must be 1 to 32 lowercase letters, digits or dashes, starting with a letter or digit ("default" when absent).',
+      );
+    input.tag = fields.tag;
   }
   const kind = fields.kind ?? 'colors';
   if (kind !== 'colors' && kind !== 'mandelbrot')

@@ -30,11 +30,12 @@ interface BatchRow {
   image_at: Date | null;
   start_at: Date | null;
   schedule: string | null;
+  tag: string;
 }
 
 const COLUMNS =
   'id, rows, cols, total, done, failed, status, created_at, finished_at, deadline_at, last_row, last_col, last_worker, seq, enqueued, priority, ' +
-  'kind, view_x, view_y, view_width, max_iterations, tile_size, work_ms, image_at, start_at, schedule';
+  'kind, view_x, view_y, view_width, max_iterations, tile_size, work_ms, image_at, start_at, schedule, tag';
 
 /** The image's size in pixels: a pixel per cell for colours, a tile per cell for pictures. */
 export function imageSize(batch: Pick<Batch, 'rows' | 'cols' | 'tileSize'>): { width: number; height: number } {
@@ -59,6 +60,7 @@ export function toBatch(row: BatchRow): Batch {
     seq: Number(row.seq),
     enqueued: row.enqueued,
     priority: row.priority,
+    tag: row.tag,
     kind: row.kind,
     image: null,
   };
@@ -98,15 +100,16 @@ export async function insertBatch(
     /** Above 0: the batch waits as `scheduled` this many seconds, and its deadline counts from then. */
     startInSeconds?: number;
     schedule?: string;
+    tag?: string;
   },
 ): Promise<Batch | null> {
   const picture = batch.kind === 'mandelbrot';
   const { rows } = await sql.query<BatchRow>(
     `insert into batches (id, rows, cols, total, idempotency_key, deadline_at, priority, trace_parent, client_key, owner_session,
-                          kind, view_x, view_y, view_width, max_iterations, tile_size, work_ms, status, start_at, schedule)
+                          kind, view_x, view_y, view_width, max_iterations, tile_size, work_ms, status, start_at, schedule, tag)
      values ($1, $2::int, $3::int, $2::int * $3::int, $4, now() + make_interval(secs => $17::float8 + $5), $6, $7, $8, $9,
              $10, $11, $12, $13, $14, $15, $16, case when $17::float8 > 0 then 'scheduled' else 'running' end,
-             case when $17::float8 > 0 then now() + make_interval(secs => $17::float8) end, $18)
+             case when $17::float8 > 0 then now() + make_interval(secs => $17::float8) end, $18, $19)
      on conflict (idempotency_key) where idempotency_key is not null do nothing
      returning ${COLUMNS}`,
     [
@@ -128,6 +131,7 @@ export async function insertBatch(
       picture ? 0 : (batch.workMs ?? 0),
       batch.startInSeconds ?? 0,
       batch.schedule ?? null,
+      batch.tag ?? 'default',
     ],
   );
   return rows[0] ? toBatch(rows[0]) : null;
@@ -385,6 +389,8 @@ export interface RunningBatchRef {
   kind: BatchKind;
   workMs: number;
   priority: number;
+  /** Only workers serving it take its cells. */
+  tag: string;
 }
 
 /**
@@ -393,7 +399,7 @@ export interface RunningBatchRef {
  */
 export async function listRunningBatches(sql: Sql, limit: number): Promise<RunningBatchRef[]> {
   const { rows } = await sql.query<RunningBatchRef>(
-    `select id, kind, work_ms as "workMs", priority from batches where status = 'running'
+    `select id, kind, work_ms as "workMs", priority, tag from batches where status = 'running'
       order by priority desc, created_at, id limit $1`,
     [limit],
   );
