@@ -88,6 +88,7 @@ describe('starting later', () => {
     }, 'the batch to start');
     expect(['running', 'completed']).toContain(running.status);
     expect(Date.parse(running.startAt!)).toBeGreaterThanOrEqual(planned);
+    console.log(`scheduled start: ${Date.parse(running.startAt!) - planned} ms after its startAt`);
     const event = await waitFor(() => started.find((e) => e.batchId === batch.id), 'batch:started on the page');
     expect(event.batch.status).toBe('running');
     expect(event.batch.startAt).toBe(running.startAt);
