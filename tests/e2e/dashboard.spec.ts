@@ -128,3 +128,52 @@ test('with DASHBOARD_TOKEN set, the page asks for the token, says when it is wro
     await server.stop();
   }
 });
+
+// Last in the run: the drained worker stays stopped (the start script does not restart it).
+test('one worker paused, resumed and drained from the dashboard: drained mid-batch, it finishes its cells and leaves for good', async ({
+  page,
+  request,
+}) => {
+  await page.goto('/dashboard');
+  const row = (id: string) => page.getByTestId(`worker-${id}`);
+  for (const id of ['w-1', 'w-2']) await expect(workerStatus(page, id)).toHaveText('alive');
+
+  await row('w-1').getByRole('button', { name: 'Pause w-1' }).click();
+  await expect(workerStatus(page, 'w-1')).toHaveText('paused');
+  await expect(workerStatus(page, 'w-2')).toHaveText('alive');
+  await expect(page.getByTestId('intake-state')).toHaveText('running');
+  await row('w-1').getByRole('button', { name: 'Resume w-1' }).click();
+  await expect(workerStatus(page, 'w-1')).toHaveText('alive');
+
+  // Simulated work (the workMs extension) keeps the batch going for a while; w-2 is drained once it has painted.
+  const batch = (await (await request.post('/api/batches', { data: { rows: 60, cols: 60, workMs: 2 } })).json()) as { id: string };
+  const db = new pg.Client({ connectionString: await e2eDatabaseUrl() });
+  await db.connect();
+  try {
+    const paintedBy = async (worker: string) =>
+      (await db.query<{ n: number }>('select count(*)::int as n from cells where batch_id = $1 and worker_id = $2', [batch.id, worker]))
+        .rows[0].n;
+    await expect.poll(() => paintedBy('w-2'), { timeout: 60_000 }).toBeGreaterThan(0);
+
+    // Draining asks first; confirmed, the worker shows draining until it has exited.
+    await row('w-2').getByRole('button', { name: 'Drain w-2' }).click();
+    await row('w-2').getByRole('button', { name: 'Confirm drain w-2' }).click();
+    await expect(workerStatus(page, 'w-2')).toHaveText(/draining|stopped/);
+    await expect(workerStatus(page, 'w-2')).toHaveText('stopped');
+    await expect(row('w-2').getByRole('button')).toHaveCount(0);
+
+    const batchRow = page.getByTestId(`batch-${batch.id}`);
+    await expect(batchRow.getByTestId('batch-status')).toHaveText('completed', { timeout: 90_000 });
+    await expect(batchRow.getByTestId('batch-progress')).toHaveText('3,600 / 3,600');
+    expect(await paintedBy('w-1')).toBeGreaterThan(0);
+
+    // Another batch, all w-1's: the drained worker did not come back.
+    const next = (await (await request.post('/api/batches', { data: { rows: 10, cols: 10 } })).json()) as { id: string };
+    await expect(page.getByTestId(`batch-${next.id}`).getByTestId('batch-status')).toHaveText('completed');
+    const { workers } = (await (await request.get('/api/workers')).json()) as { workers: { id: string; status: string }[] };
+    expect(workers.find((w) => w.id === 'w-2')?.status).toBe('stopped');
+    await expect(workerStatus(page, 'w-1')).toHaveText('alive');
+  } finally {
+    await db.end();
+  }
+});
