@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startBatch } from '../../lib/batches/start-batch';
 import { findBatch } from '../../lib/db/batches';
-import type { JoinAck } from '../../lib/realtime/events';
+import { batchRoom, type JoinAck } from '../../lib/realtime/events';
 import type { Batch, BatchInput } from '../../lib/types';
 import { DEFAULT_SLOW_READER_LIMITS } from '../../web/realtime/shed-resend';
 import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/db';
@@ -76,7 +76,7 @@ async function stored(batchId: string) {
 const completed = async (batchId: string) => (await findBatch(db.pool, batchId))?.status === 'completed';
 
 describe('a client that stops reading', () => {
-  it('costs its server a bounded queue; reading again, without rejoining, it holds every cell and tile and one completion of each batch', async () => {
+  it('costs its server a bounded queue; reading again, without rejoining, it holds every cell and tile and one completion of each batch it follows, and nothing of one it left', async () => {
     const bound = DEFAULT_SLOW_READER_LIMITS.maxQueuedPackets;
     // Small tile fetches: many events of about 50 KB each, each a header and its tiles (binary).
     workers.push(...['w-1', 'w-2'].map((id) => startWorker(db.url, id, { TILE_FETCH_SIZE: '4', WORKER_FETCH_SIZE: '50' })));
@@ -99,6 +99,8 @@ describe('a client that stops reading', () => {
     expect((await join(client, picture.id)).ok).toBe(true);
     const readAgain = stopReading(client);
     const stalledAt = Date.now();
+    let left: Batch | undefined;
+    let heardLeft: ReturnType<typeof listen> | undefined;
     let colours: Batch | undefined;
     let heardColours: ReturnType<typeof listen> | undefined;
     let joinedColours: Promise<JoinAck> | undefined;
@@ -107,6 +109,18 @@ describe('a client that stops reading', () => {
       await waitFor(() => serverQueue(realtime.io, client) >= bound, 'the server to queue packets for the stalled client', 30_000);
       const atBound = (await findBatch(db.pool, picture.id))!;
       console.log(`bound reached ${Date.now() - stalledAt} ms after the client stopped reading, ${atBound.done} tiles done`);
+      // A batch whose events (and completion) are all held back for the client, which then leaves
+      // it while still stalled: nothing of it may be sent again. It is shed before the colour batch,
+      // and re-sends go a batch at a time in that order, so once the colour batch is whole, anything
+      // of this one would have come.
+      left = await start({ rows: 10, cols: 10, priority: 100 });
+      heardLeft = listen(client, left.id);
+      client.emit('batch:join', left.id, () => undefined);
+      await waitFor(() => completed(left!.id), 'the batch to leave to complete', 60_000);
+      client.emit('batch:leave', left.id);
+      const serverSide = realtime.io.of('/').sockets.get(client.id!)!;
+      await waitFor(() => !serverSide.rooms.has(batchRoom(left!.id)), 'the server to take the client out of the batch');
+
       colours = await start({ rows: 30, cols: 40, priority: 100 });
       heardColours = listen(client, colours.id);
       joinedColours = new Promise<JoinAck>((resolve) =>
@@ -154,6 +168,8 @@ describe('a client that stops reading', () => {
       expect(heard.completions()).toBe(1);
     }
     console.log(`the stalled client held everything ${Date.now() - wholeAt} ms after it read again`);
+    expect(heardLeft!.colors.size).toBe(0);
+    expect(heardLeft!.completions()).toBe(0);
     queue.stop();
     // Stalled, then catching up on what was shed: past the bound only packets that are never shed
     // queue up (acks, activity, the image, pings).
