@@ -48,8 +48,10 @@ function listen(client: TestClient, batchId: string) {
   const tiles = new Map<string, Buffer>();
   let completions = 0;
   let heldAtCompletion = 0;
+  let events = 0;
   client.on('cells:colored', (event) => {
     if (event.batchId !== batchId) return;
+    if (event.cells.length > 0) events++;
     const bytes = event.tiles ? Buffer.from(event.tiles as Uint8Array) : null;
     const size = bytes ? bytes.length / event.cells.length : 0;
     event.cells.forEach((c, k) => {
@@ -62,7 +64,11 @@ function listen(client: TestClient, batchId: string) {
     completions++;
     heldAtCompletion = colors.size;
   });
-  return { colors, tiles, completions: () => completions, heldAtCompletion: () => heldAtCompletion };
+  /** Merges a join answer's cells, as a page merges a snapshot. */
+  const merge = (answer: JoinAck) => {
+    if (answer.ok) for (const c of answer.cells) colors.set(`${c.row}:${c.col}`, c.color);
+  };
+  return { colors, tiles, merge, events: () => events, completions: () => completions, heldAtCompletion: () => heldAtCompletion };
 }
 
 async function stored(batchId: string) {
@@ -76,7 +82,7 @@ async function stored(batchId: string) {
 const completed = async (batchId: string) => (await findBatch(db.pool, batchId))?.status === 'completed';
 
 describe('a client that stops reading', () => {
-  it('costs its server a bounded queue; reading again, without rejoining, it holds every cell and tile and one completion of each batch it follows, and nothing of one it left', async () => {
+  it('costs its server a bounded queue; reading again, without rejoining, it holds every cell and tile and one completion of each batch it follows, and nothing again of one it left or rejoined', async () => {
     const bound = DEFAULT_SLOW_READER_LIMITS.maxQueuedPackets;
     // Small tile fetches: many events of about 50 KB each, each a header and its tiles (binary).
     workers.push(...['w-1', 'w-2'].map((id) => startWorker(db.url, id, { TILE_FETCH_SIZE: '4', WORKER_FETCH_SIZE: '50' })));
@@ -101,6 +107,9 @@ describe('a client that stops reading', () => {
     const stalledAt = Date.now();
     let left: Batch | undefined;
     let heardLeft: ReturnType<typeof listen> | undefined;
+    let rejoined: Batch | undefined;
+    let heardRejoined: ReturnType<typeof listen> | undefined;
+    let rejoinedAnswer: Promise<JoinAck> | undefined;
     let colours: Batch | undefined;
     let heardColours: ReturnType<typeof listen> | undefined;
     let joinedColours: Promise<JoinAck> | undefined;
@@ -120,6 +129,19 @@ describe('a client that stops reading', () => {
       client.emit('batch:leave', left.id);
       const serverSide = realtime.io.of('/').sockets.get(client.id!)!;
       await waitFor(() => !serverSide.rooms.has(batchRoom(left!.id)), 'the server to take the client out of the batch');
+
+      // A batch all of whose events are held back, which the client then rejoins with afterSeq (as
+      // the page does on a gap): that answer holds every cell, so none is sent again.
+      rejoined = await start({ rows: 10, cols: 10, priority: 100 });
+      heardRejoined = listen(client, rejoined.id);
+      client.emit('batch:join', rejoined.id, (answer) => heardRejoined!.merge(answer));
+      await waitFor(() => completed(rejoined!.id), 'the batch to rejoin to complete', 60_000);
+      rejoinedAnswer = new Promise<JoinAck>((resolve) =>
+        client.emit('batch:join', rejoined!.id, { afterSeq: 0 }, (answer) => {
+          heardRejoined!.merge(answer);
+          resolve(answer);
+        }),
+      );
 
       colours = await start({ rows: 30, cols: 40, priority: 100 });
       heardColours = listen(client, colours.id);
@@ -170,6 +192,12 @@ describe('a client that stops reading', () => {
     console.log(`the stalled client held everything ${Date.now() - wholeAt} ms after it read again`);
     expect(heardLeft!.colors.size).toBe(0);
     expect(heardLeft!.completions()).toBe(0);
+    // The rejoin's answer stood in for the shed events: whole, ended once, nothing sent again.
+    expect(await rejoinedAnswer!).toMatchObject({ ok: true, batch: { status: 'completed' } });
+    expect(heardRejoined!.colors.size).toBe(rejoined!.total);
+    await drain(db.pool, client, rejoined!.id);
+    expect(heardRejoined!.completions()).toBe(1);
+    expect(heardRejoined!.events()).toBe(0);
     queue.stop();
     // Stalled, then catching up on what was shed: past the bound only packets that are never shed
     // queue up (acks, activity, the image, pings).

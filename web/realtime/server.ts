@@ -145,6 +145,7 @@ export function attachRealtime(
         release = await answerBytes.take(joinAnswerBytes(batch, answerWire.pieceBytes, PAGE_ROWS));
         const text = joinAnswerText(snapshotSql, { batch, afterSeq, cellsOmitted }, answerWire.pieceBytes);
         await sendJoinAnswer(socket, ack, text, answerWire);
+        if (!cellsOmitted) slow.answered(batchId, afterSeq ?? 0, batch.seq);
         replay.joined(batchId, batch.seq, batch.status !== 'running');
       } catch (err) {
         if (err instanceof AnswerCutShortError) log.warn('batch:join answer cut short; connection ended', { batchId, err });

@@ -55,7 +55,8 @@ const HEAD = /^\{"batchId":"([^"\\]+)","seq":(\d+)[,}]/;
  * them: a client may stop listening at the completion. Acks and other events always go.
  *
  * `filter` is for filterWrites (it sees the first packet of each write: a header and its
- * attachments are kept or dropped together); `left` forgets a batch the socket left.
+ * attachments are kept or dropped together); `left` forgets a batch the socket left; `answered`
+ * hears of each join answer, whose snapshot may stand in for shed events.
  */
 export function shedAndResend(socket: RealtimeSocket, sql: Sql, log: Logger, limits: SlowReaderLimits = DEFAULT_SLOW_READER_LIMITS) {
   const missed = new Map<string, Missed>();
@@ -82,6 +83,29 @@ export function shedAndResend(socket: RealtimeSocket, sql: Sql, log: Logger, lim
       range.from = Math.min(range.from, seq);
       range.to = Math.max(range.to, seq);
     }
+  };
+
+  /** Sends a batch's held completion, behind everything queued, to a socket still in the batch. */
+  const releaseCompletion = (batchId: string) => {
+    const completion = heldCompletions.get(batchId);
+    if (completion === undefined) return;
+    heldCompletions.delete(batchId);
+    if (socket.rooms.has(batchRoom(batchId))) writeEncoded(socket, completion);
+  };
+
+  /**
+   * A join answer (an ack: never shed) has just gone to the socket with every cell of the batch
+   * announced after `afterSeq` through `throughSeq`: shed events among those need not go again.
+   * The page rejoins with `afterSeq` on a gap, so it is not sent the same cells twice.
+   */
+  const answered = (batchId: string, afterSeq: number, throughSeq: number) => {
+    // On another transport a large answer may have been refused instead (see sendJoinAnswer).
+    if (conn.transport.name !== 'websocket' && conn.transport.name !== 'polling') return;
+    const range = missed.get(batchId);
+    if (!range || range.from <= afterSeq) return;
+    if (range.to <= throughSeq) missed.delete(batchId);
+    else range.from = Math.max(range.from, throughSeq + 1);
+    if (!missed.has(batchId) && resending !== batchId) releaseCompletion(batchId);
   };
 
   /** Sends one batch's missed events again; false if the socket went away meanwhile. */
@@ -131,11 +155,7 @@ export function shedAndResend(socket: RealtimeSocket, sql: Sql, log: Logger, lim
         } finally {
           resending = null;
         }
-        const completion = heldCompletions.get(batchId);
-        if (completion !== undefined && !missed.has(batchId)) {
-          heldCompletions.delete(batchId);
-          if (socket.rooms.has(batchRoom(batchId))) writeEncoded(socket, completion);
-        }
+        if (!missed.has(batchId)) releaseCompletion(batchId);
       }
     } finally {
       running = false;
@@ -175,7 +195,7 @@ export function shedAndResend(socket: RealtimeSocket, sql: Sql, log: Logger, lim
     return false;
   };
 
-  return { filter, left: forget };
+  return { filter, left: forget, answered };
 }
 
 /**
