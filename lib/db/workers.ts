@@ -95,12 +95,15 @@ interface WorkerRow {
   holding: Record<string, number>;
 }
 
-/** Each worker's status on the database's clock: dead when not heard from within $1 seconds (and not stopped cleanly). */
+/**
+ * Each worker's status on the database's clock: dead when not heard from within $1 seconds (and not
+ * stopped cleanly). A lease client (no pid) has no intake to stop: asked to pause, it is paused.
+ */
 const WORKER_COLUMNS = `id, host, pid, tags, started_at, last_seen_at, cells_served, desired, holding,
        case when stopped_at is not null then 'stopped'
             when last_seen_at < now() - make_interval(secs => $1) then 'dead'
             when desired = 'draining' then 'draining'
-            when paused then 'paused'
+            when paused or (pid is null and desired = 'paused') then 'paused'
             else 'alive' end as status`;
 
 const toWorkerInfo = (r: WorkerRow): WorkerInfo => ({

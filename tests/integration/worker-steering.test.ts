@@ -162,6 +162,20 @@ describe('GET /api/workers and steering one worker', () => {
     }
   });
 
+  it('a lease client (no process of ours) is listed with pid null, and is paused as soon as it is asked', async () => {
+    // As the lease API registers one: a row without a pid, heard from at each lease.
+    await db.pool.query(`insert into workers (id, host, pid, tags) values ('lease-client', 'elsewhere', null, '{gpu}')`);
+    expect(await worker('lease-client')).toMatchObject({ pid: null, tags: ['gpu'], status: 'alive', desired: 'run' });
+    expect(await call('POST', '/api/workers/lease-client/pause')).toMatchObject({
+      status: 200,
+      body: { status: 'paused', desired: 'paused' },
+    });
+    expect(await call('POST', '/api/workers/lease-client/resume')).toMatchObject({
+      status: 200,
+      body: { status: 'alive', desired: 'run' },
+    });
+  });
+
   it('a worker drained mid-batch finishes what it holds and exits 0, its row stopped; the other completes the batch', async () => {
     const drained = workers['ws-1'];
     const exited = new Promise<number | null>((resolve) => drained.proc.once('exit', (code) => resolve(code)));

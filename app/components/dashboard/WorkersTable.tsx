@@ -66,8 +66,8 @@ function WorkerRow({ worker: w, at, steer }: { worker: DashboardWorker; at: stri
   const [confirmDrain, setConfirmDrain] = useState(false);
   const [error, setError] = useState('');
   const inHand = Object.values(w.holding).reduce((n, cells) => n + cells, 0);
-  // Only a process of ours follows these (a lease client has no pid); dead and stopped ones hear nothing.
-  const steerable = w.pid !== null && (w.status === 'alive' || w.status === 'paused');
+  // Dead and stopped ones hear nothing. A lease client (no pid) paused or drained is leased nothing more.
+  const steerable = w.status === 'alive' || w.status === 'paused';
 
   const act = async (action: SteerAction) => {
     setBusy(true);
