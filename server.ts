@@ -22,6 +22,7 @@ import { workScheduledStarts } from './lib/batches/scheduled-start';
 import { SCHEDULER_SETTINGS, workScheduleTicks } from './lib/batches/schedules';
 import { startRetentionSweeper } from './lib/batches/retention';
 import { startBoss } from './lib/queue/boss';
+import { startLeaseSweeper } from './lib/leases/lease-sweeper';
 import { cellQueueSettings, prepareDatabase } from './lib/queue/prepare-database';
 import { startTelemetry } from './lib/telemetry/sdk';
 import { provideRouteContext } from './web/http/route-context';
@@ -95,6 +96,7 @@ runProcess({ proc: 'web', name: 'web server', logLevel: configuredLogLevel }, as
   life.onStop('scheduled starts', await workScheduledStarts(fanOutDeps, log));
   // Recurring batches: each tick's batch goes through the same start path, under the same global cap.
   life.onStop('schedule ticks', await workScheduleTicks({ ...fanOutDeps, maxActiveCells: cfg.maxActiveCells }, log));
+  life.onStop('lease sweeper', startLeaseSweeper({ pool, boss }, log));
   life.onStop('retention', startRetentionSweeper(pool, { days: cfg.retentionDays, maxCells: cfg.retentionMaxCells }, log));
   // The route handlers use what this process built (web/http/route-context.ts): before Next serves.
   const withdrawRouteContext = provideRouteContext({
@@ -108,6 +110,7 @@ runProcess({ proc: 'web', name: 'web server', logLevel: configuredLogLevel }, as
     fanoutChunkSize: cfg.fanoutChunkSize,
     workerToken: cfg.workerToken,
     leaseRequestsPerSecond: cfg.leaseRequestsPerSecond,
+    cellRetryLimit: cfg.cellRetryLimit,
     batchDeadlineSeconds: cfg.batchDeadlineSeconds,
     allowedOrigins: cfg.allowedOrigins,
     clientLimits: { perMinute: cfg.batchesPerMinute, running: cfg.runningBatchesPerClient },

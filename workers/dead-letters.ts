@@ -1,6 +1,6 @@
 import type { Sql } from '../lib/db/sql';
 import { parseCellJob } from '../lib/queue/cell-job';
-import { recordCells, type RecordDeps, type RecordResult } from './record-cells';
+import { recordCells, type RecordDeps, type RecordResult } from '../lib/batches/record-cells';
 
 /** A dead-lettered cell job: pg-boss's copy of a job that exhausted its retries, with its last error. */
 export interface DeadLetterJob {

@@ -3,7 +3,7 @@ import { findTraceParents } from '../lib/db/batches';
 import type { Sql } from '../lib/db/sql';
 import { countBatchEnded, countCellsRecorded } from '../lib/telemetry/metrics';
 import { ATTR, batchContext, failSpan, linkToActive, tracer } from '../lib/telemetry/trace';
-import type { RecordResult } from './record-cells';
+import type { RecordResult } from '../lib/batches/record-cells';
 
 /** What a fetch's spans are told when its transaction has committed, or that it failed. */
 export interface FetchSpans {

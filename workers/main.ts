@@ -13,7 +13,7 @@ import { IMAGE_QUEUE, parseImageJob } from '../lib/queue/image-job';
 import { cellQueueSettings, prepareDatabase } from '../lib/queue/prepare-database';
 import { startTelemetry } from '../lib/telemetry/sdk';
 import { recordDeadLetters } from './dead-letters';
-import { failAttempts } from './fail-attempts';
+import { failAttempts } from '../lib/batches/fail-attempts';
 import { FetchTraces } from './fetch-spans';
 import { followIntake } from './intake';
 import { buildImage } from './build-image';

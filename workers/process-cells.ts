@@ -3,17 +3,12 @@ import type { Sql } from '../lib/db/sql';
 import { errorMessage } from '../lib/errors';
 import type { FaultPlan } from '../lib/faults';
 import { parseCellJob } from '../lib/queue/cell-job';
-import type { FailAttemptsResult, FailedAttempt } from './fail-attempts';
+import type { ClaimedCellJob, FailAttemptsResult, FailedAttempt } from '../lib/batches/fail-attempts';
 import { paintCell } from './paint-cell';
-import { recordCells, type CellOutcome, type RecordDeps, type RecordResult } from './record-cells';
+import { recordCells, type CellOutcome, type RecordDeps, type RecordResult } from '../lib/batches/record-cells';
 
 /** A cell job as pg-boss's fetch hands it to the worker. */
-export interface CellJob {
-  id: string;
-  /** Its queue: its batch's (lib/queue/cell-job.ts). */
-  name: string;
-  retryCount: number;
-  data: unknown;
+export interface CellJob extends ClaimedCellJob {
   /** The queue's heartbeat: a claim not refreshed this often is given to another worker. */
   heartbeatSeconds?: number | null;
 }

@@ -1,9 +1,9 @@
 import type pg from 'pg';
 import { withTransaction } from '../lib/db/pool';
 import type { Sql } from '../lib/db/sql';
-import type { FailAttemptsResult, FailedAttempt } from './fail-attempts';
+import type { FailAttemptsResult, FailedAttempt } from '../lib/batches/fail-attempts';
 import type { CellJob } from './process-cells';
-import { recordCells, type CellOutcome, type RecordDeps, type RecordResult } from './record-cells';
+import { recordCells, type CellOutcome, type RecordDeps, type RecordResult } from '../lib/batches/record-cells';
 
 /** How one slow cell ended: with an outcome to record, a failed attempt, or nothing to do. */
 export type FinishedCell = { job: CellJob; outcome: CellOutcome } | { job: CellJob; error: string } | { job: CellJob; skipped: true };

@@ -47,13 +47,13 @@ const COLUMNS = 'id, token_hash, worker_id, tag, expires_at, jobs, (ended_at is 
 
 export async function insertLease(
   sql: Sql,
-  lease: { id: string; tokenHash: string; workerId: string; tag: string; leaseSeconds: number; jobs: LeasedJob[] },
+  lease: { id: string; tokenHash: string; workerId: string; tag: string; leaseSeconds: number; maxSeconds: number; jobs: LeasedJob[] },
 ): Promise<Date> {
   const { rows } = await sql.query<{ expires_at: Date }>(
-    `insert into leases (id, token_hash, worker_id, tag, expires_at, jobs)
-     values ($1, $2, $3, $4, now() + make_interval(secs => $5), $6)
+    `insert into leases (id, token_hash, worker_id, tag, expires_at, expires_at_most, jobs)
+     values ($1, $2, $3, $4, now() + make_interval(secs => least($5::float8, $6::float8)), now() + make_interval(secs => $6::float8), $7)
      returning expires_at`,
-    [lease.id, lease.tokenHash, lease.workerId, lease.tag, lease.leaseSeconds, JSON.stringify(lease.jobs)],
+    [lease.id, lease.tokenHash, lease.workerId, lease.tag, lease.leaseSeconds, lease.maxSeconds, JSON.stringify(lease.jobs)],
   );
   return rows[0]!.expires_at;
 }
@@ -70,15 +70,23 @@ export async function lockLease(sql: Sql, id: string, tokenHash: string): Promis
   return rows[0] ? toLease(rows[0]) : null;
 }
 
-/** Moves an open lease's expiry to `leaseSeconds` from now; null when it was no longer open. */
+/**
+ * Moves an open lease's expiry to `leaseSeconds` from now, or to the furthest it may go if that is
+ * sooner; null when it was no longer open.
+ */
 export async function extendLease(sql: Sql, id: string, leaseSeconds: number): Promise<Date | null> {
   const { rows } = await sql.query<{ expires_at: Date }>(
-    `update leases set expires_at = now() + make_interval(secs => $2)
+    `update leases set expires_at = least(now() + make_interval(secs => $2::float8), expires_at_most)
      where id = $1 and ended_at is null and expires_at > now()
      returning expires_at`,
     [id, leaseSeconds],
   );
   return rows[0]?.expires_at ?? null;
+}
+
+/** Keeps only these jobs in an open lease (the others were completed). */
+export async function setLeaseJobs(sql: Sql, id: string, jobs: LeasedJob[]): Promise<void> {
+  await sql.query('update leases set jobs = $2 where id = $1', [id, JSON.stringify(jobs)]);
 }
 
 export async function endLease(sql: Sql, id: string, outcome: 'completed' | 'expired'): Promise<void> {
@@ -110,7 +118,7 @@ export async function openLeaseJobs(sql: Sql): Promise<LeasedJob[]> {
 /** Ended leases are kept this long for a late client's 409, then deleted. */
 export async function deleteEndedLeases(sql: Sql, olderThanSeconds: number): Promise<number> {
   const { rows } = await sql.query<{ n: string }>(
-    `with gone as (delete from leases where ended_at < now() - make_interval(secs => $1) returning 1)
+    `with gone as (delete from leases where ended_at < now() - make_interval(secs => $1::float8) returning 1)
      select count(*)::text as n from gone`,
     [olderThanSeconds],
   );

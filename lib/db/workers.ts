@@ -184,3 +184,23 @@ export async function readBatchActivity(
   );
   return rows.map((r) => ({ id: r.id, total: r.total, enqueued: r.enqueued, done: r.done, failed: r.failed, inFlight: r.in_flight }));
 }
+
+/**
+ * A lease client (a program leasing cells over HTTP) as a worker: registered on its first lease,
+ * heard from at each, with no process of ours (`pid` null). Returns what an operator asked of it,
+ * so a paused or drained client is leased nothing.
+ */
+export async function touchLeaseClient(
+  sql: Sql,
+  client: { id: string; host: string; tags: string[]; cellsServed: number },
+): Promise<WorkerDesired> {
+  const { rows } = await sql.query<{ desired: WorkerDesired }>(
+    `insert into workers (id, host, pid, tags, cells_served) values ($1, $2, null, $3, $4)
+     on conflict (id) do update set host = coalesce(nullif($2, ''), workers.host), last_seen_at = now(),
+       cells_served = workers.cells_served + $4, stopped_at = null,
+       tags = (select array_agg(distinct t order by t) from unnest(workers.tags || $3) as t)
+     returning desired`,
+    [client.id, client.host, client.tags, client.cellsServed],
+  );
+  return rows[0]!.desired;
+}

@@ -1,9 +1,9 @@
 import { PublicError } from '../errors';
+import { LEASE_SECONDS_MAX } from '../queue/cell-job';
 
 /** The bodies of the lease API (CONTRACT.md "Leases"), checked once at the edge. */
 
 export const LEASE_MAX_CELLS = 1000;
-export const LEASE_SECONDS_MAX = 600;
 export const DEFAULT_LEASE = { tag: 'default', max: 100, leaseSeconds: 60 } as const;
 /** The contract's tag rule; batches use the same one. */
 export const TAG_PATTERN = /^[a-z0-9][a-z0-9-]{0,31}$/;
@@ -28,6 +28,8 @@ export type LeaseResult = { batchId: string; row: number; col: number } & (
   | { tile: Buffer; color?: undefined; error?: undefined }
   | { error: string; color?: undefined; tile?: undefined }
 );
+
+export const isLeaseId = (id: string): boolean => UUID.test(id);
 
 export function parseLeaseRequest(body: unknown): LeaseRequest {
   const fields = objectBody(body, '{"tag": "default", "max": 100, "leaseSeconds": 60}');

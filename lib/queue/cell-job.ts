@@ -108,6 +108,9 @@ export interface CellQueueSettings {
   retentionDays: number;
 }
 
+/** The longest a lease client may hold cells for (CONTRACT.md "Leases": `leaseSeconds` 1..600). */
+export const LEASE_SECONDS_MAX = 600;
+
 export function cellQueueOptions(settings: CellQueueSettings): Omit<Queue, 'name'> {
   return {
     // Workers wake on NOTIFY the moment a batch commits instead of waiting for a poll.
@@ -118,8 +121,9 @@ export function cellQueueOptions(settings: CellQueueSettings): Omit<Queue, 'name
     retryDelayMax: 30,
     // A worker that stops heartbeating (killed, frozen, cut off) loses its claim this fast.
     heartbeatSeconds: settings.heartbeatSeconds,
-    // Backstop for a fetched batch as a whole; each cell has its own, shorter limit.
-    expireInSeconds: Math.ceil(settings.cellTimeoutMs / 1000) + 30,
+    // Backstop for a fetched batch as a whole (each cell has its own, shorter limit), and long
+    // enough for a lease client's longest lease (its web servers keep the heartbeat meanwhile).
+    expireInSeconds: Math.max(Math.ceil(settings.cellTimeoutMs / 1000) + 30, LEASE_SECONDS_MAX + 60),
     deadLetter: CELL_DEAD_LETTER_QUEUE,
     deleteAfterSeconds: FINISHED_CELL_JOB_SECONDS,
   };

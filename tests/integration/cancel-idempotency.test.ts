@@ -5,7 +5,7 @@ import { findBatch } from '../../lib/db/batches';
 import { listCells } from '../../lib/db/cells';
 import { withTransaction } from '../../lib/db/pool';
 import { cellQueueOf } from '../../lib/queue/cell-job';
-import { recordCells } from '../../workers/record-cells';
+import { recordCells } from '../../lib/batches/record-cells';
 import { createTestDatabase, jobStates, waitFor, type TestDatabase } from '../helpers/db';
 import { connectClient, join, record, startRealtime, type TestClient } from '../helpers/realtime';
 

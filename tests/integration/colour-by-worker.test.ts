@@ -12,7 +12,7 @@ import { expectConverged, follow } from '../helpers/follower';
 import { slowCells, startWorker, type WorkerProcess } from '../helpers/processes';
 import { startProxy } from '../helpers/proxy';
 import { connectClient, drain, join, startRealtime, type TestClient } from '../helpers/realtime';
-import { recordCells, type CellOutcome } from '../../workers/record-cells';
+import { recordCells, type CellOutcome } from '../../lib/batches/record-cells';
 
 // Who painted each cell, as the contract extension tells it: `worker` on `cells:colored`, and
 // `workers` + `cellWorkers` on the join snapshot (full and after a sequence number).

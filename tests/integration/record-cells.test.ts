@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { endBatch, findBatch, insertBatch } from '../../lib/db/batches';
 import { listCells, listFailedCells } from '../../lib/db/cells';
 import { withTransaction } from '../../lib/db/pool';
-import { recordCells } from '../../workers/record-cells';
+import { recordCells } from '../../lib/batches/record-cells';
 import { createTestDatabase, type TestDatabase, waitFor } from '../helpers/db';
 import { randomUUID } from 'node:crypto';
 

@@ -5,7 +5,7 @@ import { endBatch, findBatch, insertBatch } from '../../lib/db/batches';
 import { withTransaction } from '../../lib/db/pool';
 import { storedCells } from '../../lib/db/stored-cells';
 import { createLogger } from '../../lib/log';
-import { recordCells } from '../../workers/record-cells';
+import { recordCells } from '../../lib/batches/record-cells';
 import { createTestDatabase, type TestDatabase, waitFor } from '../helpers/db';
 
 // Retention's size guard: past RETENTION_MAX_CELLS kept cells, the oldest ended batches go before

@@ -6,7 +6,7 @@ import { listCells } from '../../lib/db/cells';
 import { withTransaction } from '../../lib/db/pool';
 import { addThroughputSamples } from '../../lib/db/throughput';
 import { markWorkerStopped, registerWorker } from '../../lib/db/workers';
-import { recordCells } from '../../workers/record-cells';
+import { recordCells } from '../../lib/batches/record-cells';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 
 let db: TestDatabase;

@@ -22,6 +22,7 @@ const context: RouteContext = {
   deadWorkerSeconds: 30,
   workerToken: undefined,
   leaseRequestsPerSecond: 20,
+  cellRetryLimit: 3,
 };
 
 /** A fresh copy of the module, as each of Next's bundles and server.ts hold their own. */

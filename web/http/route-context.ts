@@ -33,6 +33,8 @@ export interface RouteContext {
   /** The lease API's bearer token; unset, that API is not served (404). */
   workerToken: string | undefined;
   leaseRequestsPerSecond: number;
+  /** Retries a cell gets after its own work first fails; a lease client's `error` results spend them. */
+  cellRetryLimit: number;
 }
 
 /**

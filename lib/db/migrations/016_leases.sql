@@ -10,6 +10,9 @@ create table leases (
   tag text not null,
   created_at timestamptz not null default now(),
   expires_at timestamptz not null,
+  -- The furthest an extension may move expires_at: before pg-boss's own expiry of the jobs
+  -- (started_on + expire_seconds) would take them back while the lease still runs.
+  expires_at_most timestamptz not null,
   ended_at timestamptz,
   outcome text check (outcome in ('completed', 'expired')),
   -- [{ "id": job id, "queue": pg-boss queue, "batchId", "row", "col", "attempt" }, ...]

@@ -1,12 +1,20 @@
 import type { PgBoss } from 'pg-boss';
-import { countWorkFailures } from '../lib/db/cell-work-failures';
-import { type Sql, toExecutor } from '../lib/db/sql';
-import { CELL_DEAD_LETTER_QUEUE, type CellJobData, type DeadCellJobData, parseCellJob } from '../lib/queue/cell-job';
-import type { CellJob } from './process-cells';
+import { countWorkFailures } from '../db/cell-work-failures';
+import { type Sql, toExecutor } from '../db/sql';
+import { CELL_DEAD_LETTER_QUEUE, type CellJobData, type DeadCellJobData, parseCellJob } from '../queue/cell-job';
+
+/** A claimed cell job, as pg-boss's fetch hands it out (a worker's fetch, or a lease). */
+export interface ClaimedCellJob {
+  id: string;
+  /** Its queue: its batch's (lib/queue/cell-job.ts). */
+  name: string;
+  retryCount: number;
+  data: unknown;
+}
 
 /** An attempt whose own work failed: paint or render threw, or the cell ran out of time. */
 export interface FailedAttempt {
-  job: CellJob;
+  job: ClaimedCellJob;
   message: string;
 }
 
@@ -14,6 +22,12 @@ export interface FailAttemptsDeps {
   boss: PgBoss;
   /** Retries a cell gets after its own work first fails (`CELL_RETRY_LIMIT`). */
   retryLimit: number;
+  /**
+   * What becomes of cells past their retries: dead-lettered (the default: the workers' dead-letter
+   * consumer records them), or handed back in `exhaustedCells` for the caller to record as failed in
+   * this same transaction (the lease API, which must not depend on a worker process being there).
+   */
+  exhaustedTo?: 'dead-letter' | 'caller';
 }
 
 export interface FailAttemptsResult {
@@ -23,6 +37,8 @@ export interface FailAttemptsResult {
   exhausted: number;
   /** Each cell's count of failed attempts so far, by job id (for the log). */
   failures: Map<string, number>;
+  /** With `exhaustedTo: 'caller'`: the exhausted cells with their errors, to be recorded as failed. */
+  exhaustedCells: DeadCellJobData[];
 }
 
 /**
@@ -38,7 +54,7 @@ export interface FailAttemptsResult {
  * so they never spend the budget (see docs/architecture.md, "Retries").
  */
 export async function failAttempts(tx: Sql, attempts: FailedAttempt[], deps: FailAttemptsDeps): Promise<FailAttemptsResult> {
-  const result: FailAttemptsResult = { retried: 0, exhausted: 0, failures: new Map() };
+  const result: FailAttemptsResult = { retried: 0, exhausted: 0, failures: new Map(), exhaustedCells: [] };
   if (attempts.length === 0) return result;
   const byBatch = new Map<string, { attempt: FailedAttempt; cell: CellJobData }[]>();
   const unreadable: FailedAttempt[] = [];
@@ -78,7 +94,8 @@ export async function failAttempts(tx: Sql, attempts: FailedAttempt[], deps: Fai
   for (const { job, message } of retry) {
     await deps.boss.fail(job.name, { id: job.id, retryCount: job.retryCount }, { message }, { db });
   }
-  if (dead.length > 0) {
+  if (dead.length > 0 && deps.exhaustedTo === 'caller') result.exhaustedCells = dead;
+  else if (dead.length > 0) {
     await deps.boss.insert(
       CELL_DEAD_LETTER_QUEUE,
       dead.map((data) => ({ data, singletonKey: data.batchId })),

@@ -1,12 +1,12 @@
 import type { PgBoss } from 'pg-boss';
-import { advanceBatch } from '../lib/db/batches';
-import { type CellOutcomeRow, insertCellEvent, insertOutcomes, unrecordCells } from '../lib/db/cells';
-import type { Sql } from '../lib/db/sql';
-import type { CellJobData } from '../lib/queue/cell-job';
-import { queueImageJob } from '../lib/queue/image-job';
-import { type BatchCompletedEvent, completedEvent } from '../lib/realtime/events';
-import { emitInTransaction } from '../lib/realtime/emitter';
-import type { ColoredCell, FailedCell } from '../lib/types';
+import { advanceBatch } from '../db/batches';
+import { type CellOutcomeRow, insertCellEvent, insertOutcomes, unrecordCells } from '../db/cells';
+import type { Sql } from '../db/sql';
+import type { CellJobData } from '../queue/cell-job';
+import { queueImageJob } from '../queue/image-job';
+import { type BatchCompletedEvent, completedEvent } from '../realtime/events';
+import { emitInTransaction } from '../realtime/emitter';
+import type { ColoredCell, FailedCell } from '../types';
 
 /** A cell's outcome: a colour (the cell is finished) or, its retries exhausted, an error (it has failed). */
 export type CellOutcome = CellJobData &
