@@ -142,6 +142,7 @@ test('one worker paused, resumed and drained from the dashboard: drained mid-bat
   await expect(workerStatus(page, 'w-1')).toHaveText('paused');
   await expect(workerStatus(page, 'w-2')).toHaveText('alive');
   await expect(page.getByTestId('intake-state')).toHaveText('running');
+  await expect(page.getByTestId('intake-summary')).toContainText('1 of 2 workers are taking cell jobs. 1 is paused on its own');
   await row('w-1').getByRole('button', { name: 'Resume w-1' }).click();
   await expect(workerStatus(page, 'w-1')).toHaveText('alive');
 

@@ -21,6 +21,8 @@ export function IntakePanel({
   const [error, setError] = useState('');
   const live = workers.filter((w) => w.status === 'alive' || w.status === 'paused');
   const stopped = live.filter((w) => w.status === 'paused').length;
+  // Paused one by one in the workers table: they stay so when intake resumes.
+  const heldOnTheirOwn = live.filter((w) => w.desired === 'paused').length;
 
   const toggle = async () => {
     setBusy(true);
@@ -37,11 +39,14 @@ export function IntakePanel({
       stopped === live.length
         ? `All ${live.length} workers have stopped taking cell jobs.`
         : `${stopped} of ${live.length} workers have stopped; the rest are finishing the jobs they hold.`;
-  else
-    summary =
-      stopped === 0
-        ? `${live.length} of ${live.length} workers are taking cell jobs.`
-        : `${stopped} of ${live.length} workers are still paused; they resume within a second or two.`;
+  else {
+    const resuming = stopped - live.filter((w) => w.status === 'paused' && w.desired === 'paused').length;
+    summary = `${live.length - stopped} of ${live.length} workers are taking cell jobs.`;
+    if (heldOnTheirOwn > 0)
+      summary +=
+        heldOnTheirOwn === 1 ? ' 1 is paused on its own (see Workers).' : ` ${heldOnTheirOwn} are paused on their own (see Workers).`;
+    if (resuming > 0) summary += ` ${resuming} still paused by the switch; they resume within a second or two.`;
+  }
 
   return (
     <section className={`intake ${intake.paused ? 'intake-paused' : 'intake-running'}`} aria-labelledby="intake-heading">
