@@ -98,7 +98,7 @@ export function stopReading(socket: TestClient): () => void {
 }
 
 /** How many packets the server holds queued for this client's connection (Engine.IO's buffer). */
-export function serverQueue(io: RealtimeServer, socket: TestClient): number {
+export function serverQueue(io: RealtimeServer, socket: Pick<TestClient, 'id'>): number {
   const conn = io.of('/').sockets.get(socket.id ?? '')?.conn as unknown as { writeBuffer: unknown[] } | undefined;
   return conn?.writeBuffer.length ?? 0;
 }
@@ -108,7 +108,7 @@ export function serverQueue(io: RealtimeServer, socket: TestClient): number {
  * packet is queued (Engine.IO's `packetCreate`, just before the packet joins the buffer), so no
  * peak falls between samples.
  */
-export function watchServerQueue(io: RealtimeServer, socket: TestClient): { deepest(): number; stop(): void } {
+export function watchServerQueue(io: RealtimeServer, socket: Pick<TestClient, 'id'>): { deepest(): number; stop(): void } {
   const conn = io.of('/').sockets.get(socket.id ?? '')?.conn as unknown as
     { writeBuffer: unknown[]; on(e: 'packetCreate', f: () => void): void; off(e: 'packetCreate', f: () => void): void } | undefined;
   if (!conn) throw new Error('watchServerQueue: the client has no connection on this server');

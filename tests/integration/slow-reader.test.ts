@@ -1,7 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startBatch } from '../../lib/batches/start-batch';
 import { findBatch } from '../../lib/db/batches';
-import { batchRoom, type JoinAck } from '../../lib/realtime/events';
+import { withTransaction } from '../../lib/db/pool';
+import { emitInTransaction } from '../../lib/realtime/emitter';
+import { batchRoom, type JoinAck, type ServerToClientEvents } from '../../lib/realtime/events';
 import type { Batch, BatchInput } from '../../lib/types';
 import { DEFAULT_SLOW_READER_LIMITS } from '../../web/realtime/shed-resend';
 import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/db';
@@ -18,7 +20,10 @@ import {
 } from '../helpers/realtime';
 
 // A client that stops reading: its server's queue for it stays bounded, and once it reads again it
-// holds everything, though it never rejoins (a plain contract client).
+// holds everything, though it never rejoins (a plain contract client). Over WebSocket the kernel's
+// socket buffers hold several MB before the server queues anything, so the first test fills them
+// with a picture's tiles; over long-polling nothing stands in between, so the second uses text
+// events alone. Both fail on a server that sheds without sending again.
 
 let db: TestDatabase;
 let realtime: Awaited<ReturnType<typeof startRealtime>>;
@@ -69,6 +74,69 @@ function listen(client: TestClient, batchId: string) {
     if (answer.ok) for (const c of answer.cells) colors.set(`${c.row}:${c.col}`, c.color);
   };
   return { colors, tiles, merge, events: () => events, completions: () => completions, heldAtCompletion: () => heldAtCompletion };
+}
+
+/**
+ * A plain client speaking Engine.IO's long-polling by hand (protocol 4, text packets only), so the
+ * test decides when it reads: while it sends no GET, everything for it waits in the server's queue,
+ * with no kernel buffer in between.
+ */
+async function pollingClient(url: string) {
+  const base = `${url}/socket.io/?EIO=4&transport=polling`;
+  const opened = JSON.parse((await (await fetch(base)).text()).slice(1)) as { sid: string };
+  const at = `${base}&sid=${opened.sid}`;
+  const post = async (body: string) => {
+    const res = await fetch(at, { method: 'POST', body, headers: { 'Content-Type': 'text/plain;charset=UTF-8' } });
+    await res.text();
+  };
+  const handlers = new Map<string, (payload: never) => void>();
+  const acks = new Map<number, (answer: JoinAck) => void>();
+  let id: string | undefined;
+  let nextAck = 0;
+  /** One GET: every packet the server had queued, or the next one. */
+  const read = async () => {
+    for (const packet of (await (await fetch(at)).text()).split('\x1e')) {
+      if (packet === '2') await post('3');
+      else if (packet.startsWith('40')) id = (JSON.parse(packet.slice(2)) as { sid: string }).sid;
+      else if (packet.startsWith('42')) {
+        const [name, payload] = JSON.parse(packet.slice(2)) as [string, never];
+        handlers.get(name)?.(payload);
+      } else if (packet.startsWith('43')) {
+        const head = /^43(\d+)/.exec(packet)!;
+        const [answer] = JSON.parse(packet.slice(head[0].length)) as [JoinAck];
+        acks.get(Number(head[1]))?.(answer);
+      }
+    }
+  };
+  let reading: Promise<void> | null = null;
+  let stopped = false;
+  await post('40');
+  while (id === undefined) await read();
+  return {
+    id,
+    on<E extends 'cells:colored' | 'batch:completed'>(name: E, handler: (payload: Parameters<ServerToClientEvents[E]>[0]) => void) {
+      handlers.set(name, handler as (payload: never) => void);
+    },
+    join: (batchId: string) =>
+      new Promise<JoinAck>((resolve) => {
+        const n = nextAck++;
+        acks.set(n, resolve);
+        void post(`42${n}${JSON.stringify(['batch:join', batchId])}`);
+      }),
+    /** Reads (GET after GET) until `stop`. */
+    start() {
+      stopped = false;
+      reading = (async () => {
+        while (!stopped) await read();
+      })();
+    },
+    /** Sends no more GETs; resolves once the one in flight has been answered and read. */
+    async stop() {
+      stopped = true;
+      await reading;
+    },
+    close: () => post('1'),
+  };
 }
 
 async function stored(batchId: string) {
@@ -203,5 +271,47 @@ describe('a client that stops reading', () => {
     // queue up (acks, activity, the image, pings).
     console.log(`deepest server-side queue for the client: ${queue.deepest()} packets (bound ${bound})`);
     expect(queue.deepest()).toBeLessThanOrEqual(bound + 32);
+  });
+
+  it('over long-polling, a plain client of a colour batch (text events only) costs a bounded queue and, reading again, holds every cell and one completion', async () => {
+    const bound = DEFAULT_SLOW_READER_LIMITS.maxQueuedPackets;
+    // Ten cells an event: hundreds of small text events.
+    workers.push(...['w-1', 'w-2'].map((id) => startWorker(db.url, id, { WORKER_FETCH_SIZE: '10' })));
+    const client = await pollingClient(realtime.url);
+    const colors = new Map<string, string>();
+    let completions = 0;
+    let marker = false;
+    client.on('cells:colored', (event) => {
+      if (event.cells.length === 0) marker = true;
+      for (const c of event.cells) colors.set(`${c.row}:${c.col}`, c.color);
+    });
+    client.on('batch:completed', () => completions++);
+    // It reads nothing from here on: the join's answer and every event of the batch queue up.
+    const queue = watchServerQueue(realtime.io, client);
+    try {
+      const batch = await start({ rows: 50, cols: 60 });
+      const joined = client.join(batch.id);
+      await waitFor(() => completed(batch.id), 'the batch to complete while the client reads nothing', 60_000);
+      // The test bites: the stalled client's queue reached the bound, so events were shed.
+      expect(queue.deepest()).toBeGreaterThanOrEqual(bound);
+      const readAt = Date.now();
+      client.start();
+      const answer = await joined;
+      if (!answer.ok) throw new Error('join failed');
+      for (const c of answer.cells) colors.set(`${c.row}:${c.col}`, c.color);
+      const cells = await stored(batch.id);
+      expect(cells.length).toBe(batch.total);
+      await waitFor(() => completions > 0 && cells.every((c) => colors.get(c.key) === c.color), 'the client to hold every cell');
+      // A marker behind everything committed: nothing more on its way, and the end heard once.
+      await withTransaction(db.pool, (tx) => emitInTransaction(tx, batch.id, 'cells:colored', { batchId: batch.id, seq: 0, cells: [] }));
+      await waitFor(() => marker, 'the marker');
+      expect(completions).toBe(1);
+      console.log(`long-polling: whole ${Date.now() - readAt} ms after it read again; deepest queue ${queue.deepest()} packets`);
+      expect(queue.deepest()).toBeLessThanOrEqual(bound + 32);
+    } finally {
+      queue.stop();
+      await client.stop();
+      await client.close();
+    }
   });
 });
