@@ -3,6 +3,7 @@ import { availableParallelism, hostname } from 'node:os';
 import path from 'node:path';
 import { ConfigError } from './errors';
 import { type FaultPlan, parseFaultPlan } from './faults';
+import { TAG_PATTERN } from './tags';
 import { isWildcardAddress, LOOPBACK_HOST_NAMES, normalizeHostName } from './host-names';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -134,12 +135,12 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     return value;
   };
 
-  // A worker's tags: comma-separated, each by the rule of a batch's `tag` (lib/batches/validate.ts).
+  // A worker's tags: comma-separated, each by the rule of a batch's `tag` (lib/tags.ts).
   const tags = (name: string): string[] => {
     const raw = env[name]?.trim();
     if (!raw) return ['default'];
     const list = [...new Set(raw.split(',').map((t) => t.trim()))];
-    const bad = list.filter((t) => !/^[a-z0-9][a-z0-9-]{0,31}$/.test(t));
+    const bad = list.filter((t) => !TAG_PATTERN.test(t));
     if (bad.length > 0) {
       problems.push(`${name} must be tags separated by commas, each 1 to 32 lowercase letters, digits or dashes (got "${raw}")`);
       return ['default'];

@@ -1,4 +1,5 @@
 import { PublicError } from '../errors';
+import { TAG_PATTERN } from '../tags';
 import { VIEW_LIMITS } from '../pictures/mandelbrot';
 import type { BatchInput, PictureView } from '../types';
 
@@ -26,8 +27,6 @@ export const DEFAULT_MAX_ITERATIONS = 500;
 export const DEFAULT_TILE_SIZE = 32;
 export const DEFAULT_MAX_PIXELS = 16_777_216;
 export const WORK_MS_MAX = 5000;
-/** A batch's tag, and each of a worker's (`WORKER_TAGS`). */
-export const TAG = /^[a-z0-9][a-z0-9-]{0,31}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
@@ -77,7 +76,7 @@ function parseBatchFields(body: unknown, maxCells: number, maxPixels: number): B
     input.priority = priority;
   }
   if (fields.tag !== undefined) {
-    if (typeof fields.tag !== 'string' || !TAG.test(fields.tag))
+    if (typeof fields.tag !== 'string' || !TAG_PATTERN.test(fields.tag))
       throw new PublicError(
         'invalid_input',
         '"tag" must be 1 to 32 lowercase letters, digits or dashes, starting with a letter or digit ("default" when absent).',

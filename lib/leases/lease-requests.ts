@@ -1,12 +1,11 @@
 import { PublicError } from '../errors';
 import { LEASE_SECONDS_MAX } from '../queue/cell-job';
+import { DEFAULT_TAG, TAG_PATTERN } from '../tags';
 
 /** The bodies of the lease API (CONTRACT.md "Leases"), checked once at the edge. */
 
 export const LEASE_MAX_CELLS = 1000;
-export const DEFAULT_LEASE = { tag: 'default', max: 100, leaseSeconds: 60 } as const;
-/** The contract's tag rule; batches use the same one. */
-export const TAG_PATTERN = /^[a-z0-9][a-z0-9-]{0,31}$/;
+export const DEFAULT_LEASE = { tag: DEFAULT_TAG, max: 100, leaseSeconds: 60 } as const;
 /** A lease client names itself (an extension); it shows on the dashboard as a worker. */
 const WORKER_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { PgBoss } from 'pg-boss';
-import { findPaintParams, listRunningBatches, type RunningBatchRef } from '../db/batches';
+import { findPaintParams, listRunningBatches } from '../db/batches';
 import { insertLease, type LeasedJob } from '../db/leases';
 import { withTransaction } from '../db/pool';
 import { withSavepoint } from '../db/savepoint';
@@ -61,7 +61,7 @@ export async function takeLease(
     if (desired === 'run') {
       for (const batch of await listRunningBatches(tx, BATCHES_LOOKED_AT)) {
         if (jobs.length >= request.max) break;
-        if (tagOf(batch) !== request.tag) continue;
+        if (batch.tag !== request.tag) continue;
         const queue = cellQueueOf(batch.id);
         const fetched = await fetchOrNone(tx, deps.boss, queue, request.max - jobs.length);
         for (const job of fetched) {
@@ -103,10 +103,6 @@ function leasedCell(job: LeasedJob, batch: Pick<Batch, 'kind' | 'view' | 'maxIte
     });
   }
   return cell;
-}
-
-function tagOf(batch: RunningBatchRef): string {
-  return (batch as RunningBatchRef & { tag?: string }).tag ?? 'default';
 }
 
 /**
