@@ -117,9 +117,13 @@ export function tickOf(boss: PgBoss, schedule: Pick<ScheduleRow, 'cron' | 'timez
   return due.at(-1) ?? new Date(Math.floor(createdOn.getTime() / 60_000) * 60_000);
 }
 
-/** The idempotency key of a schedule's tick: one batch per (schedule, tick), however often it is handled. */
+/**
+ * The idempotency key of a schedule's tick: one batch per (schedule, tick), however often it is
+ * handled. It has spaces, which a client's Idempotency-Key may not (validate.ts), so no client can
+ * take a tick's batch by sending its key first.
+ */
 export function tickKey(name: string, tick: Date): string {
-  return `schedule:${name}:${tick.toISOString()}`;
+  return `schedule ${name} ${tick.toISOString()}`;
 }
 
 /**

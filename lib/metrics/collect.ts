@@ -8,7 +8,7 @@ import type { BatchStatus } from '../types';
 import { processMetrics } from './process-metrics';
 import type { MetricFamily } from './prometheus';
 
-const STATUSES: BatchStatus[] = ['running', 'completed', 'cancelled', 'expired'];
+const STATUSES: BatchStatus[] = ['scheduled', 'running', 'completed', 'cancelled', 'expired'];
 /** The labels of `finishline_queue_jobs`: `cell` counts the jobs of every batch's queue together. */
 const QUEUES = [CELL_QUEUE, CELL_DEAD_LETTER_QUEUE, IMAGE_QUEUE];
 

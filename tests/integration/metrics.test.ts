@@ -44,7 +44,7 @@ async function fromPostgres(): Promise<Map<string, number>> {
   const { rows: batches } = await db.pool.query<{ status: string; n: number; done: number; failed: number; pending: number }>(
     `select s.status, count(b.id)::int as n, coalesce(sum(b.done), 0)::int as done, coalesce(sum(b.failed), 0)::int as failed,
             coalesce(sum(b.total - b.done - b.failed) filter (where b.status = 'running'), 0)::int as pending
-       from unnest(array['running', 'completed', 'cancelled', 'expired']) as s (status) left join batches b on b.status = s.status
+       from unnest(array['scheduled', 'running', 'completed', 'cancelled', 'expired']) as s (status) left join batches b on b.status = s.status
       group by s.status`,
   );
   for (const b of batches) expected.set(`finishline_batches{status="${b.status}"}`, b.n);

@@ -174,7 +174,7 @@ describe('schedules: ticks', () => {
 
     const batches = await batchesOf('every-minute');
     expect(batches.length).toBeGreaterThanOrEqual(lastSeen);
-    const ticks = batches.map((b) => Date.parse(b.key.replace('schedule:every-minute:', '')));
+    const ticks = batches.map((b) => Date.parse(b.key.replace('schedule every-minute ', '')));
     // One batch per tick: distinct ticks, a minute apart, each on the minute.
     expect(new Set(ticks).size).toBe(batches.length);
     for (const [i, tick] of ticks.entries()) {
@@ -208,7 +208,7 @@ describe('schedules: ticks', () => {
       `schedule ticks: ${batches.length} batches for ${batches.length} ticks; tick to batch: ${
         (
           await db.pool.query<{ ms: number }>(
-            `select round(avg(extract(epoch from created_at - replace(idempotency_key, 'schedule:every-minute:', '')::timestamptz)) * 1000)::int as ms
+            `select round(avg(extract(epoch from created_at - replace(idempotency_key, 'schedule every-minute ', '')::timestamptz)) * 1000)::int as ms
            from batches where schedule = 'every-minute'`,
           )
         ).rows[0].ms

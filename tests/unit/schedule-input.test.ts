@@ -1,4 +1,5 @@
 import { PgBoss } from 'pg-boss';
+import { parseIdempotencyKey } from '../../lib/batches/validate';
 import { describe, expect, it } from 'vitest';
 import { parseScheduleInput, parseScheduleName } from '../../lib/batches/schedule-input';
 import { nextRunOf, tickKey, tickOf } from '../../lib/batches/schedules';
@@ -111,7 +112,11 @@ describe('ticks', () => {
     const daily = { cron: '0 9 * * *', timezone: 'Europe/Paris' };
     const a = tickOf(boss, daily, new Date('2026-12-03T08:00:03.000Z'));
     const b = tickOf(boss, daily, new Date('2026-12-03T08:00:41.000Z'));
-    expect(tickKey('daily', a)).toBe('schedule:daily:2026-12-03T08:00:00.000Z');
+    expect(tickKey('daily', a)).toBe('schedule daily 2026-12-03T08:00:00.000Z');
     expect(tickKey('daily', b)).toBe(tickKey('daily', a));
+  });
+
+  it('no client can send a tick’s key (it has spaces; an Idempotency-Key may not)', () => {
+    expect(() => parseIdempotencyKey(tickKey('daily', new Date('2026-12-03T08:00:00.000Z')))).toThrow(/visible ASCII/);
   });
 });

@@ -6,7 +6,7 @@ import type { DashboardBatch } from '@/lib/dashboard/types';
 import type { CancelAck } from '@/lib/realtime/events';
 import { formatCount, formatDuration } from '../../client/format';
 
-/** The latest batches, newest first, with a Cancel control on those still running. */
+/** The latest batches, newest first, with a Cancel control on those not yet ended (running or scheduled). */
 export function BatchesTable({
   batches,
   at,
@@ -100,7 +100,7 @@ function BatchRow({ batch: b, at, cancel }: { batch: DashboardBatch; at: string;
       <td className="num">{b.failed > 0 ? <span className="bad">{formatCount(b.failed)}</span> : '0'}</td>
       <td className="num">{formatDuration(Date.parse(end) - Date.parse(b.createdAt))}</td>
       <td>
-        {b.status === 'running' && (
+        {(b.status === 'running' || b.status === 'scheduled') && (
           <button
             type="button"
             className="secondary small"
