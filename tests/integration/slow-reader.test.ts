@@ -94,8 +94,9 @@ async function pollingClient(url: string) {
   let id: string | undefined;
   let nextAck = 0;
   /** One GET: every packet the server had queued, or the next one. */
+  const aborter = new AbortController();
   const read = async () => {
-    for (const packet of (await (await fetch(at)).text()).split('\x1e')) {
+    for (const packet of (await (await fetch(at, { signal: aborter.signal })).text()).split('\x1e')) {
       if (packet === '2') await post('3');
       else if (packet.startsWith('40')) id = (JSON.parse(packet.slice(2)) as { sid: string }).sid;
       else if (packet.startsWith('42')) {
@@ -123,19 +124,19 @@ async function pollingClient(url: string) {
         acks.set(n, resolve);
         void post(`42${n}${JSON.stringify(['batch:join', batchId])}`);
       }),
-    /** Reads (GET after GET) until `stop`. */
+    /** Reads, GET after GET, until closed. */
     start() {
-      stopped = false;
       reading = (async () => {
         while (!stopped) await read();
       })();
     },
-    /** Sends no more GETs; resolves once the one in flight has been answered and read. */
-    async stop() {
+    /** Ends the session; a GET still waiting for news is let go. */
+    async close() {
       stopped = true;
-      await reading;
+      aborter.abort();
+      await reading?.catch(() => undefined);
+      await post('1').catch(() => undefined);
     },
-    close: () => post('1'),
   };
 }
 
@@ -310,7 +311,6 @@ describe('a client that stops reading', () => {
       expect(queue.deepest()).toBeLessThanOrEqual(bound + 32);
     } finally {
       queue.stop();
-      await client.stop();
       await client.close();
     }
   });
