@@ -1,6 +1,7 @@
 import { defineConfig } from '@playwright/test';
 import { CHROMIUM_ARGS, findChromium } from './tests/e2e/chromium';
 import { E2E_PG_DATA_DIR } from './tests/e2e/database-url';
+import { E2E_WORKER_TOKEN } from './tests/e2e/worker-token';
 
 const executablePath = findChromium();
 const port = Number(process.env.E2E_PORT ?? 3100);
@@ -49,6 +50,8 @@ export default defineConfig({
       // Every test starts batches from 127.0.0.1; the limits themselves are tested in integration.
       BATCHES_PER_MINUTE: '1000000',
       RUNNING_BATCHES_PER_CLIENT: '1000000',
+      // The lease API, for the worker in another language (lease-worker.spec.ts).
+      WORKER_TOKEN: E2E_WORKER_TOKEN,
       ...(process.env.E2E_DATABASE_URL ? { DATABASE_URL: process.env.E2E_DATABASE_URL } : {}),
     },
   },
