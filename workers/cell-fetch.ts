@@ -2,7 +2,7 @@ import type { PgBoss } from 'pg-boss';
 import type { RunningBatchRef } from '../lib/db/batches';
 import { errorMessage } from '../lib/errors';
 import type { Logger } from '../lib/log';
-import { cellQueueOf } from '../lib/queue/cell-job';
+import { batchOfCellQueue, cellQueueOf } from '../lib/queue/cell-job';
 import type { RunningBatchOrder } from './batch-order';
 import type { CellJob } from './process-cells';
 
@@ -120,6 +120,9 @@ export class CellFetchLoops {
     } finally {
       clearInterval(heartbeat);
     }
+    // A batch that ended while its jobs were in hand has its queue deleted with every job in it:
+    // settling them would only hold this loop (and the drop, which waits for their rows) back.
+    if (await this.hasEnded(queue)) return;
     try {
       // Fenced to the attempts fetched: a claim that lapsed meanwhile is left to its new holder.
       if (failure === undefined) await boss.complete(queue, jobs);
@@ -129,6 +132,16 @@ export class CellFetchLoops {
       // is absorbed by first-write-wins); a queue gone means their batch has ended.
       if (!isQueueGone(err))
         log.warn('settling cell jobs failed; they will run again', { queue, jobs: jobs.length, err: errorMessage(err) });
+    }
+  }
+
+  private async hasEnded(queue: string): Promise<boolean> {
+    const batchId = batchOfCellQueue(queue);
+    if (!batchId) return false;
+    try {
+      return !(await this.deps.order.current()).some((b) => b.id === batchId);
+    } catch {
+      return false;
     }
   }
 

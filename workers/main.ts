@@ -109,7 +109,7 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
   // The worker whose recording completed a batch deletes its queue, with any duplicate or retried
   // job of it still in there, in the background; web servers' sweep does it if this fails.
   const dropQueueOf = (batchId: string) =>
-    void deleteBatchQueue({ pool, boss }, batchId).catch((err: unknown) =>
+    void deleteBatchQueue({ pool, boss }, batchId, 1).catch((err: unknown) =>
       log.debug('deleting a completed batch queue failed; the sweep will', { batchId, err: errorMessage(err) }),
     );
 

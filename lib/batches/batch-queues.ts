@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { PgBoss } from 'pg-boss';
 import { findEndedBatchIds } from '../db/batches';
+import { deleteSharedQueue } from '../db/jobs';
 import { batchOfCellQueue, cellQueueOf } from '../queue/cell-job';
 
 /**
@@ -14,21 +15,26 @@ const ORPHAN_QUEUE_MS = 60_000;
 /**
  * Deletes a batch's queue and every job still in it; returns how many were queued (waiting, or
  * waiting to retry) as pg-boss last counted (its workers count every few seconds; an exact count
- * would read a million index entries for a number nobody needs). Workers have stopped fetching from it by then (they fetch from running batches'
- * queues only), and the jobs some of them still hold complete or fail into nothing. A queue of a
- * million jobs goes with its own table (lib/queue/boss.ts, OWN_TABLE_FROM_CELLS). No-op for a queue
- * already gone.
+ * would read a million index entries for a number nobody needs). Workers have stopped fetching from
+ * it by then (they fetch from running batches' queues only), and the jobs some of them still hold
+ * complete or fail into nothing. A queue in the shared table goes in one statement
+ * (`deleteSharedQueue`); one with a table of its own (from OWN_TABLE_FROM_CELLS cells,
+ * lib/queue/boss.ts) is dropped, tried `tries` times (see DELETE_TRIES). No-op for a queue already gone.
  */
-export async function deleteBatchQueue(deps: { pool: pg.Pool; boss: PgBoss }, batchId: string): Promise<number> {
+export async function deleteBatchQueue(deps: { pool: pg.Pool; boss: PgBoss }, batchId: string, tries = DELETE_TRIES): Promise<number> {
   const queue = cellQueueOf(batchId);
   const held = await deps.boss.getQueue(queue);
   if (!held) return 0;
-  for (let tries = 1; ; tries++) {
+  if (!held.partition) {
+    await deleteSharedQueue(deps.pool, queue);
+    return held.queuedCount;
+  }
+  for (let tried = 1; ; tried++) {
     try {
       await deps.boss.deleteQueue(queue);
       return held.queuedCount;
     } catch (err) {
-      if (!isBusy(err) || tries >= DELETE_TRIES) throw err;
+      if (!isBusy(err) || tried >= tries) throw err;
       await new Promise((resolve) => setTimeout(resolve, DELETE_RETRY_MS));
     }
   }
@@ -68,8 +74,13 @@ export async function sweepBatchQueues(deps: { pool: pg.Pool; boss: PgBoss }, or
   const gone = [...ended, ...[...missing].filter((id) => now - queues.get(id)!.getTime() >= orphanAfterMs)];
   const deleted: string[] = [];
   for (const batchId of gone) {
-    await deps.boss.deleteQueue(cellQueueOf(batchId));
-    deleted.push(batchId);
+    // One try each: the loop that runs this also expires batches, and must not wait on a busy drop.
+    try {
+      await deleteBatchQueue(deps, batchId, 1);
+      deleted.push(batchId);
+    } catch (err) {
+      if (!isBusy(err)) throw err;
+    }
   }
   return deleted;
 }

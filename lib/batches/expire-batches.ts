@@ -19,7 +19,7 @@ export async function expireOverdueBatches(deps: { pool: pg.Pool; boss: PgBoss }
     expired.push(id);
     // Housekeeping only: workers stopped fetching from it with the status change; the sweep below
     // deletes it on a later pass if this fails.
-    await deleteBatchQueue(deps, batch.id).catch(() => undefined);
+    await deleteBatchQueue(deps, batch.id, 1).catch(() => undefined);
   }
   return expired;
 }

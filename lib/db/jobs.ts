@@ -2,8 +2,8 @@ import type { Sql } from './sql';
 
 /**
  * What we read of pg-boss's job table ourselves (schema `pgboss`): counts, by queue name (each batch
- * has its own queue, lib/queue/cell-job.ts). Everything else, writes included, goes through
- * pg-boss's API. A queue holds a row per cell job, up to millions. We go through pg-boss's index of
+ * has its own queue, lib/queue/cell-job.ts); and one write, the deletion of a batch's queue in the
+ * shared table (`deleteSharedQueue`). Everything else goes through pg-boss's API. A queue holds a row per cell job, up to millions. We go through pg-boss's index of
  * live jobs only: job_i14 holds every job in a live state (created, retry, active, failed) by (name,
  * state). This leans on pg-boss's internals (its table, its index name and shape), and no other
  * module reads schema `pgboss`: tests/integration/pg-boss-indexes.test.ts fails if an update of
@@ -17,6 +17,19 @@ import type { Sql } from './sql';
 export async function listQueuesStartingWith(sql: Sql, prefix: string): Promise<string[]> {
   const { rows } = await sql.query<{ name: string }>(`select name from pgboss.queue where starts_with(name, $1) order by name`, [prefix]);
   return rows.map((r) => r.name);
+}
+
+/**
+ * Deletes a queue kept in pg-boss's shared job table, with its jobs, through pg-boss's own
+ * `delete_queue()` (what `deleteQueue` runs at the end). pg-boss's `deleteQueue` first checks that no
+ * queue or job names this queue as its dead letter queue, and with nothing to index that check on it
+ * reads every job table in full: a second or so per queue while a million jobs are queued anywhere,
+ * for every batch that ends. A batch's queue is never a dead letter queue, so the check is skipped.
+ * Not for a queue with a table of its own (that one is dropped under pg-boss's locks: its
+ * `deleteQueue`). A queue already gone is a no-op.
+ */
+export async function deleteSharedQueue(sql: Sql, name: string): Promise<void> {
+  await sql.query('select pgboss.delete_queue($1)', [name]);
 }
 
 /** Jobs a queue holds that are not finished: waiting, waiting to retry, running, or failed for good. */

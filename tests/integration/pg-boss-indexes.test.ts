@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { countJobsCapped, countLiveJobs } from '../../lib/db/jobs';
 import type { Sql } from '../../lib/db/sql';
+import { deleteBatchQueue } from '../../lib/batches/batch-queues';
 import { ensureBatchQueue } from '../../lib/queue/boss';
 import { CELL_DEAD_LETTER_QUEUE, cellQueueOf } from '../../lib/queue/cell-job';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
@@ -85,5 +86,28 @@ describe("pg-boss's job indexes that lib/db/jobs.ts relies on", () => {
     expect(live).toMatch(/_i14 /);
     const capped = await plansOf((sql) => countJobsCapped(sql, queues, CELL_DEAD_LETTER_QUEUE, 1000));
     expect(capped).toMatch(/_i14 /);
+  });
+
+  it("deletes a batch's queue in the shared table with its jobs through pg-boss's delete_queue(), and one with its own table by dropping it", async () => {
+    const boss = await db.boss();
+    await boss.insert(cellQueueOf(SMALL), [{ data: { batchId: SMALL, row: 0, col: 0 } }]);
+    await boss.insert(cellQueueOf(LARGE), [{ data: { batchId: LARGE, row: 0, col: 0 } }]);
+    const { rows: tables } = await db.pool.query<{ table_name: string }>('select table_name from pgboss.queue where name = $1', [
+      cellQueueOf(LARGE),
+    ]);
+    await deleteBatchQueue({ pool: db.pool, boss }, SMALL);
+    await deleteBatchQueue({ pool: db.pool, boss }, LARGE);
+    for (const id of [SMALL, LARGE]) expect(await boss.getQueue(cellQueueOf(id))).toBeNull();
+    const { rows } = await db.pool.query<{ n: number }>('select count(*)::int as n from pgboss.job where name = any($1::text[])', [
+      [cellQueueOf(SMALL), cellQueueOf(LARGE)],
+    ]);
+    expect(rows[0].n).toBe(0);
+    const { rows: left } = await db.pool.query('select 1 from pg_tables where schemaname = $1 and tablename = $2', [
+      'pgboss',
+      tables[0].table_name,
+    ]);
+    expect(left).toEqual([]);
+    // Gone is gone: again is a no-op.
+    expect(await deleteBatchQueue({ pool: db.pool, boss }, SMALL)).toBe(0);
   });
 });
