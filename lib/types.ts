@@ -46,6 +46,8 @@
 export type BatchStatus = 'scheduled' | 'running' | 'completed' | 'cancelled' | 'expired';
 /** The statuses a batch ends in, exactly once. */
 export type EndStatus = Exclude<BatchStatus, 'scheduled' | 'running'>;
+/** Whether a batch has ended (not scheduled, not running): its completion is due to every viewer. */
+export const hasEnded = (status: BatchStatus): status is EndStatus => status !== 'scheduled' && status !== 'running';
 
 export interface CellPosition {
   row: number;

@@ -4,7 +4,7 @@ import { findBatch } from '../../lib/db/batches';
 import { eventPages, type RecordedEvent } from '../../lib/db/cells';
 import type { Sql } from '../../lib/db/sql';
 import type { Logger } from '../../lib/log';
-import type { ColoredCell, FailedCell } from '../../lib/types';
+import { type ColoredCell, type FailedCell, hasEnded } from '../../lib/types';
 import { batchRoom, completedEvent, type CellsColoredEvent, type CellsFailedEvent } from '../../lib/realtime/events';
 import type { RealtimeServer } from './server';
 import { drained } from './socket-internals';
@@ -115,7 +115,7 @@ export function startReplay(io: RealtimeServer, pool: pg.Pool, log: Logger, opti
       // Bounded queues: each socket takes a page before the next one is read.
       await Promise.all(socketsIn(room).map((s) => drained(s, options.drainBelow, 2_000)));
     }
-    if (batch.status !== 'running' && !cursor.completed) {
+    if (hasEnded(batch.status) && !cursor.completed) {
       io.local.to(room).emit('batch:completed', completedEvent(batch));
       cursor.completed = true;
       replayed++;

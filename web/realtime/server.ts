@@ -18,6 +18,7 @@ import { DEFAULT_REPLAY, startReplay, type ReplayOptions } from './replay';
 import { DEFAULT_SLOW_READER_LIMITS, shedAndResend, type SlowReaderLimits } from './shed-resend';
 import { filterWrites, rememberAckIds } from './socket-internals';
 import { batchRoom, type ClientToServerEvents, type JoinAck, type JoinOptions, type ServerToClientEvents } from '../../lib/realtime/events';
+import { hasEnded } from '../../lib/types';
 
 export type RealtimeServer = Server<ClientToServerEvents, ServerToClientEvents>;
 
@@ -146,7 +147,7 @@ export function attachRealtime(
         const text = joinAnswerText(snapshotSql, { batch, afterSeq, cellsOmitted }, answerWire.pieceBytes);
         await sendJoinAnswer(socket, ack, text, answerWire);
         if (!cellsOmitted) slow.answered(batchId, afterSeq ?? 0, batch.seq);
-        replay.joined(batchId, batch.seq, batch.status !== 'running');
+        replay.joined(batchId, batch.seq, hasEnded(batch.status));
       } catch (err) {
         if (err instanceof AnswerCutShortError) log.warn('batch:join answer cut short; connection ended', { batchId, err });
         else {
