@@ -21,7 +21,6 @@ const HEAVY = [
   'tests/integration/pool-drain.test.ts',
   'tests/integration/cancel-large.test.ts',
   'tests/integration/many-viewers.test.ts',
-  'tests/integration/schedules.test.ts',
 ];
 
 const integration = {
