@@ -57,8 +57,8 @@ check_settings() {
 		command -v "$tool" >/dev/null || die "needs $tool on PATH; install it and start again."
 	done
 	[[ -n $WORKER_TOKEN ]] || die "set WORKER_TOKEN to the token the server was started with (the lease API needs it)."
-	[[ $MAX =~ ^[0-9]+$ ]] && ((MAX >= 1 && MAX <= 1000)) || die "MAX must be an integer from 1 to 1000 (got \"$MAX\")."
-	[[ $LEASE_SECONDS =~ ^[0-9]+$ ]] && ((LEASE_SECONDS >= 1 && LEASE_SECONDS <= 600)) ||
+	[[ $MAX =~ ^[1-9][0-9]{0,3}$ ]] && ((MAX <= 1000)) || die "MAX must be an integer from 1 to 1000 (got \"$MAX\")."
+	[[ $LEASE_SECONDS =~ ^[1-9][0-9]{0,2}$ ]] && ((LEASE_SECONDS <= 600)) ||
 		die "LEASE_SECONDS must be an integer from 1 to 600 (got \"$LEASE_SECONDS\")."
 }
 
@@ -66,9 +66,11 @@ check_settings() {
 
 # POSTs the JSON file $2 to the path $1 and sets HTTP_STATUS; the answer's body is left in
 # $WORK/answer.json. What is worth waiting out is waited out here: 429 (for as long as the server's
-# Retry-After says) and an unreachable or failing server (backing off up to 30 s); a stop asked for
-# meanwhile gives up with status 000. 401, and 404 from a server without the lease API, end the
-# worker: no retry can fix its settings. (Not called in $(...): `die` must end this shell.)
+# Retry-After says) and an unreachable or failing server (backing off up to 30 s). Once a stop is
+# asked for, a server that fails is given up on at once (status 000), but a 429 is still waited
+# out: it is short, and the request may be the completion that saves the cells painted so far.
+# 401, and 404 from a server without the lease API, end the worker: no retry can fix its settings.
+# (So it is never called in $(...), where `die` would end only a subshell.)
 post() {
 	local path=$1 body=$2 delay=1 wait_s
 	while :; do
@@ -89,16 +91,16 @@ post() {
 			pause "$wait_s"
 			;;
 		000 | 5??)
+			if ((stopping)); then
+				HTTP_STATUS=000
+				return 0
+			fi
 			log "$FINISH_LINE_URL$path failed ($(error_message)); trying again in ${delay} s"
 			pause "$delay"
 			delay=$((delay < 16 ? delay * 2 : 30))
 			;;
 		*) return 0 ;;
 		esac
-		if ((stopping)); then
-			HTTP_STATUS=000
-			return 0
-		fi
 	done
 }
 
