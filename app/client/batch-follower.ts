@@ -52,6 +52,7 @@ export class BatchFollower {
   private connection: Connection;
   private workersAlive: number | null = null;
   private intakePaused = false;
+  private servedTags: string[] | null = null;
   private completion: BatchCompletedEvent | null = null;
   /** News that came before the first answer told us the grid's size, applied once it has. */
   private early: ((grid: BatchGrid) => void)[] = [];
@@ -91,6 +92,7 @@ export class BatchFollower {
       connection: this.connection,
       workersAlive: this.workersAlive,
       intakePaused: this.intakePaused,
+      servedTags: this.servedTags,
     };
   }
 
@@ -252,6 +254,7 @@ export class BatchFollower {
   private readonly onWorkers = (event: WorkersStatusEvent) => {
     this.workersAlive = event.alive;
     this.intakePaused = event.intakePaused === true;
+    this.servedTags = Array.isArray(event.tags) ? event.tags : null;
     this.onChange();
   };
 

@@ -30,6 +30,8 @@ export interface BatchView {
   workersAlive: number | null;
   /** An operator paused intake on the dashboard: workers take no cell jobs until it is resumed. */
   intakePaused: boolean;
+  /** The tags live workers serve (null until heard, or from a server that does not say). */
+  servedTags: string[] | null;
 }
 
 /** The view before the follower has heard anything. */
@@ -49,4 +51,5 @@ export const EMPTY_VIEW: Readonly<BatchView> = Object.freeze({
   connection: 'connecting',
   workersAlive: null,
   intakePaused: false,
+  servedTags: null,
 });

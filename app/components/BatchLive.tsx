@@ -79,6 +79,12 @@ export function BatchLive({ batchId }: { batchId: string }) {
                 expires at {new Date(batch.deadlineAt).toLocaleTimeString()}.
               </p>
             )}
+            {batch.status === 'running' && !!view.workersAlive && view.servedTags && !view.servedTags.includes(batch.tag) && (
+              <p className="notice" data-testid="tag-unserved">
+                No worker serves tag <code>{batch.tag}</code>, so no cell is being worked on: start one with{' '}
+                <code>WORKER_TAGS={batch.tag}</code>; otherwise this batch expires at {new Date(batch.deadlineAt).toLocaleTimeString()}.
+              </p>
+            )}
             {batch.status === 'running' && view.intakePaused && (
               <p className="notice" data-testid="intake-paused">
                 An operator has paused intake on the <Link href="/dashboard">dashboard</Link>: workers take no new cells until it is

@@ -147,6 +147,20 @@ export async function countLiveWorkers(sql: Sql, withinSeconds: number): Promise
   return rows[0].n;
 }
 
+/**
+ * The tags served by the workers heard from within `withinSeconds` that take cells (not paused or
+ * draining), lease clients included, sorted: a batch whose tag is not among them waits for one.
+ */
+export async function liveWorkerTags(sql: Sql, withinSeconds: number): Promise<string[]> {
+  const { rows } = await sql.query<{ tag: string }>(
+    `select distinct unnest(tags) as tag from workers
+      where stopped_at is null and last_seen_at > now() - make_interval(secs => $1) and desired = 'run' and not paused
+      order by 1`,
+    [withinSeconds],
+  );
+  return rows.map((r) => r.tag);
+}
+
 /** Forgets workers that stopped more than `days` ago; returns how many. */
 export async function deleteWorkersStoppedBefore(sql: Sql, days: number): Promise<number> {
   const { rows } = await sql.query<{ n: number }>(

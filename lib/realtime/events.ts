@@ -126,6 +126,8 @@ export type JoinCallback = (response: JoinAck) => void;
 export interface WorkersStatusEvent {
   alive: number;
   intakePaused: boolean;
+  /** Extension: the tags that live workers serve, sorted (a batch whose tag is not among them waits). */
+  tags?: string[];
 }
 
 export interface ServerToClientEvents {
