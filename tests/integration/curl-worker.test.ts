@@ -9,7 +9,7 @@ import type { Batch } from '../../lib/types';
 import { freePort } from '../../scripts/ports';
 import { expectBatchSettled } from '../helpers/batch-checks';
 import { createTestDatabase, jobStates, waitFor, type TestDatabase } from '../helpers/db';
-import { postBatch, send } from '../helpers/http';
+import { postBatch } from '../helpers/http';
 import { startWebServer, startWorker, type WorkerProcess } from '../helpers/processes';
 import { connectClient, join, record, type TestClient } from '../helpers/realtime';
 
@@ -165,9 +165,10 @@ describe.skipIf(!hasTools)('the bash worker (examples/curl/worker.sh; skipped wh
     builtIn.push(startWorker(db.url, 'w-images-only', { WORKER_TAGS: 'images-only' }));
     const image = await waitFor(async () => (await findBatch(db.pool, batch.id))?.image ?? null, 'the picture’s image', 60_000);
     expect(image).toMatchObject({ width: 24, height: 24 });
-    const png = await send(`${base}${image.url}`);
+    const png = await fetch(`${base}${image.url}`);
     expect(png.status).toBe(200);
-    const decoded = decodePng(Buffer.from(await (await fetch(`${base}${image.url}`)).arrayBuffer()));
+    expect(png.headers.get('content-type')).toBe('image/png');
+    const decoded = decodePng(Buffer.from(await png.arrayBuffer()));
     expect(decoded).toMatchObject({ width: 24, height: 24 });
     let differing = 0;
     for (let py = 0; py < 24; py++) {
