@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { PgBoss } from 'pg-boss';
-import { listBatches } from '../db/batches';
+import { listBatches, runningLoadByTag } from '../db/batches';
 import { readIntake } from '../db/intake';
 import { countJobsCapped, type CappedJobCounts } from '../db/jobs';
 import { withTransaction } from '../db/pool';
@@ -33,18 +33,21 @@ export async function readDashboardSnapshot(deps: SnapshotDeps): Promise<Dashboa
   const { pool } = deps;
   // The queue counts cover every batch's queue (a batch's queue goes soon after it ends).
   const cellQueues = await listCellQueues(pool);
-  const [counts, intake, workers, rates, batches, throughput] = await Promise.all([
+  const [counts, intake, workers, rates, batches, throughput, load] = await Promise.all([
     withTransaction(pool, (tx) => countJobsCapped(tx, cellQueues, CELL_DEAD_LETTER_QUEUE, QUEUE_COUNT_CAP)),
     readIntake(pool),
     listRecentWorkers(pool, deps.deadAfterSeconds),
     readWorkerRates(pool, RATE_SECONDS),
     listBatches(pool, RECENT_BATCHES),
     readThroughput(pool, THROUGHPUT_SECONDS),
+    runningLoadByTag(pool),
   ]);
+  const serving = (tag: string) => workers.filter((w) => w.status === 'alive' && w.desired === 'run' && w.tags.includes(tag)).length;
   return {
     at: throughput.now.toISOString(),
     intake,
     queue: await toQueueCounts(counts, cellQueues, deps.boss),
+    tags: load.map((t) => ({ ...t, workers: serving(t.tag) })),
     workers: workers.map((w) => ({
       ...w,
       cellsPerSecond: w.status === 'alive' || w.status === 'paused' || w.status === 'draining' ? (rates.get(w.id) ?? 0) : 0,

@@ -49,11 +49,23 @@ export interface ThroughputSeries {
   perSecond: number[];
 }
 
+/** One tag's share of the work: its running batches and the cells they have left. */
+export interface TagLoad {
+  tag: string;
+  batches: number;
+  /** Cells of those batches not yet finished or failed (queued, retrying or in a worker's hands). */
+  cellsLeft: number;
+  /** Live workers (lease clients included) that serve it and take cells. */
+  workers: number;
+}
+
 export interface DashboardSnapshot {
   /** When it was read, on the database's clock: durations and ages are measured from here. */
   at: string;
   intake: IntakeInfo;
   queue: QueueCounts;
+  /** The running batches by tag, and whether a live worker serves each tag. */
+  tags: TagLoad[];
   workers: DashboardWorker[];
   batches: DashboardBatch[];
   throughput: ThroughputSeries;

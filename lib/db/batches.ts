@@ -384,6 +384,15 @@ export async function findLateScheduledBatches(sql: Sql, graceSeconds: number, l
 }
 
 /** A running batch as workers see it when they choose which batch's queue to fetch from. */
+/** The running batches by tag: how many, and the cells they have left; most cells left first. */
+export async function runningLoadByTag(sql: Sql): Promise<{ tag: string; batches: number; cellsLeft: number }[]> {
+  const { rows } = await sql.query<{ tag: string; batches: number; cells_left: string }>(
+    `select tag, count(*)::int as batches, sum(total - done - failed)::text as cells_left
+       from batches where status = 'running' group by tag order by sum(total - done - failed) desc, tag`,
+  );
+  return rows.map((r) => ({ tag: r.tag, batches: r.batches, cellsLeft: Number(r.cells_left) }));
+}
+
 export interface RunningBatchRef {
   id: string;
   kind: BatchKind;

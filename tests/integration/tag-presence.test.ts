@@ -1,4 +1,6 @@
+import { io } from 'socket.io-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DashboardSnapshot } from '../../lib/dashboard/types';
 import type { WorkersStatusEvent } from '../../lib/realtime/events';
 import { freePort } from '../../scripts/ports';
 import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/db';
@@ -44,5 +46,35 @@ describe('tags served, as a page hears them', () => {
     const paused = await fetch(`${base}/api/workers/t-gpu/pause`, { method: 'POST' });
     expect(paused.status).toBe(200);
     await tagsHeard(['default'], 'the paused worker’s tags to go');
+  });
+
+  it('the dashboard shows the running work by tag, and which tags no live worker serves', async () => {
+    // Workers from the test above: t-default runs, t-gpu is paused.
+    const snapshots: DashboardSnapshot[] = [];
+    const dashboard = io(`${base}/dashboard`, { transports: ['websocket'], forceNew: true });
+    dashboard.on('dashboard:snapshot', (snapshot: DashboardSnapshot) => snapshots.push(snapshot));
+    try {
+      for (const [tag, rows] of [
+        ['gpu', 5],
+        ['render', 2],
+      ] as const) {
+        const created = await fetch(`${base}/api/batches`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ rows, cols: 10, tag }),
+        });
+        expect(created.status).toBe(201);
+      }
+      const snapshot = await waitFor(() => snapshots.findLast((s) => s.tags.length === 2), 'a snapshot with both tags', 30_000);
+      expect(snapshot.tags).toEqual([
+        { tag: 'gpu', batches: 1, cellsLeft: 50, workers: 0 },
+        { tag: 'render', batches: 1, cellsLeft: 20, workers: 0 },
+      ]);
+      // Resumed, the gpu worker serves both tags again, and paints both batches.
+      expect((await fetch(`${base}/api/workers/t-gpu/resume`, { method: 'POST' })).status).toBe(200);
+      await waitFor(() => snapshots.findLast((s) => s.tags.length === 0), 'both batches to finish', 60_000);
+    } finally {
+      dashboard.disconnect();
+    }
   });
 });

@@ -41,7 +41,7 @@ export function Dashboard() {
             Live from PostgreSQL, updated every second · as of {new Date(snapshot.at).toLocaleTimeString()}
           </p>
           <IntakePanel intake={snapshot.intake} workers={snapshot.workers} setPaused={view.setIntakePaused} />
-          <QueuePanel queue={snapshot.queue} />
+          <QueuePanel queue={snapshot.queue} tags={snapshot.tags} />
           <ThroughputChart series={snapshot.throughput} />
           <WorkersTable workers={snapshot.workers} at={snapshot.at} steer={view.steerWorker} />
           <BatchesTable batches={snapshot.batches} at={snapshot.at} cancel={view.cancelBatch} />

@@ -1,4 +1,4 @@
-import type { QueueCounts, QueueGauge } from '@/lib/dashboard/types';
+import type { QueueCounts, QueueGauge, TagLoad } from '@/lib/dashboard/types';
 import { formatCount } from '../../client/format';
 
 const GAUGES: { key: keyof QueueCounts; label: string; hint: string }[] = [
@@ -15,8 +15,8 @@ function show(gauge: QueueGauge): string {
   return formatCount(gauge.count);
 }
 
-/** The cell queue by state, as pg-boss holds it. */
-export function QueuePanel({ queue }: { queue: QueueCounts }) {
+/** The cell queue by state, as pg-boss holds it, and the running work by tag. */
+export function QueuePanel({ queue, tags }: { queue: QueueCounts; tags: TagLoad[] }) {
   return (
     <section aria-labelledby="queue-heading">
       <h2 id="queue-heading">Cell queue</h2>
@@ -30,6 +30,37 @@ export function QueuePanel({ queue }: { queue: QueueCounts }) {
           </div>
         ))}
       </dl>
+      {tags.length > 0 && (
+        <table className="tag-load" data-testid="tag-load">
+          <caption>Running, by tag</caption>
+          <thead>
+            <tr>
+              <th scope="col">Tag</th>
+              <th scope="col" className="num">
+                Batches
+              </th>
+              <th scope="col" className="num">
+                Cells left
+              </th>
+              <th scope="col" className="num">
+                Workers
+              </th>
+            </tr>
+          </thead>
+          <tbody>
+            {tags.map((t) => (
+              <tr key={t.tag} data-tag={t.tag} data-cells-left={t.cellsLeft} data-workers={t.workers}>
+                <td>
+                  <code>{t.tag}</code>
+                </td>
+                <td className="num">{formatCount(t.batches)}</td>
+                <td className="num">{formatCount(t.cellsLeft)}</td>
+                <td className="num">{t.workers > 0 ? formatCount(t.workers) : <span className="bad">none serves it</span>}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
     </section>
   );
 }
