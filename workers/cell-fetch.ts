@@ -17,6 +17,12 @@ export interface CellFetchDeps {
   batchSize: number;
   /** How long a loop that found no job anywhere waits before it looks again (a notice wakes it sooner). */
   idleMs: number;
+  /**
+   * Fetched from when no running batch's queue had a job: the shared queue a version before queues
+   * per batch put every cell job on (`cell`, `cell-slow`), so batches running across the upgrade
+   * still finish. Empty otherwise, and one indexed look per idle poll.
+   */
+  legacyQueue?: string;
   /** Works a fetch; resolving completes its jobs, throwing fails them (to be retried). */
   handle(queue: string, jobs: CellJob[]): Promise<void>;
   log: Logger;
@@ -87,7 +93,11 @@ export class CellFetchLoops {
       await this.work(queue, jobs);
       return jobs.length;
     }
-    return 0;
+    const legacy = this.deps.legacyQueue;
+    if (!legacy || !this.running) return 0;
+    const jobs = await this.fetch(legacy);
+    if (jobs.length > 0) await this.work(legacy, jobs);
+    return jobs.length;
   }
 
   private async fetch(queue: string): Promise<CellJob[]> {

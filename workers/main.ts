@@ -8,7 +8,7 @@ import { heartbeatWorker, markWorkerStopped, readWorkerDesired, registerWorker, 
 import { errorMessage } from '../lib/errors';
 import { runProcess } from '../lib/lifecycle';
 import { startBoss } from '../lib/queue/boss';
-import { CELL_DEAD_LETTER_QUEUE, isSlowBatch } from '../lib/queue/cell-job';
+import { CELL_DEAD_LETTER_QUEUE, CELL_QUEUE, isSlowBatch, SLOW_CELL_QUEUE } from '../lib/queue/cell-job';
 import { IMAGE_QUEUE, parseImageJob } from '../lib/queue/image-job';
 import { cellQueueSettings, prepareDatabase } from '../lib/queue/prepare-database';
 import { startTelemetry } from '../lib/telemetry/sdk';
@@ -121,6 +121,7 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
     boss,
     order,
     serves: (batch) => tags.has(batch.tag) && !isSlowBatch(batch),
+    legacyQueue: tags.has('default') ? CELL_QUEUE : undefined,
     loops: cfg.workerLoops,
     batchSize: cfg.workerFetchSize,
     idleMs: IDLE_POLL_MS,
@@ -238,6 +239,7 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
     boss,
     order,
     serves: (batch) => tags.has(batch.tag) && isSlowBatch(batch),
+    legacyQueue: tags.has('default') ? SLOW_CELL_QUEUE : undefined,
     loops: cfg.workerLoops,
     batchSize: cfg.tileFetchSize,
     idleMs: IDLE_POLL_MS,

@@ -17,7 +17,8 @@ import type { BatchKind } from '../types';
 /**
  * The two templates a batch's queue takes its options from (retries, expiration, dead letter,
  * deletion), brought up to date with the configuration by every process that prepares the database
- * (lib/queue/boss.ts `ensureQueues`). They hold no jobs. `cell`: colour cells, worked a fetch at a
+ * (lib/queue/boss.ts `ensureQueues`). They hold no jobs, but those a version before queues per batch
+ * left there, which workers still take when no batch's queue has any (workers/cell-fetch.ts). `cell`: colour cells, worked a fetch at a
  * time. `cell-slow`: cells whose work takes real time (a picture's tiles, colour cells with simulated
  * work), worked a few at a time and recorded as they finish, so a person watches them land one by
  * one; a fetch of them gets a far longer backstop.

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDeadlineSweeper } from '../../lib/batches/expire-batches';
 import { startBatch } from '../../lib/batches/start-batch';
 import { findBatch } from '../../lib/db/batches';
+import { CELL_QUEUE } from '../../lib/queue/cell-job';
 import type { BatchInput, BatchStatus } from '../../lib/types';
 import { createTestDatabase, quietLog, waitFor, type TestDatabase } from '../helpers/db';
 import { startWorker, type WorkerProcess } from '../helpers/processes';
@@ -78,5 +79,14 @@ describe('routing by tag', () => {
     expect(batch).toMatchObject({ done: 0, failed: 0, tag: 'nobody' });
     expect(Date.parse(batch.finishedAt!)).toBeGreaterThanOrEqual(Date.parse(batch.deadlineAt));
     expect(await paintedBy(nobody.id)).toEqual({});
+  });
+
+  it('still takes the jobs a version before queues per batch left on the shared queue (a batch running across the upgrade finishes)', async () => {
+    // Its own queue's jobs are for no worker (its tag), so only the shared queue's can paint it.
+    const old = await start({ rows: 2, cols: 2, tag: 'nobody' });
+    const cells = [0, 1].flatMap((row) => [0, 1].map((col) => ({ data: { batchId: old.id, row, col } })));
+    await (await db.boss()).insert(CELL_QUEUE, cells);
+    await ended(old.id, 'completed');
+    expect(await paintedBy(old.id)).toEqual({ 'w-default': 4 });
   });
 });
