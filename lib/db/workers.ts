@@ -148,6 +148,23 @@ export async function countLiveWorkers(sql: Sql, withinSeconds: number): Promise
 }
 
 /**
+ * A lease client's current holding, as for a worker process's fetch: the cells of its open leases,
+ * by batch id (`{}` when it holds none). Read from the leases table, so any web server may write it.
+ */
+export async function recordLeaseHolding(sql: Sql, workerId: string): Promise<void> {
+  await sql.query(
+    `update workers set holding = coalesce((
+       select jsonb_object_agg(batch_id, n) from (
+         select job->>'batchId' as batch_id, count(*)::int as n
+           from leases, jsonb_array_elements(leases.jobs) as job
+          where leases.worker_id = $1 and leases.ended_at is null and leases.expires_at > now()
+          group by 1) as held), '{}')
+     where id = $1`,
+    [workerId],
+  );
+}
+
+/**
  * The tags served by the workers heard from within `withinSeconds` that take cells (not paused or
  * draining), lease clients included, sorted: a batch whose tag is not among them waits for one.
  */

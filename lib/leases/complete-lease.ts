@@ -7,7 +7,7 @@ import { endLease, type LeasedJob, lockLease, setLeaseJobs } from '../db/leases'
 import { withTransaction } from '../db/pool';
 import { withSavepoint } from '../db/savepoint';
 import { type Sql, toExecutor } from '../db/sql';
-import { touchLeaseClient } from '../db/workers';
+import { recordLeaseHolding, touchLeaseClient } from '../db/workers';
 import { PublicError } from '../errors';
 import { meanColor } from '../pictures/mandelbrot';
 import { decodePng } from '../pictures/png-decode';
@@ -78,6 +78,7 @@ export async function completeLease(
     else if (answered.length > 0) await setLeaseJobs(tx, lease.id, left);
     const served = [...recorded.colored.values()].reduce((n, cells) => n + cells.length, 0);
     await touchLeaseClient(tx, { id: lease.workerId, host: '', tags: [lease.tag], cellsServed: served });
+    await recordLeaseHolding(tx, lease.workerId);
     return { recorded: answered.length, ignored: results.length - answered.length };
   });
 }

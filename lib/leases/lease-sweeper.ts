@@ -3,6 +3,7 @@ import type { PgBoss } from 'pg-boss';
 import { deleteEndedLeases, deleteOldLeaseRequestCounts, endLease, type LeasedJob, lockExpiredLeases, openLeaseJobs } from '../db/leases';
 import { withTransaction } from '../db/pool';
 import { withSavepoint } from '../db/savepoint';
+import { recordLeaseHolding } from '../db/workers';
 import { toExecutor } from '../db/sql';
 import { errorMessage } from '../errors';
 import { every } from '../lifecycle';
@@ -42,6 +43,7 @@ export async function sweepLeases(deps: LeaseSweepDeps): Promise<number> {
           );
         }
         await endLease(tx, lease.id, 'expired');
+        await recordLeaseHolding(tx, lease.workerId);
       }
       return expired.length;
     });

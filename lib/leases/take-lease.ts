@@ -6,7 +6,7 @@ import { insertLease, type LeasedJob } from '../db/leases';
 import { withTransaction } from '../db/pool';
 import { withSavepoint } from '../db/savepoint';
 import { toExecutor } from '../db/sql';
-import { touchLeaseClient } from '../db/workers';
+import { recordLeaseHolding, touchLeaseClient } from '../db/workers';
 import { cellQueueOf, parseCellJob } from '../queue/cell-job';
 import { isQueueGone } from './queue-gone';
 import type { Batch, PictureView } from '../types';
@@ -81,6 +81,7 @@ export async function takeLease(
       maxSeconds: Math.min(maxSeconds, 7 * 24 * 3600),
       jobs: jobs.map(({ expireInSeconds: _, ...job }) => job),
     });
+    if (jobs.length > 0) await recordLeaseHolding(tx, client.workerId);
     const params = await findPaintParams(tx, [...new Set(jobs.map((j) => j.batchId))]);
     return {
       leaseId,

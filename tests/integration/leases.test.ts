@@ -90,6 +90,10 @@ describe('the lease API', () => {
     const keys = new Set([...first.cells, ...second.cells].map((c) => `${c.row},${c.col}`));
     expect(keys.size).toBe(20);
     expect((await lease({ max: 5 })).cells).toEqual([]);
+    // Its current leases show as its holding, as a worker process's fetch does.
+    const holding = async () =>
+      (await db.pool.query<{ holding: Record<string, number> }>(`select holding from workers where id = 'lease-ts-test'`)).rows[0]!.holding;
+    expect(await holding()).toEqual({ [batch.id]: 20 });
 
     const answer = await call(`/api/leases/${first.leaseId}/complete`, {
       results: [
@@ -106,6 +110,7 @@ describe('the lease API', () => {
       results: second.cells.map((c) => ({ batchId: c.batchId, row: c.row, col: c.col, color: colorOf(c) })),
     });
     expect(rest.body).toEqual({ recorded: 8, ignored: 0 });
+    expect(await holding()).toEqual({});
     const ended = await expectBatchSettled(db, batch.id, { socket, heard }, { status: 'completed', done: 20, failed: 0 });
     expect(ended.lastWorker).toBe('lease-ts-test');
     const cells = await listCells(db.pool, batch.id);
