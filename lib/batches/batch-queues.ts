@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import type { PgBoss } from 'pg-boss';
 import { findEndedBatchIds } from '../db/batches';
-import { deleteSharedQueue } from '../db/jobs';
+import { deleteSharedQueue, emptyOwnTable } from '../db/jobs';
+import { withTransaction } from '../db/pool';
 import { batchOfCellQueue, cellQueueOf } from '../queue/cell-job';
 
 /**
@@ -29,6 +30,10 @@ export async function deleteBatchQueue(deps: { pool: pg.Pool; boss: PgBoss }, ba
     await deleteSharedQueue(deps.pool, queue);
     return held.queuedCount;
   }
+  // Emptied first (waiting for its own table only), so that pg-boss's drop finds the job tables free.
+  await withTransaction(deps.pool, (tx) => emptyOwnTable(tx, queue, EMPTY_LOCK_WAIT_MS)).catch((err: unknown) => {
+    if (!isBusy(err)) throw err;
+  });
   for (let tried = 1; ; tried++) {
     try {
       await deps.boss.deleteQueue(queue);
@@ -48,6 +53,8 @@ export async function deleteBatchQueue(deps: { pool: pg.Pool; boss: PgBoss }, ba
  * so it tries again a while later; past that the sweep does.
  */
 const DELETE_TRIES = 10;
+/** How long emptying a queue's own table waits for it (see emptyOwnTable). */
+const EMPTY_LOCK_WAIT_MS = 10_000;
 const DELETE_RETRY_MS = 2000;
 
 function isBusy(err: unknown): boolean {

@@ -32,6 +32,28 @@ export async function deleteSharedQueue(sql: Sql, name: string): Promise<void> {
   await sql.query('select pgboss.delete_queue($1)', [name]);
 }
 
+/**
+ * Empties a queue that has a table of its own (`partition`), waiting up to `lockWaitMs` for that
+ * table alone; false when it has none (or is gone). pg-boss drops such a table only with ACCESS
+ * EXCLUSIVE locks on its shared job tables too, taken without waiting, and while a million jobs sit
+ * in the table its own statistics pass (every few seconds, reading every job) holds them most of the
+ * time, so the drop keeps failing. Emptied, the table is read in no time and the drop gets through.
+ * The wait holds back only statements that read through the partitioned `job` table (pg-boss's
+ * statistics, our counts) for as long as the pass in progress; workers fetch from their own tables.
+ * Must run inside a transaction (the lock wait is local to it).
+ */
+export async function emptyOwnTable(tx: Sql, queue: string, lockWaitMs: number): Promise<boolean> {
+  const { rows } = await tx.query<{ table_name: string }>('select table_name from pgboss.queue where name = $1 and partition', [queue]);
+  if (!rows[0]) return false;
+  const { rows: exists } = await tx.query<{ t: string | null }>(`select to_regclass(format('pgboss.%I', $1::text))::text as t`, [
+    rows[0].table_name,
+  ]);
+  if (!exists[0].t) return false;
+  await tx.query(`select set_config('lock_timeout', $1, true)`, [`${lockWaitMs}ms`]);
+  await tx.query(`truncate ${exists[0].t}`);
+  return true;
+}
+
 /** Jobs a queue holds that are not finished: waiting, waiting to retry, running, or failed for good. */
 export type LiveJobState = 'created' | 'retry' | 'active' | 'failed';
 export const LIVE_JOB_STATES: readonly LiveJobState[] = ['created', 'retry', 'active', 'failed'];
