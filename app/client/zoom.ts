@@ -1,4 +1,4 @@
-import { NAMED_VIEWS, pixelToComplex, zoomView, type PictureParams } from '@/lib/pictures/mandelbrot';
+import { NAMED_VIEWS, pictureParamsOf, pixelToComplex, zoomView } from '@/lib/pictures/mandelbrot';
 import type { Batch, BatchInput } from '@/lib/types';
 import { START_DEFAULTS } from './start-defaults';
 
@@ -6,10 +6,6 @@ export type PictureBatch = Batch & Required<Pick<Batch, 'view' | 'maxIterations'
 
 export function pictureOf(batch: Batch): PictureBatch | null {
   return batch.kind === 'mandelbrot' && batch.view && batch.maxIterations && batch.tileSize ? (batch as PictureBatch) : null;
-}
-
-export function paramsOf(batch: PictureBatch): PictureParams {
-  return { view: batch.view, maxIterations: batch.maxIterations, tileSize: batch.tileSize, rows: batch.rows, cols: batch.cols };
 }
 
 /**
@@ -25,7 +21,7 @@ export function zoomInput(batch: PictureBatch, px: number, py: number): BatchInp
     cols: batch.cols,
     tileSize: batch.tileSize,
     maxIterations: Math.max(batch.maxIterations, grown),
-    view: zoomView(paramsOf(batch), px, py, factor),
+    view: zoomView(pictureParamsOf(batch), px, py, factor),
   };
   if (batch.priority > 0) input.priority = batch.priority;
   return input;
@@ -50,6 +46,6 @@ export function formatComplex(re: number, im: number, decimals: number): string 
 
 /** The point of the complex plane at picture pixel (px, py), formatted. */
 export function pointAt(batch: PictureBatch, px: number, py: number): string {
-  const { re, im } = pixelToComplex(paramsOf(batch), px, py);
+  const { re, im } = pixelToComplex(pictureParamsOf(batch), px, py);
   return formatComplex(re, im, decimalsFor(batch.view, batch.cols * batch.tileSize));
 }

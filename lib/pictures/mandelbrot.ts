@@ -26,6 +26,20 @@ export interface PictureParams {
   cols: number;
 }
 
+/** A picture batch's parameters, from the batch; an error for a batch that is not a picture. */
+export function pictureParamsOf(batch: {
+  kind: string;
+  view?: View;
+  maxIterations?: number;
+  tileSize?: number;
+  rows: number;
+  cols: number;
+}): PictureParams {
+  const { view, maxIterations, tileSize, rows, cols } = batch;
+  if (batch.kind !== 'mandelbrot' || !view || !maxIterations || !tileSize) throw new Error(`not a picture batch (kind ${batch.kind})`);
+  return { view, maxIterations, tileSize, rows, cols };
+}
+
 /** The contract's bounds, for validators to import rather than restate. */
 export const VIEW_LIMITS = {
   maxAbsCenter: 4,

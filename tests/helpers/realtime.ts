@@ -3,7 +3,9 @@ import type pg from 'pg';
 import { io as connect, type Socket } from 'socket.io-client';
 import type { ClientToServerEvents, JoinAck, ServerToClientEvents } from '../../lib/realtime/events';
 import { attachRealtime, type RealtimeOptions, type RealtimeServer } from '../../web/realtime/server';
-import type { ColoredCell } from '../../lib/types';
+import type { Batch, ColoredCell } from '../../lib/types';
+import { expect } from 'vitest';
+import { postBatch } from './http';
 import { withTransaction } from '../../lib/db/pool';
 import { emitInTransaction } from '../../lib/realtime/emitter';
 import { quietLog, waitFor } from './db';
@@ -116,4 +118,21 @@ export function watchServerQueue(io: RealtimeServer, socket: Pick<TestClient, 'i
   const onPacket = () => (deepest = Math.max(deepest, conn.writeBuffer.length + 1));
   conn.on('packetCreate', onPacket);
   return { deepest: () => deepest, stop: () => conn.off('packetCreate', onPacket) };
+}
+
+/**
+ * POST /api/batches on a real web server at `base`, then joins the new batch with `socket` (the
+ * snapshot's cells counted as heard), as a page does when it opens the batch it started.
+ */
+export async function startAndJoin(
+  base: string,
+  socket: TestClient,
+  heard: ReturnType<typeof record>,
+  body: Record<string, unknown>,
+): Promise<Batch> {
+  const answer = await postBatch(base, body);
+  expect(answer.status, answer.text).toBe(201);
+  const batch = answer.body as Batch;
+  expect((await join(socket, batch.id, heard)).ok).toBe(true);
+  return batch;
 }

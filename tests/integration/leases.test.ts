@@ -1,15 +1,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findBatch } from '../../lib/db/batches';
 import { listCells } from '../../lib/db/cells';
-import { meanColor, renderTile } from '../../lib/pictures/mandelbrot';
+import { meanColor, pictureParamsOf, renderTile } from '../../lib/pictures/mandelbrot';
 import { encodePng } from '../../lib/pictures/png';
 import type { Batch } from '../../lib/types';
 import { freePort } from '../../scripts/ports';
 import { expectBatchSettled } from '../helpers/batch-checks';
 import { createTestDatabase, jobStates, waitFor, type TestDatabase } from '../helpers/db';
-import { postBatch, send, type Answer } from '../helpers/http';
+import { send, type Answer } from '../helpers/http';
 import { GENEROUS_CLIENT_LIMITS, startWebServer, type WorkerProcess } from '../helpers/processes';
-import { connectClient, join, record, type TestClient } from '../helpers/realtime';
+import { connectClient, record, startAndJoin, type TestClient } from '../helpers/realtime';
 
 // The lease API (CONTRACT.md "Leases"): a real web server and no built-in worker, so every cell is
 // painted by what these tests send over HTTP, as a worker in another language would.
@@ -65,10 +65,7 @@ async function lease(body: Record<string, unknown>): Promise<{ leaseId: string; 
 }
 
 async function start(body: Record<string, unknown>): Promise<Batch> {
-  const answer = await postBatch(base, body);
-  expect(answer.status, answer.text).toBe(201);
-  const batch = answer.body as Batch;
-  expect((await join(socket, batch.id, heard)).ok).toBe(true);
+  const batch = await startAndJoin(base, socket, heard, body);
   // The fan-out answers once its first chunk is in; small batches are whole by then.
   await waitFor(async () => (await jobStates(db.pool, batch.id)).created === batch.total, `the jobs of ${batch.id}`);
   return batch;
@@ -213,7 +210,7 @@ describe('the lease API', () => {
     const answer = await call(`/api/leases/${l.leaseId}/complete`, { results });
     expect(answer.body).toEqual({ recorded: 4, ignored: 0 });
     await expectBatchSettled(db, batch.id, { socket, heard }, { status: 'completed', done: 4 });
-    for (const c of await listCells(db.pool, batch.id)) expect(c.color).toBe(meanColor(renderTile(params(batch), c.row, c.col)));
+    for (const c of await listCells(db.pool, batch.id)) expect(c.color).toBe(meanColor(renderTile(pictureParamsOf(batch), c.row, c.col)));
   });
 
   it('refuses bad input with 400 and changes nothing', async () => {
@@ -279,13 +276,9 @@ describe('the lease API, as configured', () => {
   });
 });
 
-function params(batch: Batch) {
-  return { view: batch.view!, maxIterations: batch.maxIterations!, tileSize: batch.tileSize!, rows: batch.rows, cols: batch.cols };
-}
-
 /** A tile as a client would send it: our own render, as an RGBA PNG of `size` pixels a side. */
 async function tilePng(batch: Batch, row: number, col: number, size = batch.tileSize!): Promise<Buffer> {
-  const rgb = renderTile(params(batch), row, col);
+  const rgb = renderTile(pictureParamsOf(batch), row, col);
   const rgba = new Uint8Array(size * size * 4);
   for (let p = 0; p < size * size; p++) {
     const q = Math.min(p, batch.tileSize! * batch.tileSize! - 1);

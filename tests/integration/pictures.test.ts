@@ -4,9 +4,9 @@ import { startBatch } from '../../lib/batches/start-batch';
 import { randomUUID } from 'node:crypto';
 import { endBatch, findBatch, insertBatch } from '../../lib/db/batches';
 import { imageParts } from '../../lib/db/images';
-import { escapeTime, meanColor, pixelToComplex, renderTile, type PictureParams } from '../../lib/pictures/mandelbrot';
+import { escapeTime, meanColor, pictureParamsOf, pixelToComplex, renderTile, type PictureParams } from '../../lib/pictures/mandelbrot';
 import { encodePng } from '../../lib/pictures/png';
-import type { Batch, BatchInput } from '../../lib/types';
+import type { BatchInput } from '../../lib/types';
 import { buildImage } from '../../workers/build-image';
 import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/db';
 import { decodePng } from '../../lib/pictures/png-decode';
@@ -81,14 +81,6 @@ function referenceImage(p: PictureParams): Uint8Array {
   return rgba;
 }
 
-const paramsOf = (batch: Batch): PictureParams => ({
-  view: batch.view!,
-  maxIterations: batch.maxIterations!,
-  tileSize: batch.tileSize!,
-  rows: batch.rows,
-  cols: batch.cols,
-});
-
 describe('picture batches', () => {
   it('renders a picture with two worker processes, pixel-exact against an in-process render, and builds its image once', async () => {
     workers = ['w-p1', 'w-p2'].map((id) => startWorker(db.url, id, { TILE_FETCH_SIZE: '4' }));
@@ -115,7 +107,7 @@ describe('picture batches', () => {
     expect(done).toMatchObject({ status: 'completed', done: 48, failed: 0 });
 
     // Every cell: its tile is the reference tile, its colour the tile's mean colour.
-    const p = paramsOf(batch);
+    const p = pictureParamsOf(batch);
     const { rows: cells } = await db.pool.query<{ row: number; col: number; color: string; tile: Buffer }>(
       'select row_no as "row", col_no as "col", color, tile from cells where batch_id = $1',
       [batch.id],
@@ -292,7 +284,7 @@ describe('the image stage under a worker kill', () => {
     workers = [startWorker(db.url, 'w-rescuer', { CELL_HEARTBEAT_SECONDS: '10' })];
     await waitForImage(batch.id, 90_000);
     const png = await storedImage(batch.id);
-    const reference = referenceImage(paramsOf(batch));
+    const reference = referenceImage(pictureParamsOf(batch));
     expect(Buffer.compare(png, await encodePng(128, 128, reference))).toBe(0);
     const { rows: jobs } = await db.pool.query<{ retry_count: number; state: string }>(
       `select retry_count, state from pgboss.job where name = 'image' and data->>'batchId' = $1`,

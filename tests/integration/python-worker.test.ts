@@ -2,14 +2,13 @@ import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findBatch } from '../../lib/db/batches';
-import { renderTile } from '../../lib/pictures/mandelbrot';
+import { pictureParamsOf, renderTile } from '../../lib/pictures/mandelbrot';
 import type { Batch } from '../../lib/types';
 import { freePort } from '../../scripts/ports';
 import { expectBatchSettled } from '../helpers/batch-checks';
 import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/db';
-import { postBatch } from '../helpers/http';
 import { startWebServer, type WorkerProcess } from '../helpers/processes';
-import { connectClient, join, record, type TestClient } from '../helpers/realtime';
+import { connectClient, record, startAndJoin, type TestClient } from '../helpers/realtime';
 
 // examples/python/worker.py, unchanged, as a separate process against a real web server with no
 // built-in worker: it paints whole batches alone over the lease API, and when it is SIGKILLed
@@ -55,13 +54,7 @@ function startPython(name: string, env: Record<string, string> = {}) {
   return { proc, exited, output: () => output };
 }
 
-async function start(body: Record<string, unknown>): Promise<Batch> {
-  const answer = await postBatch(base, body);
-  expect(answer.status, answer.text).toBe(201);
-  const batch = answer.body as Batch;
-  expect((await join(socket, batch.id, heard)).ok).toBe(true);
-  return batch;
-}
+const start = (body: Record<string, unknown>): Promise<Batch> => startAndJoin(base, socket, heard, body);
 
 async function storedTiles(batchId: string) {
   const { rows } = await db.pool.query<{ row_no: number; col_no: number; tile: Buffer; worker_id: string }>(
@@ -73,11 +66,7 @@ async function storedTiles(batchId: string) {
 
 /** Inside pixels (exactly black) where the TypeScript render has them, and nowhere else. */
 function expectSameInside(batch: Batch, row: number, col: number, tile: Buffer) {
-  const reference = renderTile(
-    { view: batch.view!, maxIterations: batch.maxIterations!, tileSize: batch.tileSize!, rows: batch.rows, cols: batch.cols },
-    row,
-    col,
-  );
+  const reference = renderTile(pictureParamsOf(batch), row, col);
   expect(tile.length).toBe(reference.length);
   let mismatched = 0;
   for (let p = 0; p < reference.length; p += 3) {
