@@ -36,10 +36,16 @@ export function sessionCookieOf(answer: { headers: Headers }): string | null {
   return match ? match[1] : null;
 }
 
-/** What a request could have created: batch rows and cell jobs. */
+/**
+ * What a request could have created: batch rows, and cell jobs of no batch. Jobs of existing batches
+ * are not counted: they go away on their own once their batch ends and its queue is deleted, so a
+ * count of them would move between two reads while nothing was created.
+ */
 export async function createdCounts(pool: pg.Pool): Promise<{ batches: number; jobs: number }> {
   const { rows } = await pool.query<{ batches: number; jobs: number }>(
-    `select (select count(*)::int from batches) as batches, (select count(*)::int from pgboss.job where starts_with(name, $1)) as jobs`,
+    `select (select count(*)::int from batches) as batches,
+            (select count(*)::int from pgboss.job j
+              where starts_with(j.name, $1) and not exists (select 1 from batches b where $1 || b.id::text = j.name)) as jobs`,
     [CELL_QUEUE_PREFIX],
   );
   return rows[0];
