@@ -3,6 +3,7 @@ import type { RunningBatchRef } from '../lib/db/batches';
 import { errorMessage } from '../lib/errors';
 import type { Logger } from '../lib/log';
 import { batchOfCellQueue, cellQueueOf } from '../lib/queue/cell-job';
+import { isQueueGone } from '../lib/queue/queue-gone';
 import type { RunningBatchOrder } from './batch-order';
 import type { CellJob } from './process-cells';
 
@@ -166,10 +167,4 @@ export class CellFetchLoops {
       this.waiting.add(done);
     });
   }
-}
-
-/** pg-boss no longer knows the queue, or its table was dropped under a cached entry (42P01). */
-function isQueueGone(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return code === 'PGBOSS_QUEUE_NOT_FOUND' || code === '42P01';
 }

@@ -13,7 +13,7 @@ import { meanColor } from '../pictures/mandelbrot';
 import { decodePng } from '../pictures/png-decode';
 import type { Batch } from '../types';
 import type { LeaseResult } from './lease-requests';
-import { isQueueGone } from './queue-gone';
+import { isQueueGone } from '../queue/queue-gone';
 
 export interface CompleteLeaseDeps {
   pool: pg.Pool;

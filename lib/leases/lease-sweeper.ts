@@ -8,7 +8,7 @@ import { toExecutor } from '../db/sql';
 import { errorMessage } from '../errors';
 import { every } from '../lifecycle';
 import type { Logger } from '../log';
-import { isQueueGone } from './queue-gone';
+import { isQueueGone } from '../queue/queue-gone';
 
 /** Ended leases answer a late client's 409 for this long, then go. */
 const ENDED_LEASE_KEEP_SECONDS = 3600;

@@ -8,7 +8,7 @@ import { withSavepoint } from '../db/savepoint';
 import { toExecutor } from '../db/sql';
 import { recordLeaseHolding, touchLeaseClient } from '../db/workers';
 import { cellQueueOf, parseCellJob } from '../queue/cell-job';
-import { isQueueGone } from './queue-gone';
+import { isQueueGone } from '../queue/queue-gone';
 import type { Batch, PictureView } from '../types';
 import type { LeaseRequest } from './lease-requests';
 
