@@ -124,7 +124,9 @@ describe.skipIf(!hasTools)('the bash worker (examples/curl/worker.sh; skipped wh
     const ended = await expectBatchSettled(db, batch.id, { socket, heard }, { status: 'completed', done: 25, failed: 0 });
     expect(ended.lastWorker).toBe('lease-curl-test');
     for (const cell of await listCells(db.pool, batch.id)) expect(cell.color).toBe(scriptColor(cell.row, cell.col));
-    // MAX=10: at least three leases of at most 10 cells, together the 25, none ignored.
+    // MAX=10: at least three leases of at most 10 cells, together the 25, none ignored. The script
+    // logs a completion once its answer is read, which may be after the batch has ended.
+    await waitFor(() => recordedIn(worker.output()) >= 25 || null, 'the script to log its last completion');
     const recorded = [...worker.output().matchAll(/recorded (\d+), ignored 0/g)].map((m) => Number(m[1]));
     expect(recorded.length, worker.output()).toBeGreaterThanOrEqual(3);
     expect(Math.max(...recorded)).toBeLessThanOrEqual(10);

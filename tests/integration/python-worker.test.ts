@@ -101,20 +101,31 @@ describe.skipIf(!hasPython)('the Python worker example', () => {
     // in 100 tiles of 32 px, eight per short lease.
     const batch = await start({ rows: 10, cols: 10, kind: 'mandelbrot', tileSize: 32, maxIterations: 5000 });
     const first = startPython('py-killed', { MAX: '8', LEASE_SECONDS: '6' });
-    // Killed once it has finished a lease and holds the next one.
-    await waitFor(
-      async () => {
-        const done = (await findBatch(db.pool, batch.id))!.done;
-        const { rows } = await db.pool.query<{ n: number }>(
-          // Held for a moment already: it is rendering those tiles, not in the middle of completing them.
-          `select count(*)::int as n from leases
-            where worker_id = 'lease-py-killed' and ended_at is null and jsonb_array_length(jobs) > 0 and created_at < now() - interval '200 milliseconds'`,
-        );
-        return done >= 8 && rows[0]!.n > 0 ? true : null;
-      },
-      'the first worker to finish a lease and hold the next',
-      60_000,
-    );
+    // Killed while it holds a lease it has not completed. A lease seen open may have its completion
+    // already on the wire, so the worker is frozen first and the lease watched until it ends: expired
+    // (the frozen worker can send nothing more) means it was caught holding it; completed means the
+    // request was in flight, so the worker is let go on to its next lease and caught again.
+    let caught: string | null = null;
+    while (caught === null) {
+      const held = await waitFor(
+        async () => {
+          const done = (await findBatch(db.pool, batch.id))!.done;
+          const { rows } = await db.pool.query<{ id: string }>(
+            `select id from leases where worker_id = 'lease-py-killed' and ended_at is null and jsonb_array_length(jobs) > 0`,
+          );
+          return done >= 8 && rows[0] ? rows[0].id : null;
+        },
+        'the first worker to finish a lease and hold the next',
+        60_000,
+      );
+      first.proc.kill('SIGSTOP');
+      const outcome = await waitFor(async () => {
+        const { rows } = await db.pool.query<{ outcome: string | null }>('select outcome from leases where id = $1', [held]);
+        return rows[0]?.outcome ?? null;
+      }, 'the held lease to end, completed or expired');
+      if (outcome === 'expired') caught = held;
+      else first.proc.kill('SIGCONT');
+    }
     first.proc.kill('SIGKILL');
     await first.exited;
     const doneAtKill = (await findBatch(db.pool, batch.id))!.done;
@@ -128,12 +139,11 @@ describe.skipIf(!hasPython)('the Python worker example', () => {
     const tiles = await storedTiles(batch.id);
     expect(new Set(tiles.map((t) => t.worker_id))).toEqual(new Set(['lease-py-killed', 'lease-py-rescuer']));
     for (const t of tiles) expectSameInside(batch, t.row_no, t.col_no, t.tile);
-    // The killed worker's last lease was returned, not lost.
-    await waitFor(async () => {
-      const { rows } = await db.pool.query<{ n: number }>(
-        `select count(*)::int as n from leases where worker_id = 'lease-py-killed' and outcome = 'expired'`,
-      );
-      return rows[0]!.n >= 1;
-    }, 'the killed worker’s lease to be returned as expired');
+    // The lease it was killed holding came back: its cells were painted by the rescuer.
+    const { rows } = await db.pool.query<{ jobs: { row: number; col: number }[] }>('select jobs from leases where id = $1', [caught]);
+    const lost = rows[0]!.jobs;
+    expect(lost.length).toBeGreaterThan(0);
+    const by = new Map(tiles.map((t) => [`${t.row_no},${t.col_no}`, t.worker_id]));
+    for (const job of lost) expect(by.get(`${job.row},${job.col}`), `cell (${job.row}, ${job.col})`).toBe('lease-py-rescuer');
   });
 });
