@@ -32,6 +32,8 @@ export interface Config {
   tileFetchSize: number;
   /** Threads per worker process that render tiles, off the event loop. */
   renderThreads: number;
+  /** Scheduling niceness of the render threads (Linux: theirs alone), so rendering yields a core to the rest. */
+  renderNice: number;
   /** Cell jobs a worker fetches, records and completes in one transaction. */
   workerFetchSize: number;
   /** Independent fetch loops per worker process. */
@@ -225,6 +227,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     maxPixels: int('MAX_PIXELS', 16_777_216, 16, 64 * 1024 * 1024),
     tileFetchSize: int('TILE_FETCH_SIZE', 64, 1, 1000),
     renderThreads: int('RENDER_THREADS', 1, 1, 64),
+    renderNice: int('RENDER_NICE', 10, 0, 19),
     workerFetchSize: int('WORKER_FETCH_SIZE', 1000, 1, 5000),
     workerLoops: int('WORKER_LOOPS', 2, 1, 16),
     workerTags: tags('WORKER_TAGS'),

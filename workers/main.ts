@@ -188,7 +188,7 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
 
   // Slow cells (picture tiles, simulated work): a few per fetch, each recorded soon after it is done,
   // through one recorder for the whole process.
-  const render = new RenderPool(cfg.renderThreads);
+  const render = new RenderPool(cfg.renderThreads, cfg.renderNice);
   life.onStop('render threads', () => render.close());
   const recorder = new SlowCellRecorder({
     boss,

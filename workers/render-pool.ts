@@ -12,6 +12,11 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { PictureParams } from '../lib/pictures/mandelbrot';
 
+/** What a render thread is started with. */
+export interface RenderThreadData {
+  nice: number;
+}
+
 /** Main thread → render thread. */
 export interface RenderRequest {
   id: number;
@@ -100,10 +105,18 @@ export class RenderPool {
   private closed = false;
   private readonly execArgv = threadExecArgv();
 
-  /** Threads start when the first tiles arrive, not here, so an idle pool costs nothing. */
-  constructor(threads = 1) {
+  /**
+   * Threads start when the first tiles arrive, not here, so an idle pool costs nothing. `nice` is
+   * the threads' scheduling niceness (0–19; see render-thread.ts).
+   */
+  constructor(
+    threads = 1,
+    private readonly nice = 0,
+  ) {
     if (!Number.isInteger(threads) || threads < 1)
       throw new RangeError(`a render pool needs a whole number of threads, at least 1; got ${threads}`);
+    if (!Number.isInteger(nice) || nice < 0 || nice > 19)
+      throw new RangeError(`a render thread's niceness is a whole number 0–19; got ${nice}`);
     this.threads = threads;
   }
 
@@ -187,7 +200,11 @@ export class RenderPool {
   }
 
   private spawn(): void {
-    const worker = new Worker(THREAD_ENTRY, { execArgv: this.execArgv, name: 'render-thread' });
+    const worker = new Worker(THREAD_ENTRY, {
+      execArgv: this.execArgv,
+      name: 'render-thread',
+      workerData: { nice: this.nice } satisfies RenderThreadData,
+    });
     const slot: Slot = { worker, ready: false, tasks: [] };
     this.slots.add(slot);
     worker.on('message', (reply: RenderReply) => {

@@ -25,8 +25,14 @@ beforeAll(async () => {
   db = await createTestDatabase();
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  // One retry after a cell's own work fails, then it fails for good.
-  server = await startWebServer(db.url, port, { WORKER_TOKEN: TOKEN, CELL_RETRY_LIMIT: '1', ...GENEROUS_CLIENT_LIMITS });
+  // One retry after a cell's own work fails, then it fails for good. The tests follow one another
+  // within a second, all on one token: the per-token rate limit is tested alone, at the end.
+  server = await startWebServer(db.url, port, {
+    WORKER_TOKEN: TOKEN,
+    CELL_RETRY_LIMIT: '1',
+    LEASE_REQUESTS_PER_SECOND: '100000',
+    ...GENEROUS_CLIENT_LIMITS,
+  });
   socket = await connectClient(base);
   heard = record(socket);
 });

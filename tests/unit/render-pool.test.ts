@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { renderTile, type PictureParams } from '../../lib/pictures/mandelbrot';
 import { RenderPool, TileTimeoutError } from '../../workers/render-pool';
@@ -21,6 +22,25 @@ describe('RenderPool', () => {
       expect(tiles[i]).toBeInstanceOf(Uint8Array);
       expect(Buffer.from(tiles[i]).equals(Buffer.from(renderTile(whole, row, col)))).toBe(true);
     });
+  });
+
+  it.skipIf(process.platform !== 'linux')('lowers its render threads alone to the niceness it is given (Linux)', async () => {
+    // /proc/self/task/<tid>/stat: field 19 is the thread's nice value (fields after the name, which
+    // sits in parentheses, start at field 3).
+    const niceOfThreads = () =>
+      readdirSync('/proc/self/task').map((tid) => {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+      });
+    const before = niceOfThreads();
+    pool = new RenderPool(2, 7);
+    await Promise.all([0, 1, 2, 3].map((i) => pool!.render(whole, i, i, { timeoutMs: 30_000 })));
+    expect(pool.size).toBe(2);
+    const after = niceOfThreads();
+    expect(after.filter((n) => n === 7).length - before.filter((n) => n === 7).length).toBe(2);
+    // The process itself, and so its other threads, stays where it was.
+    expect(Number(readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ')[16])).toBe(before[0]);
+    expect(() => new RenderPool(1, 20)).toThrow(RangeError);
   });
 
   it('rejects a tile over its time limit, naming the cell, and renders afterwards', async () => {
