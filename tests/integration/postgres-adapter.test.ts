@@ -43,7 +43,7 @@ describe('the Postgres adapter and emitter', () => {
     expect(version('@socket.io/postgres-emitter')).toMatch(/^0\.1\./);
   });
 
-  it("carry the emitter's events to a client in the room, small ones and ones past NOTIFY's limit, after commit only", async () => {
+  it("carry the emitter's events to a client in the room, small ones and ones past NOTIFY's limit, in commit order, after commit only", async () => {
     const batchId = randomUUID();
     realtime.io.socketsJoin(batchRoom(batchId));
     const heard: CellsColoredEvent[] = [];
@@ -63,19 +63,22 @@ describe('the Postgres adapter and emitter', () => {
       throw new Error('rolled back');
     }).catch(() => undefined);
     await withTransaction(db.pool, (tx) => emitInTransaction(tx, batchId, 'cells:colored', { batchId, seq: 2, cells: cells(1) }));
-    // About 30 KB: over the adapter's 8,000-byte threshold, so it travels through its attachment table.
-    await withTransaction(db.pool, (tx) => emitInTransaction(tx, batchId, 'cells:colored', { batchId, seq: 3, cells: cells(1000) }));
+    // About 30 KB: over the adapter's 8,000-byte threshold, so it travels through its attachment
+    // table and is read back before it is delivered; the small event committed with it, and the one
+    // after, must still come after it (a batch's completion after its last tiles).
+    await withTransaction(db.pool, async (tx) => {
+      await emitInTransaction(tx, batchId, 'cells:colored', { batchId, seq: 3, cells: cells(1000) });
+      await emitInTransaction(tx, batchId, 'cells:colored', { batchId, seq: 4, cells: cells(1) });
+    });
+    await withTransaction(db.pool, (tx) => emitInTransaction(tx, batchId, 'cells:colored', { batchId, seq: 5, cells: cells(1) }));
 
     const events = () => heard.filter((event) => event.seq > 0);
-    await waitFor(() => events().length >= 2, 'both committed events');
-    // The adapter may deliver neighbouring events out of order (an attachment is read back first).
-    expect(
-      events()
-        .map((event) => [event.seq, event.cells.length])
-        .sort((a, b) => a[0] - b[0]),
-    ).toEqual([
+    await waitFor(() => events().length >= 4, 'the committed events');
+    expect(events().map((event) => [event.seq, event.cells.length])).toEqual([
       [2, 1],
       [3, 1000],
+      [4, 1],
+      [5, 1],
     ]);
   });
 });

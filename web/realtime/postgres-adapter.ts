@@ -28,6 +28,12 @@ const LISTEN_SILENCE_MS = 20_000;
  * its own, ended when released. The adapter reconnects after a lost connection but never hands the
  * dead client back; from a real pool that leaks a slot per outage until it can connect no more.
  *
+ * Notifications are handed to the adapter one at a time, each after the one before it is done: the
+ * adapter reads an event past NOTIFY's size limit back from its attachment table before delivering
+ * it, and handles the next notification meanwhile, so a small event committed after a big one (a
+ * batch's completion after its last tiles, in the same transaction) would reach clients first. A
+ * client that takes the completion as the end of the batch would miss those tiles.
+ *
  * Two more duties, since the adapter tells nobody: `onListening` is called each time a connection
  * is fully listening (the adapter attaches its notification handler last), so that the replay can
  * send what was missed meanwhile; and a connection that hears nothing, not even the adapters' own
@@ -60,12 +66,25 @@ function listenConnections(connectionString: string, pool: pg.Pool, onListening:
           void client.end().catch(() => undefined);
         },
         on: (event: string, listener: (...args: unknown[]) => void) => {
-          on(event as 'notification', listener as () => void);
-          if (event === 'notification') setImmediate(onListening);
+          if (event !== 'notification') {
+            on(event as 'end', listener as () => void);
+            return listening;
+          }
+          on('notification', inOrder(listener));
+          setImmediate(onListening);
           return listening;
         },
       });
       return listening;
     },
   } as unknown as pg.Pool;
+}
+
+/** The listener, called for one notification at a time, in the order they came: each waits for the one before. */
+function inOrder(listener: (...args: unknown[]) => unknown): (...args: unknown[]) => void {
+  let last: Promise<unknown> = Promise.resolve();
+  return (...args: unknown[]) => {
+    // The adapter's listener catches its own errors (its errorHandler); a rejection here must not stop the chain.
+    last = last.then(() => listener(...args)).catch(() => undefined);
+  };
 }
