@@ -60,6 +60,9 @@ def call(path, body):
         except ValueError:
             answer = {"error": {"code": "http_" + str(err.code), "message": err.reason}}
         return err.code, answer, err.headers
+    except (urllib.error.URLError, OSError) as err:
+        # The server is unreachable (restarting, say): status 0, tried again like a server error.
+        return 0, {"error": {"code": "unreachable", "message": str(err)}}, {}
 
 
 # ---- Painting --------------------------------------------------------------------------------
@@ -156,15 +159,26 @@ def main():
             time.sleep(0.5)
             continue
         results = [paint(cell) for cell in cells]
-        status, done, _ = call(f"/api/leases/{answer['leaseId']}/complete", {"results": results})
-        if status == 200:
-            painted += done["recorded"]
-        elif status == 409:
-            # Took longer than the lease: its cells went to another worker; lease fewer next time.
-            print(f"{NAME}: lease {answer['leaseId']} expired before it was completed", file=sys.stderr, flush=True)
-        else:
-            print(f"{NAME}: completing failed ({status}): {done}", file=sys.stderr, flush=True)
+        painted += complete(answer["leaseId"], results)
     print(f"{NAME}: stopped after painting {painted} cells", flush=True)
+
+
+def complete(lease_id, results):
+    """Completes a lease; returns the cells recorded. A completion may be sent again (the server records
+    each cell once), so a 429 or a server error is waited out and retried, until the lease ends."""
+    while True:
+        status, done, headers = call(f"/api/leases/{lease_id}/complete", {"results": results})
+        if status == 200:
+            return done["recorded"]
+        if status == 409:
+            # Took longer than the lease: its cells went to another worker; lease fewer next time.
+            print(f"{NAME}: lease {lease_id} expired before it was completed", file=sys.stderr, flush=True)
+            return 0
+        if status in (0, 429) or status >= 500:
+            time.sleep(float(headers.get("Retry-After", "1")))
+            continue
+        print(f"{NAME}: completing failed ({status}): {done}", file=sys.stderr, flush=True)
+        return 0
 
 
 if __name__ == "__main__":

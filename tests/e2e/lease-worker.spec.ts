@@ -17,8 +17,11 @@ test.skip(!hasPython, 'python3 is not installed');
 test('a Python worker and the TypeScript workers paint one batch together, coloured by worker', async ({ page, baseURL }, testInfo) => {
   const python = spawn('python3', [SCRIPT], {
     env: { ...process.env, FINISH_LINE_URL: baseURL!, WORKER_TOKEN: E2E_WORKER_TOKEN, WORKER_NAME: 'python', MAX: '8' },
-    stdio: 'ignore',
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  let said = '';
+  python.stdout.on('data', (chunk) => (said += chunk));
+  python.stderr.on('data', (chunk) => (said += chunk));
   try {
     // Simulated work (50 ms a cell) keeps the built-in workers busy for seconds; the Python worker
     // leases alongside them (it paints a colour at once: workMs is the built-in workers' demo knob).
@@ -37,7 +40,7 @@ test('a Python worker and the TypeScript workers paint one batch together, colou
       .evaluateAll((items) =>
         items.map((li) => ({ worker: (li as HTMLElement).dataset.worker ?? '', count: Number((li as HTMLElement).dataset.count) })),
       );
-    expect(workers.find((w) => w.worker === 'lease-python')?.count ?? 0).toBeGreaterThan(0);
+    expect(workers.find((w) => w.worker === 'lease-python')?.count ?? 0, `the Python worker said:\n${said}`).toBeGreaterThan(0);
     expect(workers.filter((w) => w.worker !== 'lease-python').reduce((n, w) => n + w.count, 0)).toBeGreaterThan(0);
     expect(workers.reduce((n, w) => n + w.count, 0)).toBe(ROWS * COLS);
 
