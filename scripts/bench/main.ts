@@ -143,9 +143,26 @@ async function main() {
       lastRunProbes: probes!,
     });
   }
+  // No slower with history: the first size again, right after the last (with --million, right after
+  // a million-cell batch), on the database that now holds every batch above (cells are kept for the
+  // retention period; finished jobs go a minute after their batch).
+  const [firstRows, firstCols] = SIZES[0]!;
+  const again: number[] = [];
+  for (let rep = 0; rep < reps; rep++) again.push((await runOurs(base, socket, admin, firstRows, firstCols)).toCompletedMs);
+  const held = await admin.query<{ cells: string; size: string }>(
+    'select (select count(*) from cells) as cells, pg_database_size(current_database()) as size',
+  );
+  const history = {
+    total: firstRows * firstCols,
+    freshMs: results[0]!.ours.toCompletedMs.median,
+    afterHistoryMs: median(again),
+    ratio: median(again) / results[0]!.ours.toCompletedMs.median,
+    cellsHeld: Number(held.rows[0]!.cells),
+    databaseBytes: Number(held.rows[0]!.size),
+  };
   const fps = args.fps ? await measurePageFps(base, 1000, 1000) : null;
   const rss = processes.map((p) => ({ role: p.role, pid: p.pid, peakRssMb: peakRssMb(p.pid) }));
-  const report = { date: new Date().toISOString(), workers, webServers, reps, results, peakRss: rss, fps };
+  const report = { date: new Date().toISOString(), workers, webServers, reps, results, history, peakRss: rss, fps };
 
   const cpu = (r: ProbeReport) =>
     Object.entries(r.cpuSeconds)
@@ -170,6 +187,12 @@ async function main() {
         `${(((r.ours.dbGrowthBytes.median / r.total) * 1e6) / 1e9).toFixed(2)} GB`,
       ]),
     ),
+    '',
+    `With history: ${history.total.toLocaleString('en-US')} cells took ${Math.round(history.freshMs)} ms first and ${Math.round(
+      history.afterHistoryMs,
+    )} ms after the runs above (×${history.ratio.toFixed(2)}; the database then held ${history.cellsHeld.toLocaleString('en-US')} cells, ${(
+      history.databaseBytes / 1e9
+    ).toFixed(2)} GB).`,
     '',
     `Peak RSS: ${rss.map((p) => `${p.role} ${p.peakRssMb} MB`).join(', ')}.`,
     '',

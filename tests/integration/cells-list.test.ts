@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { get as httpGet, type IncomingHttpHeaders } from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/ports';
 import { insertBatch } from '../../lib/db/batches';
@@ -55,6 +57,18 @@ async function storedBatch(rows: number, cols: number, failedRows: [number, numb
   return id;
 }
 
+/** A GET as it comes off the wire (fetch would decompress it), with its headers and body bytes. */
+function rawGet(url: string, headers: Record<string, string>): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    httpGet(url, { headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
+
 async function storedColours(batchId: string): Promise<Map<string, string>> {
   const { rows } = await db.pool.query<{ key: string; value: string }>(
     `select row_no || ':' || col_no as key, color || ' by ' || worker_id as value from cells where batch_id = $1 and color is not null`,
@@ -88,6 +102,28 @@ describe('GET /api/batches/:id/cells', () => {
     expect(answer.cells).toHaveLength(15_000);
     expect(answer.workers.sort()).toEqual(['worker-0', 'worker-1', 'worker-2']);
     expect(listed(answer)).toEqual(await storedColours(id));
+  });
+
+  it('is gzip-compressed for a client that accepts gzip, and the same JSON; plain for one that does not', async () => {
+    const id = await storedBatch(200, 100, null);
+    const raw = async (acceptEncoding: string | null) => {
+      const headers: Record<string, string> = acceptEncoding ? { 'accept-encoding': acceptEncoding } : {};
+      const answer = await rawGet(`${base}/api/batches/${id}/cells`, headers);
+      expect(answer.status).toBe(200);
+      expect(answer.headers.vary).toMatch(/accept-encoding/i);
+      return answer;
+    };
+    const plain = await raw(null);
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    const refused = await raw('gzip;q=0, br');
+    expect(refused.headers['content-encoding']).toBeUndefined();
+    const zipped = await raw('gzip, deflate, br');
+    expect(zipped.headers['content-encoding']).toBe('gzip');
+    expect(gunzipSync(zipped.body).equals(plain.body)).toBe(true);
+    expect(listed(JSON.parse(plain.body.toString()) as CellsAnswer)).toEqual(await storedColours(id));
+    // 20,000 cells: about 800 KB of JSON, a tenth of it or less on the wire.
+    expect(zipped.body.length).toBeLessThan(plain.body.length / 5);
+    console.log(`GET …/cells of 20,000 cells: ${plain.body.length} bytes, ${zipped.body.length} gzipped`);
   });
 
   it('answers a batch without finished cells with empty lists', async () => {
