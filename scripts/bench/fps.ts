@@ -38,13 +38,17 @@ export interface PageFpsResult {
   avgFps: number;
   /** Fewest frames in any 1-second window while painting (equals avgFps when painting took under 1 s). */
   worstWindowFps: number;
+  /** Where that window starts, in ms from the first painting frame. */
+  worstWindowAtMs: number;
+  /** The same, over windows that start a second or more after the first painting frame (the page has settled). */
+  worstWindowAfterFirstSecondFps: number;
   frameGapP50Ms: number;
   frameGapP95Ms: number;
   frameGapMaxMs: number;
   /** Frame gaps longer than 1000/30 ms: each one a moment below 30 fps. */
   slowFrames: number;
   /** Main-thread tasks over 50 ms inside the window (Long Tasks API). */
-  longTasks: { count: number; totalMs: number; maxMs: number };
+  longTasks: { count: number; totalMs: number; maxMs: number; at: { atMs: number; ms: number }[] };
   bannerText: string;
   grid: GridCheck;
   /** worstWindowFps ≥ 30 and the canvas shows every cell the API lists, with its colour. */
@@ -289,7 +293,10 @@ function summarize(input: {
 
   const gaps = span.slice(1).map((t, i) => t - span[i]);
   const sortedGaps = [...gaps].sort((a, b) => a - b);
-  const worstWindowFps = paintMs >= 1000 ? fewestFramesPerSecond(span) : avgFps;
+  const worst = paintMs >= 1000 ? fewestFramesPerSecond(span) : { fewest: avgFps, at: startAt };
+  const worstWindowFps = worst.fewest;
+  const settled = span.filter((t) => t >= startAt + 1000);
+  const worstSettled = paintMs >= 2000 ? fewestFramesPerSecond(settled).fewest : worstWindowFps;
   const longTasks = record.longTasks.filter((task) => task.start + task.duration > startAt && task.start < endAt);
 
   if (worstWindowFps < MIN_FPS) problems.push(`The worst 1 s window had ${worstWindowFps.toFixed(1)} frames, below ${MIN_FPS}.`);
@@ -307,6 +314,8 @@ function summarize(input: {
     frames: framesIn,
     avgFps: round(avgFps),
     worstWindowFps: round(worstWindowFps),
+    worstWindowAtMs: round(worst.at - startAt),
+    worstWindowAfterFirstSecondFps: round(worstSettled),
     frameGapP50Ms: round(percentile(sortedGaps, 0.5)),
     frameGapP95Ms: round(percentile(sortedGaps, 0.95)),
     frameGapMaxMs: round(sortedGaps[sortedGaps.length - 1] ?? 0),
@@ -315,6 +324,7 @@ function summarize(input: {
       count: longTasks.length,
       totalMs: round(longTasks.reduce((sum, task) => sum + task.duration, 0)),
       maxMs: round(Math.max(0, ...longTasks.map((task) => task.duration))),
+      at: longTasks.map((task) => ({ atMs: round(task.start - startAt), ms: round(task.duration) })),
     },
     bannerText: record.bannerText,
     grid,
@@ -327,15 +337,20 @@ function summarize(input: {
  * The fewest frames that landed in any 1-second span of the window. The emptiest span starts just
  * after some frame, so trying each frame as a start finds it.
  */
-function fewestFramesPerSecond(frames: number[]): number {
+/** The fewest frames in any 1-second window that starts on a frame, and where that window starts. */
+function fewestFramesPerSecond(frames: number[]): { fewest: number; at: number } {
   const last = frames[frames.length - 1];
   let fewest = Number.POSITIVE_INFINITY;
+  let at = frames[0] ?? 0;
   let end = 0;
   for (let i = 0; i < frames.length && frames[i] + 1000 <= last; i++) {
     while (end < frames.length && frames[end] <= frames[i] + 1000) end++;
-    fewest = Math.min(fewest, end - i - 1);
+    if (end - i - 1 < fewest) {
+      fewest = end - i - 1;
+      at = frames[i];
+    }
   }
-  return fewest;
+  return { fewest, at };
 }
 
 function percentile(sorted: number[], p: number): number {
