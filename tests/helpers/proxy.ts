@@ -3,9 +3,11 @@ import net from 'node:net';
 /**
  * A loopback TCP proxy in front of a server, to cut a client's link and restore it: `cut()` drops
  * every connection and refuses new ones (the port closes), `restore()` listens again on the same port.
+ * `bytesToClients()` counts what the server sent through it, as it travels on the wire.
  */
 export async function startProxy(targetPort: number) {
   const pairs = new Set<[net.Socket, net.Socket]>();
+  let toClients = 0;
   const server = net.createServer((client) => {
     const upstream = net.connect(targetPort, '127.0.0.1');
     const pair: [net.Socket, net.Socket] = [client, upstream];
@@ -17,6 +19,7 @@ export async function startProxy(targetPort: number) {
     };
     client.on('error', drop).on('close', drop);
     upstream.on('error', drop).on('close', drop);
+    upstream.on('data', (chunk: Buffer) => (toClients += chunk.length));
     client.pipe(upstream);
     upstream.pipe(client);
   });
@@ -45,5 +48,6 @@ export async function startProxy(targetPort: number) {
     close: cut,
     stall: () => reading(false),
     unstall: () => reading(true),
+    bytesToClients: () => toClients,
   };
 }

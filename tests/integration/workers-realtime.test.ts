@@ -5,6 +5,8 @@ import { listCells } from '../../lib/db/cells';
 import type { Batch } from '../../lib/types';
 import { createTestDatabase, jobStates, waitFor, type TestDatabase } from '../helpers/db';
 import { startWorker, type WorkerProcess } from '../helpers/processes';
+import { io as connect } from 'socket.io-client';
+import { startProxy } from '../helpers/proxy';
 import { connectClient, drain, join, record, startRealtime, type TestClient } from '../helpers/realtime';
 
 let db: TestDatabase;
@@ -87,6 +89,39 @@ describe('workers and the live channel', () => {
       batch.id,
     ]);
     expect(rows[0].n).toBeGreaterThan(1);
+  });
+
+  it('sends a viewer that accepts permessage-deflate under 12 bytes per cell, and one that does not every cell as before', async () => {
+    // Each viewer behind its own counting proxy: what the server wrote to it, on the wire.
+    const viewer = async (deflate: boolean) => {
+      const proxy = await startProxy(Number(new URL(realtime.url).port));
+      const socket: TestClient = connect(proxy.url, {
+        path: '/socket.io',
+        transports: ['websocket'],
+        forceNew: true,
+        // A v1 client that offers no compression (engine.io-client hands the option to ws).
+        ...(deflate ? {} : { perMessageDeflate: false as unknown as { threshold: number } }),
+      });
+      await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('connect_error', reject));
+      clients.push(socket);
+      const extensions = (socket.io.engine.transport as unknown as { ws: { extensions: string } }).ws.extensions;
+      return { proxy, socket, heard: record(socket), extensions };
+    };
+    const [compressed, plain] = await Promise.all([viewer(true), viewer(false)]);
+    expect(compressed.extensions).toContain('permessage-deflate');
+    expect(plain.extensions).toBe('');
+    const batch = await start(100, 100);
+    for (const v of [compressed, plain]) await join(v.socket, batch.id, v.heard);
+    for (const v of [compressed, plain]) await waitFor(() => v.heard.completions.length > 0, 'batch:completed', 60_000);
+    for (const v of [compressed, plain]) {
+      expect(v.heard.cells.size).toBe(10_000);
+      expect(v.heard.conflicts).toEqual([]);
+    }
+    const perCell = (v: typeof plain) => v.proxy.bytesToClients() / 10_000;
+    console.log(`bytes per cell on the wire: ${perCell(compressed).toFixed(1)} with permessage-deflate, ${perCell(plain).toFixed(1)} without`);
+    expect(perCell(plain)).toBeGreaterThan(30);
+    expect(perCell(compressed)).toBeLessThan(12);
+    await Promise.all([compressed.proxy.close(), plain.proxy.close()]);
   });
 
   it('gives a late joiner a snapshot with every cell', async () => {
