@@ -10,7 +10,7 @@ import { waitUntilUnderWay } from '../helpers/batch-checks';
 import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/db';
 import { expectConverged, follow } from '../helpers/follower';
 import { slowCells, startWorker, type WorkerProcess } from '../helpers/processes';
-import { startProxy } from '../helpers/proxy';
+import { startProxy } from '../../scripts/tcp-proxy';
 import { connectClient, drain, join, startRealtime, type TestClient } from '../helpers/realtime';
 import { recordCells, type CellOutcome } from '../../lib/batches/record-cells';
 

@@ -5,7 +5,7 @@ import { freePort } from '../../scripts/ports';
 import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/db';
 import { expectedColor, insertFinishedBatch } from '../helpers/finished-batch';
 import { startWebServer, type WorkerProcess } from '../helpers/processes';
-import { startProxy } from '../helpers/proxy';
+import { startProxy } from '../../scripts/tcp-proxy';
 import { connectClient, join, type TestClient } from '../helpers/realtime';
 
 // Joins cost the web server bounded memory, whatever one socket asks for: a real web server

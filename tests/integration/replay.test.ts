@@ -6,7 +6,7 @@ import { waitUntilUnderWay } from '../helpers/batch-checks';
 import { expectConverged, follow } from '../helpers/follower';
 import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/db';
 import { slowCells, startWorker, type WorkerProcess } from '../helpers/processes';
-import { startProxy } from '../helpers/proxy';
+import { startProxy } from '../../scripts/tcp-proxy';
 import { connectClient, join, startRealtime, type TestClient } from '../helpers/realtime';
 
 // Sequenced events and catching up: what a viewer holds must converge to what Postgres holds.

@@ -6,7 +6,7 @@ import type { Batch } from '../../lib/types';
 import { createTestDatabase, jobStates, waitFor, type TestDatabase } from '../helpers/db';
 import { startWorker, type WorkerProcess } from '../helpers/processes';
 import { io as connect } from 'socket.io-client';
-import { startProxy } from '../helpers/proxy';
+import { startProxy } from '../../scripts/tcp-proxy';
 import { connectClient, drain, join, record, startRealtime, type TestClient } from '../helpers/realtime';
 
 let db: TestDatabase;
@@ -118,7 +118,9 @@ describe('workers and the live channel', () => {
       expect(v.heard.conflicts).toEqual([]);
     }
     const perCell = (v: typeof plain) => v.proxy.bytesToClients() / 10_000;
-    console.log(`bytes per cell on the wire: ${perCell(compressed).toFixed(1)} with permessage-deflate, ${perCell(plain).toFixed(1)} without`);
+    console.log(
+      `bytes per cell on the wire: ${perCell(compressed).toFixed(1)} with permessage-deflate, ${perCell(plain).toFixed(1)} without`,
+    );
     expect(perCell(plain)).toBeGreaterThan(30);
     expect(perCell(compressed)).toBeLessThan(12);
     await Promise.all([compressed.proxy.close(), plain.proxy.close()]);
