@@ -244,20 +244,22 @@ async function main() {
         ]);
       }),
     ),
-    ...results.flatMap((r) => {
-      const statements = r.lastRunProbes.ours.statements;
-      if (!statements) return [];
-      return [
-        '',
-        `Top statements, ours, ${r.total.toLocaleString('en-US')} cells (pg_stat_statements):`,
-        '',
-        '| statement | calls | total ms | mean ms | rows |',
-        '|---|---|---|---|---|',
-        ...statements.map((st) =>
-          row([`\`${st.query.replace(/\|/g, '\\|')}…\``, String(st.calls), String(st.totalMs), String(st.meanMs), String(st.rows)]),
-        ),
-      ];
-    }),
+    ...results.flatMap((r) =>
+      (['ours', r.baselineUsed] as const).flatMap((which) => {
+        const statements = r.lastRunProbes[which].statements;
+        if (!statements) return [];
+        return [
+          '',
+          `Top statements, ${which === 'ours' ? 'ours' : `the ${which} baseline`}, ${r.total.toLocaleString('en-US')} cells (pg_stat_statements):`,
+          '',
+          '| statement | calls | total ms | mean ms | rows |',
+          '|---|---|---|---|---|',
+          ...statements.map((st) =>
+            row([`\`${st.query.replace(/\|/g, '\\|')}…\``, String(st.calls), String(st.totalMs), String(st.meanMs), String(st.rows)]),
+          ),
+        ];
+      }),
+    ),
     ...(fps ? ['', `Page frame rate while a 1000×1000 batch paints (Chromium): ${JSON.stringify(fps)}`] : []),
   ].join('\n');
   console.log(`\n${table}\n`);
