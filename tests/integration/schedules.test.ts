@@ -8,7 +8,7 @@ import { startWebServer, startWorker, type WorkerProcess } from '../helpers/proc
 
 // Recurring batches (/api/schedules) on pg-boss's scheduler, with three web servers (each running
 // pg-boss's cron pass) and two workers. pg-boss ticks at most once a minute, so the file watches
-// two minutes of ticks (mostly waiting: it runs beside the other integration files).
+// three ticks, as issue #14 asks (mostly waiting: it runs beside the other integration files).
 
 const TOKEN = 'schedules-test-operator-token-0123456789';
 const AUTH = { authorization: `Bearer ${TOKEN}` };
@@ -159,11 +159,11 @@ describe('starting later, with three web servers', () => {
 });
 
 describe('schedules: ticks', () => {
-  it('three web servers and two workers: exactly one batch per tick, over at least two ticks', async () => {
+  it('three web servers and two workers: exactly one batch per tick, over at least three ticks', async () => {
     const created = await post(2, EVERY_MINUTE);
     expect(created.status).toBe(201);
     const startedAt = Date.now();
-    await waitFor(async () => (await batchesOf('every-minute')).length >= 2, 'two ticks', 180_000);
+    await waitFor(async () => (await batchesOf('every-minute')).length >= 3, 'three ticks', 240_000);
     // Let a possible duplicate of the last tick show up before counting (its retry or a second send).
     const lastSeen = (await batchesOf('every-minute')).length;
     await waitFor(
@@ -217,5 +217,5 @@ describe('schedules: ticks', () => {
 
     expect((await send(`${url(0)}/api/schedules/every-minute`, { method: 'DELETE', headers: AUTH })).status).toBe(204);
     expect(await scheduleRows()).toEqual({ schedules: 0, pgboss: 0 });
-  }, 270_000);
+  }, 330_000);
 });
