@@ -74,9 +74,10 @@ export interface DeadCellJobData extends CellJobData {
 export const LOST_ATTEMPTS_LIMIT = 50;
 
 /**
- * Finished cell jobs (completed, cancelled, failed for good) are deleted this long after they end:
- * the cells table is the record, and a million finished jobs would otherwise hold about a gigabyte
- * for the whole retention. Workers' pg-boss sweeps every `MAINTENANCE_SECONDS` (lib/queue/boss.ts).
+ * Finished cell jobs (completed, cancelled, failed for good) of the shared queues are deleted this
+ * long after they end, at the next retention sweep (`MAINTENANCE_SECONDS`, lib/queue/boss.ts): the
+ * cells table is the record. A batch's own queue keeps its finished jobs until the batch ends and
+ * the queue goes with them (lib/queue/boss.ts, ensureBatchQueue).
  */
 export const FINISHED_CELL_JOB_SECONDS = 60;
 
