@@ -28,10 +28,23 @@ export async function startRealtime(
 
 /**
  * A real client over the WebSocket transport alone, connected. `listen` attaches listeners before
- * the connection opens, so nothing the server sends on connect is missed.
+ * the connection opens, so nothing the server sends on connect is missed. `compression: false`: it
+ * offers no permessage-deflate, as a plain WebSocket client may (its events then take five times the
+ * bytes, which a test of a stalled reader needs to fill the socket's buffers).
  */
-export async function connectClient(url: string, listen?: (socket: TestClient) => void): Promise<TestClient> {
-  const socket: TestClient = connect(url, { path: '/socket.io', transports: ['websocket'], forceNew: true, autoConnect: false });
+export async function connectClient(
+  url: string,
+  listen?: (socket: TestClient) => void,
+  { compression = true }: { compression?: boolean } = {},
+): Promise<TestClient> {
+  const socket: TestClient = connect(url, {
+    path: '/socket.io',
+    transports: ['websocket'],
+    forceNew: true,
+    autoConnect: false,
+    // engine.io-client hands the option to ws; false offers no extension.
+    ...(compression ? {} : { perMessageDeflate: false as unknown as { threshold: number } }),
+  });
   listen?.(socket);
   socket.connect();
   await new Promise<void>((resolve, reject) => {

@@ -155,7 +155,8 @@ describe('a client that stops reading', () => {
     const bound = DEFAULT_SLOW_READER_LIMITS.maxQueuedPackets;
     // Small tile fetches: many events of about 50 KB each, each a header and its tiles (binary).
     workers.push(...['w-1', 'w-2'].map((id) => startWorker(db.url, id, { TILE_FETCH_SIZE: '4', WORKER_FETCH_SIZE: '50' })));
-    const client = await connectClient(realtime.url);
+    // Uncompressed, its events fill the kernel's buffers and then the server's queue in seconds.
+    const client = await connectClient(realtime.url, undefined, { compression: false });
     clients.push(client);
 
     // The picture's fat binary events fill the kernel's socket buffers (several MB) within seconds;

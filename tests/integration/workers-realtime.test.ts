@@ -5,7 +5,6 @@ import { listCells } from '../../lib/db/cells';
 import type { Batch } from '../../lib/types';
 import { createTestDatabase, jobStates, waitFor, type TestDatabase } from '../helpers/db';
 import { startWorker, type WorkerProcess } from '../helpers/processes';
-import { io as connect } from 'socket.io-client';
 import { startProxy } from '../../scripts/tcp-proxy';
 import { connectClient, drain, join, record, startRealtime, type TestClient } from '../helpers/realtime';
 
@@ -95,14 +94,8 @@ describe('workers and the live channel', () => {
     // Each viewer behind its own counting proxy: what the server wrote to it, on the wire.
     const viewer = async (deflate: boolean) => {
       const proxy = await startProxy(Number(new URL(realtime.url).port));
-      const socket: TestClient = connect(proxy.url, {
-        path: '/socket.io',
-        transports: ['websocket'],
-        forceNew: true,
-        // A v1 client that offers no compression (engine.io-client hands the option to ws).
-        ...(deflate ? {} : { perMessageDeflate: false as unknown as { threshold: number } }),
-      });
-      await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('connect_error', reject));
+      // Without compression: a v1 client that offers no permessage-deflate.
+      const socket = await connectClient(proxy.url, undefined, { compression: deflate });
       clients.push(socket);
       const extensions = (socket.io.engine.transport as unknown as { ws: { extensions: string } }).ws.extensions;
       return { proxy, socket, heard: record(socket), extensions };
