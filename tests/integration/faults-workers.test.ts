@@ -114,5 +114,8 @@ describe('worker faults', () => {
     expect(after).toHaveLength(2000);
     for (const c of after) expect(c.color).toBe(before.get(`${c.row}:${c.col}`));
     expect(settled.done).toBe(2000);
-  });
+    // Two recoveries in a row, each up to heartbeat (10 s) + supervision (5 s) + retry backoff, and
+    // up to 15 s more wherever the frozen worker held a lock (its session's idle-in-transaction
+    // limit), plus a graceful stop: past the default 90 s on a loaded machine (CI once).
+  }, 150_000);
 });
