@@ -63,11 +63,26 @@ export async function startBoss(
     openTelemetry: { enabled: telemetry, propagateContext: false },
   });
   // Without a listener an 'error' event would crash the process; pg-boss reconnects on its own.
-  boss.on('error', (err) => log.warn('pg-boss error', { err }));
+  boss.on('error', (err) => reportBossError(log, err));
   boss.on('warning', (warning) => log.debug('pg-boss warning', { warning: warning.message }));
   await boss.start({ attempts: 5 });
   return boss;
 }
+
+/**
+ * One line for an error of pg-boss's background work (supervision, retention, monitoring), which it
+ * repeats on its next pass. A deadlock there is PostgreSQL cancelling one side of a race it resolves
+ * by itself: the retention walk reads a batch's job table through pg-boss's parent table while
+ * another process drops that table with the batch's queue. Nothing is lost and nothing needs doing,
+ * so it is said at info, not as a warning; anything else stays a warning.
+ */
+export function reportBossError(log: Logger, err: unknown): void {
+  if ((err as { code?: unknown } | null)?.code === DEADLOCK)
+    log.info('pg-boss background pass lost a deadlock (a queue dropped meanwhile); it runs again on its next pass', { err });
+  else log.warn('pg-boss error', { err });
+}
+
+const DEADLOCK = '40P01';
 
 /**
  * Creates the cell queue templates, their dead-letter queue and the image queue, or brings their settings up

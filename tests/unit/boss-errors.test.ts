@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import type { Logger } from '../../lib/log';
+import { reportBossError } from '../../lib/queue/boss';
+
+function recordingLog() {
+  const lines: { level: string; msg: string }[] = [];
+  const log: Logger = {
+    debug: (msg) => void lines.push({ level: 'debug', msg }),
+    info: (msg) => void lines.push({ level: 'info', msg }),
+    warn: (msg) => void lines.push({ level: 'warn', msg }),
+    error: (msg) => void lines.push({ level: 'error', msg }),
+    child: () => log,
+  };
+  return { log, lines };
+}
+
+describe('pg-boss background errors', () => {
+  it('says a deadlock its retention pass lost to a queue drop at info, and anything else as a warning', () => {
+    const { log, lines } = recordingLog();
+    reportBossError(log, Object.assign(new Error('deadlock detected'), { code: '40P01' }));
+    reportBossError(log, Object.assign(new Error('connection terminated'), { code: '57P01' }));
+    reportBossError(log, new Error('no code'));
+    reportBossError(log, null);
+    expect(lines.map((l) => l.level)).toEqual(['info', 'warn', 'warn', 'warn']);
+    expect(lines[0]!.msg).toMatch(/deadlock/);
+  });
+});
