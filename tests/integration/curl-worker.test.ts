@@ -8,6 +8,7 @@ import { decodePng } from '../../lib/pictures/png-decode';
 import type { Batch } from '../../lib/types';
 import { freePort } from '../../scripts/ports';
 import { expectBatchSettled } from '../helpers/batch-checks';
+import { send } from '../helpers/http';
 import { createTestDatabase, jobStates, waitFor, type TestDatabase } from '../helpers/db';
 import { startWebServer, startWorker, type WorkerProcess } from '../helpers/processes';
 import { connectClient, record, startAndJoin, type TestClient } from '../helpers/realtime';
@@ -237,13 +238,27 @@ describe.skipIf(!hasTools)('the bash worker (examples/curl/worker.sh; skipped wh
       await closed.stop('SIGKILL');
     }
 
-    // One lease request a second: a lease and its completion in the same second get a 429, and
-    // the script waits the Retry-After out and goes on; the batch still completes.
+    // One lease request a second, and for the script's first three seconds another client of the
+    // same token takes each second's request as the second begins (however slowly the script runs,
+    // its requests then get 429): the script waits the Retry-After out and goes on, and the batch
+    // still completes.
     const limitedPort = await freePort();
     const limited = await startWebServer(db.url, limitedPort, { WORKER_TOKEN: TOKEN, LEASE_REQUESTS_PER_SECOND: '1' });
     const slow = startScript({ WORKER_NAME: 'curl-limited', TAG: 'limited', MAX: '1' }, `http://127.0.0.1:${limitedPort}`);
     try {
       const batch = await start({ rows: 1, cols: 3, tag: 'limited' });
+      const hogUntil = Date.now() + 3000;
+      const answers = new Set<number>();
+      while (Date.now() < hogUntil) {
+        const answer = await send(`http://127.0.0.1:${limitedPort}/api/leases`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+          body: JSON.stringify({ tag: 'rate-hog', max: 1, worker: 'rate-hog' }),
+        });
+        answers.add(answer.status);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      expect(answers.has(429)).toBe(true);
       await expectBatchSettled(db, batch.id, { socket, heard }, { status: 'completed', done: 3, failed: 0 });
       expect(slow.output()).toMatch(/rate limited \(429\); trying again in 1 s/);
     } finally {
