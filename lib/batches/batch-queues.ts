@@ -57,9 +57,14 @@ const DELETE_TRIES = 10;
 const EMPTY_LOCK_WAIT_MS = 10_000;
 const DELETE_RETRY_MS = 2000;
 
-function isBusy(err: unknown): boolean {
-  const cause = (err as { cause?: { code?: unknown } } | null)?.cause;
-  return cause?.code === '55P03' || (err as { code?: unknown } | null)?.code === '55P03';
+/**
+ * The drop could not have its lock now: busy (55P03), or chosen as a deadlock's victim (40P01), as
+ * when a worker's pg-boss retention pass reads the queue's table through the job table at the same
+ * moment. Either way, trying again later is all there is to do.
+ */
+export function isBusy(err: unknown): boolean {
+  const codes = [(err as { code?: unknown } | null)?.code, (err as { cause?: { code?: unknown } } | null)?.cause?.code];
+  return codes.some((code) => code === '55P03' || code === '40P01');
 }
 
 /**

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Logger } from '../../lib/log';
 import { reportBossError } from '../../lib/queue/boss';
+import { isBusy } from '../../lib/batches/batch-queues';
 
 function recordingLog() {
   const lines: { level: string; msg: string }[] = [];
@@ -23,5 +24,17 @@ describe('pg-boss background errors', () => {
     reportBossError(log, null);
     expect(lines.map((l) => l.level)).toEqual(['info', 'warn', 'warn', 'warn']);
     expect(lines[0]!.msg).toMatch(/deadlock/);
+  });
+});
+
+describe("deleting a batch's queue", () => {
+  it('tries again when its drop is busy or lost a deadlock, and gives up on anything else', () => {
+    const withCode = (code: string) => Object.assign(new Error(code), { code });
+    expect(isBusy(withCode('55P03'))).toBe(true);
+    expect(isBusy(withCode('40P01'))).toBe(true);
+    expect(isBusy(Object.assign(new Error('wrapped'), { cause: withCode('40P01') }))).toBe(true);
+    expect(isBusy(withCode('42P01'))).toBe(false);
+    expect(isBusy(new Error('no code'))).toBe(false);
+    expect(isBusy(null)).toBe(false);
   });
 });
