@@ -24,11 +24,8 @@ export interface CellFetchDeps {
    * still finish. Empty otherwise, and one indexed look per idle poll.
    */
   legacyQueue?: string;
-  /**
-   * Works a fetch; throwing fails its jobs (to be retried). Resolving completes them, unless it
-   * resolves `'settled'`: the handler completed them itself, in its own transaction.
-   */
-  handle(queue: string, jobs: CellJob[]): Promise<void | 'settled'>;
+  /** Works a fetch; resolving completes its jobs, throwing fails them (to be retried). */
+  handle(queue: string, jobs: CellJob[]): Promise<void>;
   log: Logger;
 }
 
@@ -128,7 +125,7 @@ export class CellFetchLoops {
       : undefined;
     let failure: unknown;
     try {
-      if ((await this.deps.handle(queue, jobs)) === 'settled') return;
+      await this.deps.handle(queue, jobs);
     } catch (err) {
       failure = err;
     } finally {

@@ -3,14 +3,12 @@ import { hostname } from 'node:os';
 import { config, configuredLogLevel } from '../lib/config';
 import { deleteBatchQueue } from '../lib/batches/batch-queues';
 import { createPool, withTransaction } from '../lib/db/pool';
-import { toExecutor } from '../lib/db/sql';
 import { readIntake } from '../lib/db/intake';
 import { heartbeatWorker, markWorkerStopped, readWorkerDesired, registerWorker, setWorkerPaused } from '../lib/db/workers';
 import { errorMessage } from '../lib/errors';
 import { runProcess } from '../lib/lifecycle';
 import { startBoss } from '../lib/queue/boss';
-import { batchOfCellQueue, CELL_DEAD_LETTER_QUEUE, CELL_QUEUE, isSlowBatch, SLOW_CELL_QUEUE } from '../lib/queue/cell-job';
-import { isQueueGone } from '../lib/queue/queue-gone';
+import { CELL_DEAD_LETTER_QUEUE, CELL_QUEUE, isSlowBatch, SLOW_CELL_QUEUE } from '../lib/queue/cell-job';
 import { IMAGE_QUEUE, parseImageJob } from '../lib/queue/image-job';
 import { cellQueueSettings, prepareDatabase } from '../lib/queue/prepare-database';
 import { startTelemetry } from '../lib/telemetry/sdk';
@@ -115,10 +113,10 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
       log.debug('deleting a completed batch queue failed; the sweep will', { batchId, err: errorMessage(err) }),
     );
 
-  // Cells are recorded and their jobs completed in one transaction of our own, as the reference
-  // fan-in does: one commit per fetch instead of two. The completion comes before the batch's row
-  // is locked (process-cells.ts), so that lock is still held only for the counter, the events and
-  // the commit. A worker that dies before the commit leaves both undone: the jobs run again.
+  // Cells are recorded in a transaction of our own, and pg-boss completes the jobs after it commits.
+  // A worker that dies in between leaves jobs whose cells are recorded; they run again and the
+  // first-write-wins insert absorbs them. Completing inside the transaction instead would hold the
+  // batch's row lock through pg-boss's completion of the whole fetch.
   const cellWork = new CellFetchLoops({
     boss,
     order,
@@ -139,8 +137,6 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
           processCellJobs(tx, jobs, {
             boss,
             workerId: cfg.workerId,
-            // Fenced to the attempts fetched: a claim that lapsed meanwhile is left to its new holder.
-            completeJobs: async (tx, painted) => void (await boss.complete(queue, painted, undefined, { db: toExecutor(tx) })),
             cellTimeoutMs: cfg.cellTimeoutMs,
             faults: cfg.faults,
             failAttempts: async (tx, attempts) => {
@@ -178,20 +174,8 @@ runProcess({ proc: 'worker', name: 'worker', fields: { worker: config().workerId
           log.info('batch completed', { batchId: c.batchId, queue, total: c.total, failed: c.failed, elapsedMs: c.elapsedMs });
           dropQueueOf(c.batchId);
         }
-        // Jobs of ended batches: a batch's own queue goes with it (nothing to settle); the shared
-        // queue of an older version keeps its jobs, so they are completed.
-        if (result.skippedJobs.length > 0 && !batchOfCellQueue(queue))
-          await boss.complete(queue, result.skippedJobs).catch((err: unknown) => {
-            if (!isQueueGone(err)) log.warn('settling skipped cell jobs failed', { queue, err: errorMessage(err) });
-          });
-        return 'settled';
       } catch (err) {
         spans.fail(err);
-        // Its batch ended and its queue went while the fetch was in hand: nothing to retry.
-        if (isQueueGone(err)) {
-          log.debug('the queue of a fetch in hand went with its batch', { queue, jobs: jobs.length });
-          throw err;
-        }
         // pg-boss fails the fetch's jobs and retries them, saying nothing: this is the one line about it.
         // A database failure, not the cells' own: it spends none of their retries (see fail-attempts.ts).
         log.warn('recording a fetch failed; its jobs will be retried', { queue, jobs: jobs.length, err: errorMessage(err) });

@@ -22,33 +22,28 @@ export interface ProcessDeps extends RecordDeps {
    * consumer records the cell as failed (workers/fail-attempts.ts).
    */
   failAttempts(tx: Sql, attempts: FailedAttempt[]): Promise<FailAttemptsResult>;
-  /**
-   * Completes the jobs whose cells were painted inside the same transaction, before the batch's row
-   * is locked: the recording and the completion commit together, in one commit instead of two.
-   */
-  completeJobs(tx: Sql, jobs: CellJob[]): Promise<void>;
 }
 
 /**
  * One fetched batch of cell jobs: paint every cell at once under one time limit for the fetch (they
  * all start together, so one timer serves them all), then, in one transaction, fail the attempts
- * that threw or ran out of time, complete the painted ones and record the colours. One bad cell
- * costs its own retry, not the whole fetch's. Cells of a batch that has ended (cancelled, expired)
- * are not painted at all: one indexed read of the fetch's batches tells; their jobs are left to go
- * with their batch's queue.
+ * that threw or ran out of time and record the colours. One bad cell costs its own retry, not the
+ * whole fetch's. Cells of a batch that has ended (cancelled, expired) are not painted at all: one
+ * indexed read of the fetch's batches tells, and their jobs simply complete. pg-boss completes the
+ * painted and skipped jobs once this returns.
  */
 export async function processCellJobs(
   tx: Sql,
   jobs: CellJob[],
   deps: ProcessDeps,
-): Promise<RecordResult & { failedAttempts: number; skipped: number; skippedJobs: CellJob[] }> {
+): Promise<RecordResult & { failedAttempts: number; skipped: number }> {
   const running = await findRunningBatchIds(tx, batchIdsOf(jobs));
   // A payload without a readable batch id stays in: it fails as an attempt, so the bug shows.
   const live = jobs.filter((job) => {
     const batchId = batchIdOf(job);
     return batchId === undefined || running.has(batchId);
   });
-  const skippedJobs = jobs.filter((job) => !live.includes(job));
+  const skipped = jobs.length - live.length;
   const limit = new TimeLimit(deps.cellTimeoutMs);
   let attempts;
   try {
@@ -77,10 +72,7 @@ export async function processCellJobs(
     else failed.push({ job: attempt.job, message: attempt.error });
   }
   await deps.failAttempts(tx, failed);
-  const failedIds = new Set(failed.map((f) => f.job.id));
-  const painted = live.filter((job) => !failedIds.has(job.id));
-  if (painted.length > 0) await deps.completeJobs(tx, painted);
-  return { ...(await recordCells(tx, finished, deps)), failedAttempts: failed.length, skipped: skippedJobs.length, skippedJobs };
+  return { ...(await recordCells(tx, finished, deps)), failedAttempts: failed.length, skipped };
 }
 
 /** A job's batch id as its payload names it, unchecked (a malformed payload fails later, as an attempt). */

@@ -119,41 +119,6 @@ describe('workers and the live channel', () => {
     await Promise.all([compressed.proxy.close(), plain.proxy.close()]);
   });
 
-  it('records a fetch and completes its jobs in one transaction: a cell and its job commit together', async () => {
-    // Triggers note the transaction that wrote each cell and the one that completed each job (a
-    // batch under 1,000 cells has its jobs in pg-boss's shared table).
-    await db.pool.query(`
-      create table test_cell_tx (row_no int, col_no int, tx xid8);
-      create table test_job_tx (row_no int, col_no int, tx xid8);
-      create function test_note_cell() returns trigger language plpgsql as $$
-        begin insert into test_cell_tx values (new.row_no, new.col_no, pg_current_xact_id()); return new; end $$;
-      create function test_note_job() returns trigger language plpgsql as $$
-        begin
-          if new.state = 'completed' and old.state <> 'completed' and new.data ? 'row' then
-            insert into test_job_tx values ((new.data->>'row')::int, (new.data->>'col')::int, pg_current_xact_id());
-          end if;
-          return new;
-        end $$;
-      create trigger test_note_cell after insert on cells for each row execute function test_note_cell();
-      create trigger test_note_job after update on pgboss.job_common for each row execute function test_note_job();
-    `);
-    try {
-      const batch = await start(12, 15);
-      await waitFor(async () => (await findBatch(db.pool, batch.id))?.status === 'completed', 'the batch to complete');
-      const { rows } = await db.pool.query<{ cells: number; jobs: number; apart: number }>(
-        `select (select count(*)::int from test_cell_tx) as cells,
-                (select count(*)::int from test_job_tx) as jobs,
-                (select count(*)::int from test_cell_tx c join test_job_tx j using (row_no, col_no) where c.tx <> j.tx) as apart`,
-      );
-      expect(rows[0]).toEqual({ cells: 180, jobs: 180, apart: 0 });
-    } finally {
-      await db.pool.query(`
-        drop trigger test_note_cell on cells; drop trigger test_note_job on pgboss.job_common;
-        drop function test_note_cell(); drop function test_note_job(); drop table test_cell_tx, test_job_tx;
-      `);
-    }
-  });
-
   it('gives a late joiner a snapshot with every cell', async () => {
     const batch = await start(20, 30);
     await waitFor(async () => (await findBatch(db.pool, batch.id))?.status === 'completed', 'the batch to complete');
