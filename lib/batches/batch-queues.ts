@@ -3,6 +3,7 @@ import type { PgBoss } from 'pg-boss';
 import { findEndedBatchIds } from '../db/batches';
 import { deleteSharedQueue, emptyOwnTable } from '../db/jobs';
 import { withTransaction } from '../db/pool';
+import { isLockRace } from '../queue/boss';
 import { batchOfCellQueue, cellQueueOf } from '../queue/cell-job';
 
 /**
@@ -62,10 +63,7 @@ const DELETE_RETRY_MS = 2000;
  * when a worker's pg-boss retention pass reads the queue's table through the job table at the same
  * moment. Either way, trying again later is all there is to do.
  */
-export function isBusy(err: unknown): boolean {
-  const codes = [(err as { code?: unknown } | null)?.code, (err as { cause?: { code?: unknown } } | null)?.cause?.code];
-  return codes.some((code) => code === '55P03' || code === '40P01');
-}
+export const isBusy = isLockRace;
 
 /**
  * Deletes the queues of the batches that have ended, and of batches that no longer exist: the one

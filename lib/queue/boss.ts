@@ -167,6 +167,23 @@ export async function ensureBatchQueue(
   };
   // pg-boss checks the options that are present, so an unset one is left out rather than undefined.
   const set = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined && v !== null));
-  await boss.createQueue(name, set).catch(ignoreExists);
-  return name;
+  // A table of its own is DDL on pg-boss's job table, which can lose a deadlock to a worker's
+  // retention pass or another queue's drop (PostgreSQL cancels one side): it is tried again.
+  for (let tried = 1; ; tried++) {
+    try {
+      await boss.createQueue(name, set).catch(ignoreExists);
+      return name;
+    } catch (err) {
+      if (!isLockRace(err) || tried >= CREATE_TRIES) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 100 * tried));
+    }
+  }
+}
+
+const CREATE_TRIES = 5;
+
+/** A statement that lost a deadlock (40P01) or could not have its lock now (55P03). */
+export function isLockRace(err: unknown): boolean {
+  const codes = [(err as { code?: unknown } | null)?.code, (err as { cause?: { code?: unknown } } | null)?.cause?.code];
+  return codes.some((code) => code === '55P03' || code === '40P01');
 }
