@@ -33,14 +33,14 @@ export async function deleteBatchQueue(deps: { pool: pg.Pool; boss: PgBoss }, ba
   }
   // Emptied first (waiting for its own table only), so that pg-boss's drop finds the job tables free.
   await withTransaction(deps.pool, (tx) => emptyOwnTable(tx, queue, EMPTY_LOCK_WAIT_MS)).catch((err: unknown) => {
-    if (!isBusy(err)) throw err;
+    if (!isLockRace(err)) throw err;
   });
   for (let tried = 1; ; tried++) {
     try {
       await deps.boss.deleteQueue(queue);
       return held.queuedCount;
     } catch (err) {
-      if (!isBusy(err) || tried >= tries) throw err;
+      if (!isLockRace(err) || tried >= tries) throw err;
       await new Promise((resolve) => setTimeout(resolve, DELETE_RETRY_MS));
     }
   }
@@ -57,13 +57,6 @@ const DELETE_TRIES = 10;
 /** How long emptying a queue's own table waits for it (see emptyOwnTable). */
 const EMPTY_LOCK_WAIT_MS = 10_000;
 const DELETE_RETRY_MS = 2000;
-
-/**
- * The drop could not have its lock now: busy (55P03), or chosen as a deadlock's victim (40P01), as
- * when a worker's pg-boss retention pass reads the queue's table through the job table at the same
- * moment. Either way, trying again later is all there is to do.
- */
-export const isBusy = isLockRace;
 
 /**
  * Deletes the queues of the batches that have ended, and of batches that no longer exist: the one
@@ -89,7 +82,7 @@ export async function sweepBatchQueues(deps: { pool: pg.Pool; boss: PgBoss }, or
       await deleteBatchQueue(deps, batchId, 1);
       deleted.push(batchId);
     } catch (err) {
-      if (!isBusy(err)) throw err;
+      if (!isLockRace(err)) throw err;
     }
   }
   return deleted;

@@ -182,7 +182,11 @@ export async function ensureBatchQueue(
 
 const CREATE_TRIES = 5;
 
-/** A statement that lost a deadlock (40P01) or could not have its lock now (55P03). */
+/**
+ * A statement that lost a deadlock (40P01) or could not have its lock now (55P03): a queue's table
+ * made or dropped while a worker's retention pass reads the job tables. Trying again later is all
+ * there is to do.
+ */
 export function isLockRace(err: unknown): boolean {
   const codes = [(err as { code?: unknown } | null)?.code, (err as { cause?: { code?: unknown } } | null)?.cause?.code];
   return codes.some((code) => code === '55P03' || code === '40P01');

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Logger } from '../../lib/log';
-import { reportBossError } from '../../lib/queue/boss';
-import { isBusy } from '../../lib/batches/batch-queues';
+import { isLockRace, reportBossError } from '../../lib/queue/boss';
 
 function recordingLog() {
   const lines: { level: string; msg: string }[] = [];
@@ -30,11 +29,11 @@ describe('pg-boss background errors', () => {
 describe("deleting a batch's queue", () => {
   it('tries again when its drop is busy or lost a deadlock, and gives up on anything else', () => {
     const withCode = (code: string) => Object.assign(new Error(code), { code });
-    expect(isBusy(withCode('55P03'))).toBe(true);
-    expect(isBusy(withCode('40P01'))).toBe(true);
-    expect(isBusy(Object.assign(new Error('wrapped'), { cause: withCode('40P01') }))).toBe(true);
-    expect(isBusy(withCode('42P01'))).toBe(false);
-    expect(isBusy(new Error('no code'))).toBe(false);
-    expect(isBusy(null)).toBe(false);
+    expect(isLockRace(withCode('55P03'))).toBe(true);
+    expect(isLockRace(withCode('40P01'))).toBe(true);
+    expect(isLockRace(Object.assign(new Error('wrapped'), { cause: withCode('40P01') }))).toBe(true);
+    expect(isLockRace(withCode('42P01'))).toBe(false);
+    expect(isLockRace(new Error('no code'))).toBe(false);
+    expect(isLockRace(null)).toBe(false);
   });
 });
