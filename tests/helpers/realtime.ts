@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { io as connect, type Socket } from 'socket.io-client';
 import type { ClientToServerEvents, JoinAck, ServerToClientEvents } from '../../lib/realtime/events';
 import { attachRealtime, type RealtimeOptions, type RealtimeServer } from '../../web/realtime/server';
-import type { Batch, ColoredCell } from '../../lib/types';
+import { hasEnded, type Batch, type ColoredCell } from '../../lib/types';
 import { expect } from 'vitest';
 import { postBatch } from './http';
 import { withTransaction } from '../../lib/db/pool';
@@ -54,10 +54,17 @@ export async function connectClient(
   return socket;
 }
 
-/** Joins a batch's room; with `heard`, the snapshot's cells count as seen, as a page merges them. */
+/**
+ * Joins a batch's room; with `heard`, the snapshot's cells count as seen, as a page merges them,
+ * and a snapshot of an ended batch counts as its end (the contract sends no completion event for
+ * a batch that ended before the join).
+ */
 export async function join(socket: TestClient, batchId: string, heard?: ReturnType<typeof record>): Promise<JoinAck> {
   const ack = await new Promise<JoinAck>((resolve) => socket.emit('batch:join', batchId, resolve));
-  if (heard && ack.ok) for (const cell of ack.cells) heard.merge(batchId, cell);
+  if (heard && ack.ok) {
+    for (const cell of ack.cells) heard.merge(batchId, cell);
+    if (hasEnded(ack.batch.status)) heard.endedAtJoin.add(batchId);
+  }
   return ack;
 }
 
@@ -78,7 +85,21 @@ export function record(socket: TestClient) {
     for (const cell of event.cells) merge(event.batchId, cell);
   });
   socket.on('batch:completed', (event) => completions.push(event));
-  return { cells, seen, completions, conflicts, merge };
+  const endedAtJoin = new Set<string>();
+  /** The client knows the batch ended: from its completion event, or from the join's snapshot. */
+  const ended = (batchId: string) => endedAtJoin.has(batchId) || completions.some((c) => c.batchId === batchId);
+  return { cells, seen, completions, conflicts, merge, endedAtJoin, ended };
+}
+
+/**
+ * The contract's "once per batch": one completion event of the batch, or none where the join's
+ * snapshot already said it ended (a batch that ends between the join and its snapshot may send
+ * both, which the page merges).
+ */
+export function expectCompletedOnce(heard: ReturnType<typeof record>, batchId: string) {
+  const of = heard.completions.filter((c) => c.batchId === batchId);
+  if (heard.endedAtJoin.has(batchId)) expect(of.length).toBeLessThanOrEqual(1);
+  else expect(of).toHaveLength(1);
 }
 
 /**

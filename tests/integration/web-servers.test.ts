@@ -5,7 +5,7 @@ import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/db';
 import { expectConverged, follow } from '../helpers/follower';
 import { freePort } from '../../scripts/ports';
 import { slowCells, startWebServer, startWorker, type WorkerProcess } from '../helpers/processes';
-import { connectClient, drain, join, record } from '../helpers/realtime';
+import { connectClient, drain, expectCompletedOnce, join, record } from '../helpers/realtime';
 
 // Two real web server processes (Next.js + Socket.IO + the Postgres adapter) on one database.
 
@@ -57,9 +57,9 @@ describe('several web servers', () => {
     expect((await join(raw, batch.id, heard)).ok).toBe(true);
 
     for (const v of viewers) await expectConverged(db, v.follower, batch.id, v.completions);
-    await waitFor(() => heard.completions.length > 0, 'the completion on server B');
+    await waitFor(() => heard.ended(batch.id), 'the end of the batch on server B');
     await drain(db.pool, raw, batch.id);
-    expect(heard.completions).toHaveLength(1);
+    expectCompletedOnce(heard, batch.id);
     // B's client saw cells painted by workers while it sat on B: the broadcast crossed servers.
     expect(heard.seen.filter((e) => e.cells.length > 0).length).toBeGreaterThan(0);
   });
