@@ -464,7 +464,7 @@ describe(`${CASES.length} hostile inputs`, () => {
       });
       expect(created.status).toBe(201);
       expect((await join(socket, created.body.id, heard)).ok).toBe(true);
-      await waitFor(() => heard.completions.some((c) => c.batchId === created.body.id), 'the normal batch to complete', 60_000);
+      await waitFor(() => heard.ended(created.body.id), 'the normal batch to complete', 60_000);
       const batch = await send(`${base}/api/batches/${created.body.id}`);
       expect(batch.body).toMatchObject({ status: 'completed', done: 100, total: 100 });
     } finally {

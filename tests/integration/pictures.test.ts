@@ -6,7 +6,7 @@ import { endBatch, findBatch, insertBatch } from '../../lib/db/batches';
 import { imageParts } from '../../lib/db/images';
 import { escapeTime, meanColor, pictureParamsOf, pixelToComplex, renderTile, type PictureParams } from '../../lib/pictures/mandelbrot';
 import { encodePng } from '../../lib/pictures/png';
-import type { BatchInput } from '../../lib/types';
+import { hasEnded, type BatchInput } from '../../lib/types';
 import { buildImage } from '../../workers/build-image';
 import { createTestDatabase, waitFor, type TestDatabase } from '../helpers/db';
 import { decodePng } from '../../lib/pictures/png-decode';
@@ -50,7 +50,7 @@ async function watch(batchId: string) {
   });
   const ack = await join(socket, batchId);
   if (!ack.ok) throw new Error(`join failed for ${batchId}`);
-  return { socket, images, tiles };
+  return { socket, images, tiles, endedAtJoin: hasEnded(ack.batch.status) };
 }
 
 async function storedImage(batchId: string): Promise<Buffer> {
@@ -227,7 +227,7 @@ describe('slow cells under faults', () => {
       }),
     ];
     const batch = await start({ rows: 3, cols: 4, workMs: 5 });
-    const { socket } = await watch(batch.id);
+    const { socket, endedAtJoin } = await watch(batch.id);
     const completions: unknown[] = [];
     socket.on('batch:completed', (event) => completions.push(event));
     const ended = await waitFor(
@@ -249,7 +249,9 @@ describe('slow cells under faults', () => {
     ]);
     await waitForImage(batch.id);
     await drain(db.pool, socket, batch.id);
-    expect(completions).toHaveLength(1);
+    // Once per batch: the event, or the join's snapshot where the batch had ended before the join.
+    if (endedAtJoin) expect(completions.length).toBeLessThanOrEqual(1);
+    else expect(completions).toHaveLength(1);
   }, 90_000);
 });
 
