@@ -3,7 +3,7 @@ import type { PgBoss } from 'pg-boss';
 import { findEndedBatchIds } from '../db/batches';
 import { deleteSharedQueue, emptyOwnTable } from '../db/jobs';
 import { withTransaction } from '../db/pool';
-import { isLockRace } from '../queue/boss';
+import { isLockRace, retryLockRace } from '../queue/boss';
 import { batchOfCellQueue, cellQueueOf } from '../queue/cell-job';
 
 /**
@@ -35,15 +35,12 @@ export async function deleteBatchQueue(deps: { pool: pg.Pool; boss: PgBoss }, ba
   await withTransaction(deps.pool, (tx) => emptyOwnTable(tx, queue, EMPTY_LOCK_WAIT_MS)).catch((err: unknown) => {
     if (!isLockRace(err)) throw err;
   });
-  for (let tried = 1; ; tried++) {
-    try {
-      await deps.boss.deleteQueue(queue);
-      return held.queuedCount;
-    } catch (err) {
-      if (!isLockRace(err) || tried >= tries) throw err;
-      await new Promise((resolve) => setTimeout(resolve, DELETE_RETRY_MS));
-    }
-  }
+  await retryLockRace(
+    tries,
+    () => DELETE_RETRY_MS,
+    () => deps.boss.deleteQueue(queue),
+  );
+  return held.queuedCount;
 }
 
 /**

@@ -83,6 +83,7 @@ export function reportBossError(log: Logger, err: unknown): void {
 }
 
 const DEADLOCK = '40P01';
+const LOCK_NOT_AVAILABLE = '55P03';
 
 /**
  * Creates the cell queue templates, their dead-letter queue and the image queue, or brings their settings up
@@ -169,15 +170,12 @@ export async function ensureBatchQueue(
   const set = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined && v !== null));
   // A table of its own is DDL on pg-boss's job table, which can lose a deadlock to a worker's
   // retention pass or another queue's drop (PostgreSQL cancels one side): it is tried again.
-  for (let tried = 1; ; tried++) {
-    try {
-      await boss.createQueue(name, set).catch(ignoreExists);
-      return name;
-    } catch (err) {
-      if (!isLockRace(err) || tried >= CREATE_TRIES) throw err;
-      await new Promise((resolve) => setTimeout(resolve, 100 * tried));
-    }
-  }
+  await retryLockRace(
+    CREATE_TRIES,
+    (tried) => 100 * tried,
+    () => boss.createQueue(name, set).catch(ignoreExists),
+  );
+  return name;
 }
 
 const CREATE_TRIES = 5;
@@ -189,5 +187,17 @@ const CREATE_TRIES = 5;
  */
 export function isLockRace(err: unknown): boolean {
   const codes = [(err as { code?: unknown } | null)?.code, (err as { cause?: { code?: unknown } } | null)?.cause?.code];
-  return codes.some((code) => code === '55P03' || code === '40P01');
+  return codes.some((code) => code === LOCK_NOT_AVAILABLE || code === DEADLOCK);
+}
+
+/** Runs `work` up to `tries` times while it loses a lock race, waiting `delayMs(tried)` between tries. */
+export async function retryLockRace<T>(tries: number, delayMs: (tried: number) => number, work: () => Promise<T>): Promise<T> {
+  for (let tried = 1; ; tried++) {
+    try {
+      return await work();
+    } catch (err) {
+      if (!isLockRace(err) || tried >= tries) throw err;
+      await new Promise((resolve) => setTimeout(resolve, delayMs(tried)));
+    }
+  }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Logger } from '../../lib/log';
-import { isLockRace, reportBossError } from '../../lib/queue/boss';
+import { isLockRace, reportBossError, retryLockRace } from '../../lib/queue/boss';
 
 function recordingLog() {
   const lines: { level: string; msg: string }[] = [];
@@ -35,5 +35,49 @@ describe("deleting a batch's queue", () => {
     expect(isLockRace(withCode('42P01'))).toBe(false);
     expect(isLockRace(new Error('no code'))).toBe(false);
     expect(isLockRace(null)).toBe(false);
+  });
+});
+
+describe('retryLockRace', () => {
+  const withCode = (code: string) => Object.assign(new Error(code), { code });
+
+  it('tries again while the work loses a lock race, and returns what it returns', async () => {
+    const codes = ['40P01', '55P03'];
+    let calls = 0;
+    const waits: number[] = [];
+    const result = await retryLockRace(
+      5,
+      (tried) => (waits.push(tried), 0),
+      async () => {
+        calls++;
+        const code = codes.shift();
+        if (code) throw withCode(code);
+        return 'made';
+      },
+    );
+    expect(result).toBe('made');
+    expect(calls).toBe(3);
+    expect(waits).toEqual([1, 2]);
+  });
+
+  it('gives up after its tries, and at once on any other error', async () => {
+    let calls = 0;
+    await expect(
+      retryLockRace(
+        3,
+        () => 0,
+        async () => (calls++, Promise.reject(withCode('40P01'))),
+      ),
+    ).rejects.toMatchObject({ code: '40P01' });
+    expect(calls).toBe(3);
+    calls = 0;
+    await expect(
+      retryLockRace(
+        3,
+        () => 0,
+        async () => (calls++, Promise.reject(withCode('42P01'))),
+      ),
+    ).rejects.toMatchObject({ code: '42P01' });
+    expect(calls).toBe(1);
   });
 });
