@@ -61,23 +61,17 @@ describe('retryLockRace', () => {
   });
 
   it('gives up after its tries, and at once on any other error', async () => {
-    let calls = 0;
-    await expect(
-      retryLockRace(
-        3,
-        () => 0,
-        async () => (calls++, Promise.reject(withCode('40P01'))),
-      ),
-    ).rejects.toMatchObject({ code: '40P01' });
-    expect(calls).toBe(3);
-    calls = 0;
-    await expect(
-      retryLockRace(
-        3,
-        () => 0,
-        async () => (calls++, Promise.reject(withCode('42P01'))),
-      ),
-    ).rejects.toMatchObject({ code: '42P01' });
-    expect(calls).toBe(1);
+    for (const [code, calls] of [
+      ['40P01', 3],
+      ['42P01', 1],
+    ] as const) {
+      let made = 0;
+      const failing = async () => {
+        made++;
+        throw withCode(code);
+      };
+      await expect(retryLockRace(3, () => 0, failing)).rejects.toMatchObject({ code });
+      expect(made).toBe(calls);
+    }
   });
 });
